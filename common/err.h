@@ -1,0 +1,141 @@
+/*
+ * One error list for all of Keygate.  Each entry:
+ *   X(ENUM, "stable_code", http_status, is_denial, "message")
+ * The code string is part of the wire protocol and of the audit table:
+ * clients, tests and auditors match on it, so never rename one.
+ * is_denial marks reasons that mean "the evidence or request was judged
+ * and refused" (audited as a deny) rather than an internal fault.
+ * Messages never contain secrets; they are static strings.
+ *
+ * Sections are grouped by module so that additions do not collide.
+ */
+#ifndef KG_ERR_H
+#define KG_ERR_H
+
+#define KG_ERRORS(X)                                                                          \
+	X(OK, "ok", 200, 0, "success")                                                        \
+	/* generic */                                                                         \
+	X(NOMEM, "out_of_memory", 503, 0, "out of memory")                                    \
+	X(INTERNAL, "internal_error", 500, 0, "internal error")                               \
+	X(IO, "io_error", 500, 0, "input/output error")                                       \
+	X(INVALID_ARG, "invalid_argument", 400, 0, "invalid argument")                        \
+	X(TRUNCATED, "truncated", 400, 1, "input is truncated")                               \
+	X(TRAILING_BYTES, "trailing_bytes", 400, 1, "unexpected bytes after the end")         \
+	X(TOO_LARGE, "too_large", 413, 1, "input exceeds its size limit")                     \
+	X(RANDOM, "random_failed", 503, 0, "random number generator failed")                  \
+	X(CRYPTO, "crypto_error", 500, 0, "cryptographic library error")                      \
+	X(CONFIG, "config_invalid", 500, 0, "configuration is invalid")                       \
+	/* HTTP / request */                                                                  \
+	X(BAD_JSON, "malformed_json", 400, 1, "request body is not valid JSON")               \
+	X(BAD_REQUEST, "bad_request", 400, 1, "request is malformed")                         \
+	X(UNKNOWN_FIELD, "unknown_field", 400, 1, "request has an unknown field")             \
+	X(BODY_TOO_LARGE, "body_too_large", 413, 1, "request body is too large")              \
+	X(NOT_FOUND, "not_found", 404, 0, "no such endpoint")                                 \
+	X(METHOD, "method_not_allowed", 405, 0, "method not allowed")                         \
+	X(NO_CLIENT_CERT, "client_cert_missing", 401, 1, "no client certificate")             \
+	X(BAD_CLIENT_CERT, "client_cert_invalid", 401, 1, "client certificate is invalid")    \
+	X(CERT_EXPIRED, "client_cert_expired", 401, 1, "client certificate outside validity") \
+	/* challenge */                                                                       \
+	X(CHALLENGE_MALFORMED, "challenge_malformed", 401, 1, "challenge is malformed")       \
+	X(CHALLENGE_FORGED, "challenge_forged", 401, 1, "challenge MAC does not verify")      \
+	X(CHALLENGE_EXPIRED, "challenge_expired", 401, 1, "challenge has expired")            \
+	X(CHALLENGE_MISSING, "challenge_missing", 401, 1, "claims carry no challenge")        \
+	/* RA-TLS certificate and binding */                                                  \
+	X(RATLS_NO_EVIDENCE, "ratls_no_evidence", 401, 1, "certificate has no evidence")      \
+	X(RATLS_CBOR, "ratls_cbor_malformed", 401, 1, "evidence CBOR is malformed")           \
+	X(RATLS_UNKNOWN_TAG, "evidence_type_unknown", 401, 1, "evidence type is unknown")     \
+	X(RATLS_CLAIMS, "ratls_claims_malformed", 401, 1, "claims are malformed")             \
+	X(RATLS_HASH_ALG, "ratls_hash_alg_unsupported", 401, 1, "pubkey-hash algorithm")      \
+	X(BINDING_REPORT_DATA, "binding_report_data_mismatch", 403, 1,                        \
+	  "REPORT_DATA does not commit to the claims")                                        \
+	X(BINDING_PUBKEY, "binding_pubkey_mismatch", 403, 1,                                  \
+	  "claims do not commit to the certificate key")                                      \
+	X(BINDING_HPKE_KEY, "binding_hpke_key_missing", 403, 1, "claims carry no HPKE key")   \
+	/* SEV-SNP */                                                                         \
+	X(SNP_SIZE, "snp_report_size", 401, 1, "SNP report has the wrong size")               \
+	X(SNP_VERSION, "snp_version_unsupported", 401, 1, "SNP report version unsupported")   \
+	X(SNP_SIG_ALGO, "snp_sig_algo_unsupported", 401, 1, "SNP signature algorithm")        \
+	X(SNP_RESERVED, "snp_reserved_nonzero", 401, 1, "SNP reserved field is not zero")     \
+	X(SNP_POLICY_BITS, "snp_guest_policy_invalid", 401, 1, "SNP guest policy invalid")    \
+	X(SNP_SIGNATURE, "snp_signature_invalid", 401, 1, "SNP report signature invalid")     \
+	X(SNP_CERT_TABLE, "snp_cert_table_malformed", 401, 1, "SNP certificate table bad")    \
+	X(SNP_NO_VCEK, "snp_vcek_missing", 401, 1, "no VCEK/VLEK for the report")             \
+	X(SNP_CHAIN, "snp_chain_invalid", 401, 1, "VCEK chain does not verify")               \
+	X(SNP_CHAIN_EXPIRED, "snp_chain_expired", 401, 1, "VCEK chain outside validity")      \
+	X(SNP_UNTRUSTED_ROOT, "snp_root_untrusted", 401, 1, "ARK is not a trust anchor")      \
+	X(SNP_TCB_MISMATCH, "vcek_tcb_mismatch", 401, 1, "VCEK TCB differs from report")      \
+	X(SNP_CHIP_MISMATCH, "vcek_chip_id_mismatch", 401, 1, "VCEK hwID differs")            \
+	X(SNP_VCEK_EXT, "vcek_extension_invalid", 401, 1, "VCEK extension invalid")           \
+	X(SNP_SIGNING_KEY, "snp_signing_key_unsupported", 401, 1, "SNP signing key kind")     \
+	/* HPKE */                                                                            \
+	X(HPKE_SUITE, "hpke_suite_unsupported", 400, 1, "HPKE suite unsupported")             \
+	X(HPKE_DH, "hpke_dh_failed", 400, 1, "HPKE DH produced an invalid value")             \
+	X(HPKE_OPEN, "hpke_open_failed", 400, 1, "HPKE ciphertext did not open")              \
+	/* policy */                                                                          \
+	X(UNKNOWN_KEY, "unknown_key", 404, 1, "no such key")                                  \
+	X(KEY_DISABLED, "key_disabled", 403, 1, "key is disabled")                            \
+	X(NO_POLICY, "no_policy", 403, 1, "no active policy for this key and TEE")            \
+	X(POLICY_NOT_YET_VALID, "policy_not_yet_valid", 403, 1, "policy not yet valid")       \
+	X(POLICY_EXPIRED, "policy_expired", 403, 1, "policy has expired")                     \
+	X(MEASUREMENT, "measurement_not_allowed", 403, 1, "measurement not allowed")          \
+	X(DEBUG, "debug_not_allowed", 403, 1, "guest allows debugging")                       \
+	X(MIGRATION, "migration_agent_not_allowed", 403, 1, "guest allows a migration agent") \
+	X(TCB_TOO_LOW, "tcb_too_low", 403, 1, "TCB is below the policy minimum")              \
+	X(TEE_NOT_ALLOWED, "tee_not_allowed", 403, 1, "TEE type not allowed")                 \
+	/* database, keys */                                                                  \
+	X(DB_UNAVAILABLE, "database_unavailable", 503, 0, "database is unavailable")          \
+	X(DB_QUERY, "database_error", 503, 0, "database query failed")                        \
+	X(AUDIT_FAILED, "audit_write_failed", 503, 0, "audit row could not be committed")     \
+	X(MIGRATION_CHANGED, "migration_changed", 500, 0, "an applied migration changed")     \
+	X(KEK, "kek_error", 500, 0, "key-encryption key unavailable or wrong")                \
+	X(KEY_UNWRAP, "key_unwrap_failed", 500, 0, "stored key failed to decrypt")
+
+typedef enum {
+#define KG_X_ENUM(name, code, http, denial, msg) KG_ERR_##name,
+	KG_ERRORS(KG_X_ENUM)
+#undef KG_X_ENUM
+	KG_ERR__COUNT
+} kg_err;
+
+#define KG_OK KG_ERR_OK
+
+/* Stable reason code, e.g. "measurement_not_allowed". Never NULL. */
+const char *kg_err_code(kg_err e);
+/* Human message; static, free of secrets. Never NULL. */
+const char *kg_err_msg(kg_err e);
+/* HTTP status the broker answers with for this error. */
+int kg_err_http(kg_err e);
+/* 1 when this error is a judgement on the request (a denial reason). */
+int kg_err_is_denial(kg_err e);
+/* Reverse lookup; returns KG_ERR__COUNT when unknown. */
+kg_err kg_err_from_code(const char *code);
+
+#define KG_MUST_CHECK __attribute__((warn_unused_result))
+
+/* Guard macros: keep the happy path reading straight down. */
+#define KG_TRY(expr)                          \
+	do {                                  \
+		kg_err kg_try_e_ = (expr);    \
+		if (kg_try_e_ != KG_OK)       \
+			return kg_try_e_;     \
+	} while (0)
+#define KG_ENSURE(cond, e)           \
+	do {                         \
+		if (!(cond))         \
+			return (e);  \
+	} while (0)
+/* For functions with an out: label and a local `kg_err rc`. */
+#define KG_TRY_OUT(expr)                 \
+	do {                             \
+		if ((rc = (expr)) != KG_OK) \
+			goto out;        \
+	} while (0)
+#define KG_ENSURE_OUT(cond, e)   \
+	do {                     \
+		if (!(cond)) {   \
+			rc = (e); \
+			goto out; \
+		}                \
+	} while (0)
+
+#endif
