@@ -42,6 +42,8 @@
 	X(CHALLENGE_MISSING, "challenge_missing", 401, 1, "claims carry no challenge")        \
 	/* RA-TLS certificate and binding */                                                  \
 	X(RATLS_NO_EVIDENCE, "ratls_no_evidence", 401, 1, "certificate has no evidence")      \
+	X(RATLS_DUP_EVIDENCE, "ratls_evidence_duplicated", 401, 1,                            \
+	  "certificate has more than one evidence extension")                                 \
 	X(RATLS_CBOR, "ratls_cbor_malformed", 401, 1, "evidence CBOR is malformed")           \
 	X(RATLS_UNKNOWN_TAG, "evidence_type_unknown", 401, 1, "evidence type is unknown")     \
 	X(RATLS_CLAIMS, "ratls_claims_malformed", 401, 1, "claims are malformed")             \
@@ -67,6 +69,7 @@
 	X(SNP_CHIP_MISMATCH, "vcek_chip_id_mismatch", 401, 1, "VCEK hwID differs")            \
 	X(SNP_VCEK_EXT, "vcek_extension_invalid", 401, 1, "VCEK extension invalid")           \
 	X(SNP_SIGNING_KEY, "snp_signing_key_unsupported", 401, 1, "SNP signing key kind")     \
+	X(SNP_PRODUCT, "snp_product_mismatch", 401, 1, "SNP product mismatch")                \
 	/* HPKE */                                                                            \
 	X(HPKE_SUITE, "hpke_suite_unsupported", 400, 1, "HPKE suite unsupported")             \
 	X(HPKE_DH, "hpke_dh_failed", 400, 1, "HPKE DH produced an invalid value")             \
@@ -74,6 +77,7 @@
 	/* policy */                                                                          \
 	X(UNKNOWN_KEY, "unknown_key", 404, 1, "no such key")                                  \
 	X(KEY_DISABLED, "key_disabled", 403, 1, "key is disabled")                            \
+	X(KEY_MISSING, "key_material_missing", 409, 1, "model key has no stored version")     \
 	X(NO_POLICY, "no_policy", 403, 1, "no active policy for this key and TEE")            \
 	X(POLICY_NOT_YET_VALID, "policy_not_yet_valid", 403, 1, "policy not yet valid")       \
 	X(POLICY_EXPIRED, "policy_expired", 403, 1, "policy has expired")                     \

@@ -94,6 +94,12 @@ kg_err kg_unhex(uint8_t *out, size_t n, const char *hex)
 	return KG_OK;
 }
 
+void kg_uuid_str(char out[static 37], const uint8_t u[static 16])
+{
+	snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", u[0], u[1], u[2],
+		 u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13], u[14], u[15]);
+}
+
 void kg_wipe(void *p, size_t n)
 {
 	if (p)

@@ -20,6 +20,9 @@ void kg_hex(char *out, const uint8_t *in, size_t n);
 /* Parses exactly n bytes of hex (upper or lower case, no separators). */
 KG_MUST_CHECK kg_err kg_unhex(uint8_t *out, size_t n, const char *hex);
 
+/* The 16 bytes of a UUID in its text form (36 characters + NUL). */
+void kg_uuid_str(char out[static 37], const uint8_t u[static 16]);
+
 /* Wipes memory that held a secret; never optimised away. */
 void kg_wipe(void *p, size_t n);
 
