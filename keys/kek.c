@@ -1,1 +1,129 @@
-/* placeholder: being written */
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "../common/util.h"
+#include "kek.h"
+
+#define KG_WRAP_FORMAT 1
+#define KG_KEK_FILE_MAX 128
+
+struct kg_kek {
+	uint8_t *key; /* 32 bytes, sodium_malloc'd, read-only */
+};
+
+uint8_t *kg_secret_alloc(size_t n)
+{
+	if (sodium_init() < 0)
+		return NULL;
+	return sodium_malloc(n);
+}
+
+void kg_secret_free(uint8_t *p)
+{
+	if (p)
+		sodium_free(p);
+}
+
+kg_err kg_kek_from_bytes(const uint8_t k[static 32], struct kg_kek **out)
+{
+	struct kg_kek *kek;
+
+	*out = NULL;
+	KG_ENSURE((kek = calloc(1, sizeof *kek)) != NULL, KG_ERR_NOMEM);
+	if ((kek->key = kg_secret_alloc(32)) == NULL) {
+		free(kek);
+		return KG_ERR_NOMEM;
+	}
+	memcpy(kek->key, k, 32);
+	sodium_mprotect_readonly(kek->key);
+	*out = kek;
+	return KG_OK;
+}
+
+kg_err kg_kek_load(const char *path, struct kg_kek **out)
+{
+	kg_err rc = KG_ERR_KEK;
+	uint8_t *buf = NULL, k[32];
+	size_t len = 0;
+
+	*out = NULL;
+	KG_TRY_OUT(kg_file_read(path, KG_KEK_FILE_MAX, &buf, &len) == KG_OK ? KG_OK : KG_ERR_KEK);
+	while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
+		len--;
+	if (len == 32) {
+		memcpy(k, buf, 32);
+	} else if (len == 64) {
+		buf[64] = 0;
+		KG_ENSURE_OUT(kg_unhex(k, 32, (const char *)buf) == KG_OK, KG_ERR_KEK);
+	} else {
+		goto out;
+	}
+	rc = kg_kek_from_bytes(k, out);
+out:
+	kg_wipe(k, sizeof k);
+	if (buf)
+		kg_wipe(buf, len);
+	free(buf);
+	return rc;
+}
+
+void kg_kek_free(struct kg_kek *kek)
+{
+	if (!kek)
+		return;
+	kg_secret_free(kek->key);
+	free(kek);
+}
+
+static size_t make_ad(uint8_t *ad, const char *key_id, uint32_t version)
+{
+	static const char label[] = "keygate/v1 key";
+	size_t n = 0, idlen = strnlen(key_id, 64);
+
+	memcpy(ad, label, sizeof label);
+	n += sizeof label;
+	ad[n++] = (uint8_t)(idlen >> 8);
+	ad[n++] = (uint8_t)idlen;
+	memcpy(ad + n, key_id, idlen);
+	n += idlen;
+	for (int i = 3; i >= 0; i--)
+		ad[n++] = (uint8_t)(version >> (8 * i));
+	return n;
+}
+
+kg_err kg_kek_wrap(const struct kg_kek *kek, const char *key_id, uint32_t version, const uint8_t *key,
+		   size_t key_len, uint8_t out[static KG_WRAPPED_MAX], size_t *out_len)
+{
+	uint8_t ad[15 + 2 + 64 + 4];
+	size_t adlen = make_ad(ad, key_id, version);
+	unsigned long long clen = 0;
+
+	*out_len = 0;
+	KG_ENSURE(key_len >= KG_KEY_MIN && key_len <= KG_KEY_MAX, KG_ERR_INVALID_ARG);
+	out[0] = KG_WRAP_FORMAT;
+	randombytes_buf(out + 1, 24);
+	KG_ENSURE(crypto_aead_xchacha20poly1305_ietf_encrypt(out + 25, &clen, key, key_len, ad, adlen, NULL,
+							      out + 1, kek->key) == 0,
+		  KG_ERR_CRYPTO);
+	*out_len = 25 + (size_t)clen;
+	return KG_OK;
+}
+
+kg_err kg_kek_unwrap(const struct kg_kek *kek, const char *key_id, uint32_t version, const uint8_t *wrapped,
+		     size_t wrapped_len, uint8_t key[static KG_KEY_MAX], size_t *key_len)
+{
+	uint8_t ad[15 + 2 + 64 + 4];
+	size_t adlen = make_ad(ad, key_id, version);
+	unsigned long long mlen = 0;
+
+	*key_len = 0;
+	KG_ENSURE(wrapped_len >= 25 + KG_KEY_MIN + 16 && wrapped_len <= KG_WRAPPED_MAX, KG_ERR_KEY_UNWRAP);
+	KG_ENSURE(wrapped[0] == KG_WRAP_FORMAT, KG_ERR_KEY_UNWRAP);
+	KG_ENSURE(crypto_aead_xchacha20poly1305_ietf_decrypt(key, &mlen, NULL, wrapped + 25, wrapped_len - 25, ad,
+							      adlen, wrapped + 1, kek->key) == 0,
+		  KG_ERR_KEY_UNWRAP);
+	*key_len = (size_t)mlen;
+	return KG_OK;
+}
