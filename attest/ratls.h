@@ -44,8 +44,13 @@ struct kg_ratls {
 	time_t not_before, not_after;
 };
 
-/* Parses a DER certificate (at most KG_RATLS_CERT_MAX bytes) and its
- * evidence extension.  Does not judge the evidence. */
+/* Parses a DER certificate (at most KG_RATLS_CERT_MAX bytes, nothing after
+ * it) and its evidence extension.  Does not judge the evidence, the tag or
+ * the self-signature.  Errors: too_large, client_cert_invalid (DER),
+ * ratls_no_evidence, ratls_evidence_duplicated (the extension appears more
+ * than once), ratls_cbor_malformed (not exactly one tag around a definite
+ * [bstr, bstr], indefinite lengths anywhere, trailing bytes).  On error
+ * *out is left zeroed. */
 KG_MUST_CHECK kg_err kg_ratls_parse_cert(const uint8_t *der, size_t len, struct kg_ratls *out);
 void kg_ratls_free(struct kg_ratls *r);
 
@@ -61,7 +66,11 @@ struct kg_ratls_claims {
 };
 
 /* Parses the claims map.  Unknown claims are ignored (CCC convention);
- * known claims with the wrong type or length are errors. */
+ * known claims with the wrong type or length, a repeated known claim, a
+ * missing pubkey-hash, a non-text key or indefinite lengths are
+ * ratls_claims_malformed; a pubkey-hash algorithm other than 1/7/8 is
+ * ratls_hash_alg_unsupported; more than KG_RATLS_CLAIMS_MAX bytes is
+ * too_large.  On error *out is left zeroed. */
 KG_MUST_CHECK kg_err kg_ratls_parse_claims(const uint8_t *cbor, size_t len, struct kg_ratls_claims *out);
 
 /* KG_OK when claims->pubkey_hash equals hash_alg(spki) (constant time),
@@ -71,7 +80,7 @@ KG_MUST_CHECK kg_err kg_ratls_check_pubkey(const struct kg_ratls_claims *claims,
 
 /* Encodes the claims map (canonical CBOR: definite lengths, keys sorted)
  * that a CVM puts in its certificate: pubkey-hash = [1, SHA-256(spki)],
- * nonce, hpke-pk.  *out is malloc'd. */
+ * nonce (omitted when nonce is NULL), hpke-pk.  *out is malloc'd. */
 KG_MUST_CHECK kg_err kg_ratls_encode_claims(const uint8_t *spki, size_t spki_len, const uint8_t *nonce,
 					    size_t nonce_len, const uint8_t hpke_pk[static 32], uint8_t **out,
 					    size_t *out_len);

@@ -18,6 +18,11 @@
 #define KG_SNP_SIGNED_SIZE 0x2a0
 /* Upper bound on an extended-report certificate table (GHCB 56421 §4.1.8.1). */
 #define KG_SNP_CERT_TABLE_MAX (64 * 1024)
+/* Upper bound on one certificate (DER or PEM) handed to the verifier; AMD's
+ * are under 2 KiB.  Checked before anything is parsed. */
+#define KG_SNP_CERT_MAX (16 * 1024)
+/* Verified VCEK/VLEK certificates remembered per verifier (LRU). */
+#define KG_SNP_CACHE_MAX 256
 
 /* TCB_VERSION, decoded for the report's CPU generation (Milan/Genoa layout
  * or Turin layout, see formats notes §2.3).  raw keeps the 8 bytes as a
@@ -60,20 +65,34 @@ struct kg_snp_report {
 	uint8_t sig_r[72], sig_s[72]; /* little-endian, zero-extended */
 
 	/* Derived from the fields above. */
-	int signing_key;  /* 0 = VCEK, 1 = VLEK */
-	bool debug;       /* POLICY bit 19 */
-	bool migrate_ma;  /* POLICY bit 18 */
-	bool smt_allowed; /* POLICY bit 16 */
-	char product[16]; /* "Milan", "Genoa", "Turin" once known; "" if not */
+	int signing_key;    /* 0 = VCEK, 1 = VLEK */
+	bool mask_chip_key; /* signer info bit 1: CHIP_ID is zeroed */
+	bool author_key_en; /* signer info bit 0 */
+	bool debug;         /* POLICY bit 19 */
+	bool migrate_ma;    /* POLICY bit 18 */
+	bool smt_allowed;   /* POLICY bit 16 */
+	/* "Milan", "Genoa", "Turin" once known; "" if not.  A v3+ report names
+	 * it through CPUID_FAM_ID/MOD_ID; a v2 report only through its VCEK, so
+	 * after kg_snp_report_parse() it is "" and the TCBs are decoded in the
+	 * Milan/Genoa layout until kg_snp_verify() re-decodes them. */
+	char product[16];
 };
 
-/* Parses exactly KG_SNP_REPORT_SIZE bytes.  Rejects unknown versions,
- * unsupported signature algorithms, non-zero MBZ fields and invalid
- * policy bits with their specific reason codes.  Does not verify. */
+/* Parses exactly KG_SNP_REPORT_SIZE bytes (else KG_ERR_SNP_SIZE).  Accepts
+ * report versions 2 to 5 (KG_ERR_SNP_VERSION otherwise), SIGNATURE_ALGO 1
+ * only (KG_ERR_SNP_SIG_ALGO), SIGNING_KEY 0 or 1 (KG_ERR_SNP_SIGNING_KEY);
+ * rejects non-zero MBZ fields for the report's version
+ * (KG_ERR_SNP_RESERVED) and a POLICY without bit 17 or with undefined bits
+ * (KG_ERR_SNP_POLICY_BITS).  Does not verify anything cryptographic. */
 KG_MUST_CHECK kg_err kg_snp_report_parse(const uint8_t *buf, size_t len, struct kg_snp_report *out);
 
 /* Certificates found in an extended report's GUID table.  Pointers borrow
- * from the table buffer; a missing entry has len 0. */
+ * from the table buffer; a missing entry has len 0.  Entries with GUIDs
+ * other than VCEK, VLEK, ASK(/ASVK) and ARK are bounds-checked and skipped.
+ * An empty buffer is an empty table.  Errors: KG_ERR_TOO_LARGE beyond
+ * KG_SNP_CERT_TABLE_MAX; KG_ERR_SNP_CERT_TABLE for a missing terminator, an
+ * entry of length 0, pointing into the header or past the end, or a GUID
+ * listed twice. */
 struct kg_snp_cert_table {
 	const uint8_t *vcek, *vlek, *ask, *ark;
 	size_t vcek_len, vlek_len, ask_len, ark_len;
@@ -87,7 +106,13 @@ struct kg_snp_verifier;
 
 /* roots_pem: PEM file with the ARK certificates to trust (each pinned by its
  * SHA-256 fingerprint at load).  NULL selects the AMD roots shipped in the
- * repository (attest/roots/amd/).  Test roots are accepted only this way. */
+ * repository (attest/roots/amd/), whose ARKs must match the fingerprints
+ * compiled into snp.c; their ASK and ASVK are used when evidence carries
+ * none.  Test roots are accepted only this way.  Each ARK must be
+ * self-signed with RSASSA-PSS/SHA-384 and named "ARK-<product>"
+ * (Milan, Genoa, Turin); non-self-signed certificates in the file are
+ * taken as ASK/ASVKs and must chain to one of its ARKs.  KG_ERR_IO when a
+ * file cannot be read, KG_ERR_CONFIG when its content does not qualify. */
 KG_MUST_CHECK kg_err kg_snp_verifier_new(struct kg_snp_verifier **out, const char *roots_pem);
 void kg_snp_verifier_free(struct kg_snp_verifier *v);
 
@@ -98,10 +123,45 @@ struct kg_snp_certs {
 	size_t vcek_len, ask_len, ark_len;
 };
 
-/* Verifies a parsed report at time now: the chain to a trust anchor (and
- * validity periods at now), the VCEK extensions against the report
- * (hwID == CHIP_ID, SPLs == REPORTED_TCB, product), and the signature. */
+/* Verifies a report at time now: parses it (see kg_snp_report_parse), then
+ * the chain VCEK -> ASK -> ARK (VLEK -> ASVK -> ARK when SIGNING_KEY is 1)
+ * to a trust anchor, every certificate RSASSA-PSS/SHA-384/salt 48 and
+ * valid at now, then the VCEK extensions against the report (product ==
+ * the root's == the CPUID's, hwID == CHIP_ID for a VCEK, each SPL ==
+ * REPORTED_TCB), then the ECDSA P-384 signature over bytes 0..0x29F.
+ * A missing ASK/ARK is taken from the verifier's roots.  Reason codes:
+ * SNP_NO_VCEK, SNP_SIGNING_KEY (certificate kind differs from the
+ * report's), SNP_CHAIN, SNP_CHAIN_EXPIRED, SNP_UNTRUSTED_ROOT,
+ * SNP_PRODUCT, SNP_VCEK_EXT, SNP_CHIP_MISMATCH, SNP_TCB_MISMATCH,
+ * SNP_SIGNATURE, and the parser's.  out (may be NULL) is filled only on
+ * success, with product set and the TCBs decoded for it.  A VCEK/VLEK that
+ * verified is cached; later calls check only the report against it while
+ * now stays inside every certificate's validity. */
 KG_MUST_CHECK kg_err kg_snp_verify(struct kg_snp_verifier *v, const uint8_t *report, size_t report_len,
 				   const struct kg_snp_certs *certs, time_t now, struct kg_snp_report *out);
+
+/* What a VCEK or VLEK certifies through its AMD extensions
+ * (1.3.6.1.4.1.3704.1.*). */
+struct kg_snp_vek_info {
+	bool vlek;                 /* cspID present, hwID absent */
+	char product_name[32];     /* productName as issued, e.g. "Milan-B0" */
+	char product[16];          /* its product part, e.g. "Milan" */
+	uint8_t hwid[64];          /* VCEK only */
+	size_t hwid_len;           /* 64; 8 on Turin; 0 for a VLEK */
+	struct kg_snp_tcb tcb;     /* the SPLs, in the product's TCB layout */
+};
+
+/* Verifies a VCEK/VLEK chain alone (no report) at time now, as
+ * kg_snp_verify does; signing_key 0 expects a VCEK under an ASK, 1 a VLEK
+ * under an ASVK.  info (may be NULL) receives the certified values. */
+KG_MUST_CHECK kg_err kg_snp_verify_chain(struct kg_snp_verifier *v, const struct kg_snp_certs *certs,
+					 int signing_key, time_t now, struct kg_snp_vek_info *info);
+
+/* Counters of the VCEK cache, for metrics and tests. */
+struct kg_snp_cache_stats {
+	uint64_t hits, misses;
+	size_t entries;
+};
+void kg_snp_verifier_stats(struct kg_snp_verifier *v, struct kg_snp_cache_stats *out);
 
 #endif
