@@ -1,1 +1,71 @@
-/* placeholder: being written */
+#include <openssl/crypto.h>
+
+#include "policy.h"
+
+kg_err kg_policy_eval(const struct kg_policy *p, const struct kg_claims *c, time_t now, int *passed)
+{
+	bool found = false;
+
+	*passed = 0;
+	/* Conditions in order from "does this policy apply" to "is this guest
+	 * acceptable"; the count lets the caller pick the most relevant
+	 * reason among several policies. */
+	KG_ENSURE(p->tee == c->tee, KG_ERR_TEE_NOT_ALLOWED);
+	++*passed;
+	KG_ENSURE(p->active, KG_ERR_NO_POLICY);
+	++*passed;
+	KG_ENSURE(p->not_before == 0 || now >= p->not_before, KG_ERR_POLICY_NOT_YET_VALID);
+	++*passed;
+	KG_ENSURE(p->not_after == 0 || now < p->not_after, KG_ERR_POLICY_EXPIRED);
+	++*passed;
+	for (size_t i = 0; i < p->n_measurements; i++)
+		if (p->measurement_len == c->measurement_len &&
+		    CRYPTO_memcmp(p->measurements[i], c->measurement, c->measurement_len) == 0)
+			found = true;
+	KG_ENSURE(found, KG_ERR_MEASUREMENT);
+	++*passed;
+	KG_ENSURE(!c->debug || p->allow_debug, KG_ERR_DEBUG);
+	++*passed;
+	if (c->tee == KG_TEE_SNP) {
+		const struct kg_snp_report *r = &c->u.snp;
+		KG_ENSURE(!r->migrate_ma || p->allow_migration_agent, KG_ERR_MIGRATION);
+		++*passed;
+		/* The floor applies to REPORTED_TCB: the VCEK is derived from it,
+		 * while CURRENT_TCB is whatever the host chose to load. */
+		KG_ENSURE(p->min_bootloader < 0 || r->reported_tcb.bootloader >= p->min_bootloader,
+			  KG_ERR_TCB_TOO_LOW);
+		KG_ENSURE(p->min_tee < 0 || r->reported_tcb.tee >= p->min_tee, KG_ERR_TCB_TOO_LOW);
+		KG_ENSURE(p->min_snp < 0 || r->reported_tcb.snp >= p->min_snp, KG_ERR_TCB_TOO_LOW);
+		KG_ENSURE(p->min_microcode < 0 || r->reported_tcb.microcode >= p->min_microcode, KG_ERR_TCB_TOO_LOW);
+		++*passed;
+	}
+	return KG_OK;
+}
+
+void kg_policy_decide(const struct kg_policy *policies, size_t n, const struct kg_claims *claims, time_t now,
+		      struct kg_decision *out)
+{
+	int best = -1;
+
+	out->grant = false;
+	out->policy_id = 0;
+	out->reason = KG_ERR_NO_POLICY;
+	for (size_t i = 0; i < n; i++) {
+		int passed;
+		kg_err e = kg_policy_eval(&policies[i], claims, now, &passed);
+		if (e == KG_OK) {
+			out->grant = true;
+			out->policy_id = policies[i].id;
+			out->reason = KG_OK;
+			return;
+		}
+		/* Policies for another TEE or disabled ones explain nothing. */
+		if (e == KG_ERR_TEE_NOT_ALLOWED || e == KG_ERR_NO_POLICY)
+			continue;
+		if (passed > best) {
+			best = passed;
+			out->policy_id = policies[i].id;
+			out->reason = e;
+		}
+	}
+}

@@ -1,1 +1,172 @@
-int main(void); int main(void) { return 77; }
+/* Unit tests for policy/decide.c: one test per denial reason, and the
+ * choice among several policies. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "../../policy/policy.h"
+
+static uint8_t good[1][64], other[1][64];
+
+static void claims_init(struct kg_claims *c)
+{
+	memset(c, 0, sizeof *c);
+	c->tee = KG_TEE_SNP;
+	memset(c->measurement, 0xaa, 48);
+	c->measurement_len = 48;
+	c->u.snp.reported_tcb.bootloader = 3;
+	c->u.snp.reported_tcb.tee = 0;
+	c->u.snp.reported_tcb.snp = 8;
+	c->u.snp.reported_tcb.microcode = 115;
+}
+
+static void policy_init(struct kg_policy *p, int64_t id)
+{
+	memset(p, 0, sizeof *p);
+	p->id = id;
+	p->tee = KG_TEE_SNP;
+	p->active = true;
+	p->measurements = good;
+	p->n_measurements = 1;
+	p->measurement_len = 48;
+	p->min_bootloader = p->min_tee = p->min_snp = p->min_microcode = -1;
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	memset(good, 0, sizeof good);
+	memset(good[0], 0xaa, 48);
+	memset(other, 0, sizeof other);
+	memset(other[0], 0xbb, 48);
+	return 0;
+}
+
+static kg_err decide1(const struct kg_policy *p, const struct kg_claims *c, time_t now)
+{
+	struct kg_decision d;
+
+	kg_policy_decide(p, 1, c, now, &d);
+	if (d.grant) {
+		assert_int_equal(d.reason, KG_OK);
+		assert_int_equal(d.policy_id, p->id);
+	}
+	return d.reason;
+}
+
+static void grant(void **state)
+{
+	struct kg_policy p;
+	struct kg_claims c;
+
+	(void)state;
+	policy_init(&p, 7);
+	claims_init(&c);
+	assert_int_equal(decide1(&p, &c, 1000), KG_OK);
+}
+
+static void reasons(void **state)
+{
+	struct kg_policy p;
+	struct kg_claims c;
+	struct kg_decision d;
+
+	(void)state;
+	claims_init(&c);
+
+	policy_init(&p, 1);
+	p.measurements = other;
+	assert_int_equal(decide1(&p, &c, 1000), KG_ERR_MEASUREMENT);
+
+	policy_init(&p, 1);
+	c.debug = true;
+	assert_int_equal(decide1(&p, &c, 1000), KG_ERR_DEBUG);
+	p.allow_debug = true;
+	assert_int_equal(decide1(&p, &c, 1000), KG_OK);
+	c.debug = false;
+
+	policy_init(&p, 1);
+	c.u.snp.migrate_ma = true;
+	assert_int_equal(decide1(&p, &c, 1000), KG_ERR_MIGRATION);
+	c.u.snp.migrate_ma = false;
+
+	policy_init(&p, 1);
+	p.min_microcode = 116;
+	assert_int_equal(decide1(&p, &c, 1000), KG_ERR_TCB_TOO_LOW);
+	p.min_microcode = 115;
+	assert_int_equal(decide1(&p, &c, 1000), KG_OK);
+	p.min_snp = 9;
+	assert_int_equal(decide1(&p, &c, 1000), KG_ERR_TCB_TOO_LOW);
+	policy_init(&p, 1);
+	p.min_bootloader = 4;
+	assert_int_equal(decide1(&p, &c, 1000), KG_ERR_TCB_TOO_LOW);
+	policy_init(&p, 1);
+	p.min_tee = 1;
+	assert_int_equal(decide1(&p, &c, 1000), KG_ERR_TCB_TOO_LOW);
+
+	policy_init(&p, 1);
+	p.not_before = 2000;
+	assert_int_equal(decide1(&p, &c, 1999), KG_ERR_POLICY_NOT_YET_VALID);
+	assert_int_equal(decide1(&p, &c, 2000), KG_OK);
+	p.not_after = 3000;
+	assert_int_equal(decide1(&p, &c, 3000), KG_ERR_POLICY_EXPIRED);
+
+	/* A disabled policy, and a policy for another TEE, grant nothing and
+	 * leave the reason "no policy". */
+	policy_init(&p, 1);
+	p.active = false;
+	kg_policy_decide(&p, 1, &c, 1000, &d);
+	assert_false(d.grant);
+	assert_int_equal(d.reason, KG_ERR_NO_POLICY);
+	policy_init(&p, 1);
+	p.tee = KG_TEE_NONE;
+	kg_policy_decide(&p, 1, &c, 1000, &d);
+	assert_int_equal(d.reason, KG_ERR_NO_POLICY);
+	kg_policy_decide(NULL, 0, &c, 1000, &d);
+	assert_false(d.grant);
+	assert_int_equal(d.reason, KG_ERR_NO_POLICY);
+
+	/* A measurement of another length never matches. */
+	policy_init(&p, 1);
+	c.measurement_len = 32;
+	assert_int_equal(decide1(&p, &c, 1000), KG_ERR_MEASUREMENT);
+}
+
+static void several(void **state)
+{
+	struct kg_policy p[3];
+	struct kg_claims c;
+	struct kg_decision d;
+
+	(void)state;
+	claims_init(&c);
+	policy_init(&p[0], 10);
+	p[0].measurements = other; /* fails early */
+	policy_init(&p[1], 11);
+	p[1].min_microcode = 200; /* fails late: the better explanation */
+	policy_init(&p[2], 12);
+	p[2].active = false;
+	kg_policy_decide(p, 3, &c, 1000, &d);
+	assert_false(d.grant);
+	assert_int_equal(d.reason, KG_ERR_TCB_TOO_LOW);
+	assert_int_equal(d.policy_id, 11);
+	/* Any satisfied policy grants. */
+	p[2].active = true;
+	kg_policy_decide(p, 3, &c, 1000, &d);
+	assert_true(d.grant);
+	assert_int_equal(d.policy_id, 12);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup(grant, setup),
+		cmocka_unit_test_setup(reasons, setup),
+		cmocka_unit_test_setup(several, setup),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,51 @@
+/*
+ * Policy decisions: a pure function from (the key's policies, verified
+ * claims, now) to grant or deny with a reason.  No I/O and no clock reads,
+ * so `policy explain` and the server share it and tests drive it directly.
+ */
+#ifndef KG_POLICY_H
+#define KG_POLICY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "../attest/attest.h"
+#include "../common/err.h"
+
+#define KG_POLICY_MAX_MEASUREMENTS 256
+
+/* One row of the policies table. */
+struct kg_policy {
+	int64_t id;
+	enum kg_tee tee;
+	bool active;
+	uint8_t (*measurements)[64]; /* n_measurements entries of measurement_len bytes */
+	size_t n_measurements;
+	size_t measurement_len;
+	bool allow_debug;
+	bool allow_migration_agent;
+	/* Minimum REPORTED_TCB components; -1 = no floor. */
+	int min_bootloader, min_tee, min_snp, min_microcode;
+	time_t not_before, not_after; /* 0 = unbounded */
+};
+
+struct kg_decision {
+	bool grant;
+	int64_t policy_id; /* the policy that granted, or the one that explains the denial; 0 if none */
+	kg_err reason;     /* KG_OK on grant */
+};
+
+/* Grants when some active policy for claims->tee is satisfied; otherwise
+ * denies with the reason of the policy that came closest (the first
+ * failing condition of the policy that passed the most conditions), or
+ * KG_ERR_NO_POLICY when no policy applies to this TEE. */
+void kg_policy_decide(const struct kg_policy *policies, size_t n, const struct kg_claims *claims, time_t now,
+		      struct kg_decision *out);
+
+/* Evaluates one policy: KG_OK or the first failing condition. *passed is
+ * the number of conditions that held before it. */
+kg_err kg_policy_eval(const struct kg_policy *p, const struct kg_claims *claims, time_t now, int *passed);
+
+#endif
