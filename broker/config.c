@@ -1,1 +1,128 @@
-/* placeholder: being written */
+/* Configuration: defaults, then a file of "key = value" lines, then
+ * KEYGATE_* environment variables; command-line flags come last. */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../common/util.h"
+#include "broker.h"
+
+#define KG_CONFIG_MAX (64 * 1024)
+
+enum kind { STR, UINT };
+
+static const struct {
+	const char *key, *env;
+	enum kind kind;
+	size_t off;
+} fields[] = {
+#define F(k, kind) {#k, "KEYGATE_" #k, kind, offsetof(struct kg_config, k)}
+	F(listen, STR),	      F(db, STR),	       F(tls_cert, STR),      F(tls_key, STR),
+	F(challenge_key_file, STR), F(kek_file, STR), F(snp_roots, STR),     F(replica, STR),
+	F(challenge_ttl, UINT), F(threads, UINT),     F(log_level, STR),
+#undef F
+};
+
+kg_err kg_config_set(struct kg_config *cfg, const char *key, const char *value)
+{
+	for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
+		if (strcmp(fields[i].key, key) != 0)
+			continue;
+		if (fields[i].kind == STR) {
+			char **p = (char **)((char *)cfg + fields[i].off);
+			char *v = strdup(value);
+			KG_ENSURE(v != NULL, KG_ERR_NOMEM);
+			free(*p);
+			*p = v;
+		} else {
+			char *end;
+			unsigned long v = strtoul(value, &end, 10);
+			KG_ENSURE(*value && *end == 0 && v > 0 && v <= 100000, KG_ERR_CONFIG);
+			*(unsigned *)((char *)cfg + fields[i].off) = (unsigned)v;
+		}
+		return KG_OK;
+	}
+	return KG_ERR_CONFIG;
+}
+
+static char *trim(char *s)
+{
+	char *e;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = 0;
+	return s;
+}
+
+kg_err kg_config_load(struct kg_config *cfg, const char *path, char *errbuf, size_t errlen)
+{
+	char host[64] = "keygate";
+	uint8_t *buf = NULL;
+	size_t len;
+	kg_err rc = KG_OK;
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+
+	memset(cfg, 0, sizeof *cfg);
+	gethostname(host, sizeof host - 1);
+	KG_ENSURE((cfg->listen = strdup("127.0.0.1:8443")) != NULL, KG_ERR_NOMEM);
+	KG_ENSURE((cfg->replica = strdup(host)) != NULL, KG_ERR_NOMEM);
+	KG_ENSURE((cfg->log_level = strdup("info")) != NULL, KG_ERR_NOMEM);
+	cfg->challenge_ttl = 60;
+	/* One TLS handshake keeps a core busy; twice the cores covers the
+	 * time spent waiting on PostgreSQL. */
+	cfg->threads = ncpu > 0 ? (unsigned)ncpu * 2 : 4;
+
+	if (path) {
+		int lineno = 0;
+		char *line, *save = NULL;
+		if (kg_file_read(path, KG_CONFIG_MAX, &buf, &len) != KG_OK) {
+			snprintf(errbuf, errlen, "cannot read configuration file %s", path);
+			return KG_ERR_CONFIG;
+		}
+		for (line = strtok_r((char *)buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+			char *eq, *k, *v = NULL;
+			lineno++;
+			line = trim(line);
+			if (*line == 0 || *line == '#')
+				continue;
+			if ((eq = strchr(line, '=')) != NULL) {
+				*eq = 0;
+				v = trim(eq + 1);
+			}
+			k = trim(line);
+			if (!v || kg_config_set(cfg, k, v) != KG_OK) {
+				snprintf(errbuf, errlen, "%s: line %d: invalid setting '%s'", path, lineno, k);
+				rc = KG_ERR_CONFIG;
+				break;
+			}
+		}
+		free(buf);
+		KG_TRY(rc);
+	}
+	for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
+		char env[64];
+		const char *v;
+		size_t j;
+		for (j = 0; fields[i].env[j] && j < sizeof env - 1; j++)
+			env[j] = (char)toupper((unsigned char)fields[i].env[j]);
+		env[j] = 0;
+		if ((v = getenv(env)) != NULL && *v && kg_config_set(cfg, fields[i].key, v) != KG_OK) {
+			snprintf(errbuf, errlen, "invalid value in environment variable %s", env);
+			return KG_ERR_CONFIG;
+		}
+	}
+	return KG_OK;
+}
+
+void kg_config_free(struct kg_config *cfg)
+{
+	for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
+		if (fields[i].kind == STR)
+			free(*(char **)((char *)cfg + fields[i].off));
+	memset(cfg, 0, sizeof *cfg);
+}

@@ -1,1 +1,255 @@
-int main(void); int main(void) { return 0; }
+/* keygate: the broker and its administration commands. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+
+#include <sodium.h>
+
+#include "../common/log.h"
+#include "../common/util.h"
+#include "broker.h"
+
+static const struct {
+	const char *name;
+	int (*fn)(int, char **);
+	const char *help;
+} commands[] = {
+	{"serve", kg_cmd_serve, "run the broker (HTTPS, RA-TLS)"},
+	{"migrate", kg_cmd_migrate, "apply db/migrations to the database"},
+	{"evidence", kg_cmd_evidence, "verify attestation evidence offline (evidence verify ...)"},
+	{"key", kg_cmd_key, "manage keys (key import, key create, kek generate)"},
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: keygate COMMAND [OPTIONS]\n\ncommands:\n");
+	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].help);
+	fprintf(f, "\n'keygate COMMAND --help' describes each.  Exit codes: 0 success, 1 failure or denial, "
+		   "2 usage error.\n");
+}
+
+/* No core dumps and no ptrace from other users' processes: the broker
+ * holds the KEK and unwrapped keys in memory. */
+static void harden(void)
+{
+	struct rlimit rl = {0, 0};
+
+	setrlimit(RLIMIT_CORE, &rl);
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+}
+
+static void serve_usage(FILE *f)
+{
+	fprintf(f, "usage: keygate serve [--config FILE] [--listen ADDR:PORT] [--db DSN]\n"
+		   "\nSettings come from FILE (key = value), then KEYGATE_* environment variables, then flags.\n"
+		   "Keys: listen db tls_cert tls_key challenge_key_file kek_file snp_roots replica\n"
+		   "      challenge_ttl threads log_level\n");
+}
+
+static kg_err load_challenge_key(const char *path, uint8_t **out)
+{
+	uint8_t *buf = NULL, *k;
+	size_t len = 0;
+	kg_err rc = KG_ERR_CONFIG;
+
+	*out = NULL;
+	KG_ENSURE(path != NULL, KG_ERR_CONFIG);
+	KG_ENSURE((k = sodium_malloc(KG_CHALLENGE_KEY_LEN)) != NULL, KG_ERR_NOMEM);
+	KG_TRY_OUT(kg_file_read(path, 128, &buf, &len) == KG_OK ? KG_OK : KG_ERR_CONFIG);
+	while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
+		buf[--len] = 0;
+	if (len == 32)
+		memcpy(k, buf, 32);
+	else if (len != 64 || kg_unhex(k, 32, (const char *)buf) != KG_OK)
+		goto out;
+	sodium_mprotect_readonly(k);
+	*out = k;
+	k = NULL;
+	rc = KG_OK;
+out:
+	if (buf)
+		kg_wipe(buf, len);
+	free(buf);
+	if (k)
+		sodium_free(k);
+	return rc;
+}
+
+int kg_cmd_serve(int argc, char **argv)
+{
+	static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
+					     {"listen", required_argument, NULL, 'l'},
+					     {"db", required_argument, NULL, 'd'},
+					     {"help", no_argument, NULL, 'h'},
+					     {NULL, 0, NULL, 0}};
+	struct kg_config cfg;
+	struct kg_broker b;
+	const char *path = getenv("KEYGATE_CONFIG"), *listen = NULL, *db = NULL;
+	struct kg_attest_config acfg;
+	char err[512] = "";
+	int c, ret = 1;
+	kg_err e;
+
+	while ((c = getopt_long(argc, argv, "c:l:d:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			path = optarg;
+			break;
+		case 'l':
+			listen = optarg;
+			break;
+		case 'd':
+			db = optarg;
+			break;
+		case 'h':
+			serve_usage(stdout);
+			return 0;
+		default:
+			serve_usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		serve_usage(stderr);
+		return 2;
+	}
+	memset(&b, 0, sizeof b);
+	if (kg_config_load(&cfg, path, err, sizeof err) != KG_OK ||
+	    (listen && kg_config_set(&cfg, "listen", listen) != KG_OK) ||
+	    (db && kg_config_set(&cfg, "db", db) != KG_OK)) {
+		fprintf(stderr, "keygate serve: %s\n", err[0] ? err : "invalid setting");
+		kg_config_free(&cfg);
+		return 2;
+	}
+	if (strcmp(cfg.log_level, "debug") == 0)
+		kg_log_set_level(KG_LOG_DEBUG);
+	else if (strcmp(cfg.log_level, "warn") == 0)
+		kg_log_set_level(KG_LOG_WARN);
+	else if (strcmp(cfg.log_level, "error") == 0)
+		kg_log_set_level(KG_LOG_ERROR);
+	else if (strcmp(cfg.log_level, "info") != 0) {
+		fprintf(stderr, "keygate serve: log_level must be debug, info, warn or error\n");
+		kg_config_free(&cfg);
+		return 2;
+	}
+	b.cfg = &cfg;
+	harden();
+	if (!cfg.db) {
+		fprintf(stderr, "keygate serve: no database (set db, KEYGATE_DB or --db)\n");
+		goto out;
+	}
+	if (load_challenge_key(cfg.challenge_key_file, &b.challenge_key) != KG_OK) {
+		fprintf(stderr, "keygate serve: challenge_key_file must name a file of 32 bytes or 64 hex digits\n");
+		goto out;
+	}
+	if (cfg.kek_file && (e = kg_kek_load(cfg.kek_file, &b.kek)) != KG_OK) {
+		fprintf(stderr, "keygate serve: cannot load the key-encryption key: %s\n", kg_err_msg(e));
+		goto out;
+	}
+	acfg.snp_roots = cfg.snp_roots;
+	if ((e = kg_attest_new(&b.attest, &acfg)) != KG_OK) {
+		fprintf(stderr, "keygate serve: cannot load trust anchors: %s\n", kg_err_code(e));
+		goto out;
+	}
+	if (cfg.snp_roots)
+		kg_log(KG_LOG_WARN, "custom_trust_anchors", "snp_roots", cfg.snp_roots, NULL);
+	if ((e = kg_store_new(&b.store, cfg.db, cfg.threads)) != KG_OK ||
+	    (e = kg_store_check_role(b.store, err, sizeof err)) != KG_OK) {
+		fprintf(stderr, "keygate serve: %s\n", err[0] ? err : kg_err_msg(e));
+		goto out;
+	}
+	if ((e = kg_server_run(&b)) != KG_OK) {
+		fprintf(stderr, "keygate serve: cannot serve on %s: %s\n", cfg.listen, kg_err_msg(e));
+		goto out;
+	}
+	ret = 0;
+out:
+	kg_store_free(b.store);
+	kg_attest_free(b.attest);
+	kg_kek_free(b.kek);
+	if (b.challenge_key)
+		sodium_free(b.challenge_key);
+	kg_config_free(&cfg);
+	return ret;
+}
+
+int kg_cmd_migrate(int argc, char **argv)
+{
+	static const struct option opts[] = {{"db", required_argument, NULL, 'd'},
+					     {"dir", required_argument, NULL, 'D'},
+					     {"dry-run", no_argument, NULL, 'n'},
+					     {"help", no_argument, NULL, 'h'},
+					     {NULL, 0, NULL, 0}};
+	const char *db = getenv("KEYGATE_DB"), *dirs[16];
+	size_t ndirs = 0;
+	bool dry = false;
+	int c;
+	kg_err e;
+
+	while ((c = getopt_long(argc, argv, "d:D:nh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd':
+			db = optarg;
+			break;
+		case 'D':
+			if (ndirs == sizeof dirs / sizeof dirs[0]) {
+				fprintf(stderr, "keygate migrate: too many --dir\n");
+				return 2;
+			}
+			dirs[ndirs++] = optarg;
+			break;
+		case 'n':
+			dry = true;
+			break;
+		case 'h':
+			printf("usage: keygate migrate [--db DSN] [--dir DIR]... [--dry-run]\n\n"
+			       "Applies NNNN_name.sql files from DIRs (default: %s) in name order, each in one\n"
+			       "transaction.  Refuses to run when an applied file changed or is missing.\n",
+			       KG_DEFAULT_MIGRATIONS);
+			return 0;
+		default:
+			return 2;
+		}
+	}
+	if (!db || optind != argc) {
+		fprintf(stderr, "usage: keygate migrate --db DSN [--dir DIR]...\n");
+		return 2;
+	}
+	if (ndirs == 0)
+		dirs[ndirs++] = KG_DEFAULT_MIGRATIONS;
+	if ((e = kg_migrate(db, dirs, ndirs, dry)) != KG_OK) {
+		fprintf(stderr, "keygate migrate: failed: %s\n", kg_err_code(e));
+		return 1;
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (sodium_init() < 0) {
+		fprintf(stderr, "keygate: libsodium failed to initialise\n");
+		return 1;
+	}
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
+		usage(stdout);
+		return 0;
+	}
+	if (strcmp(argv[1], "--version") == 0) {
+		printf("keygate 0.1.0\n");
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+		if (strcmp(argv[1], commands[i].name) == 0)
+			return commands[i].fn(argc - 1, argv + 1);
+	fprintf(stderr, "keygate: unknown command '%s'\n", argv[1]);
+	usage(stderr);
+	return 2;
+}

@@ -1,1 +1,263 @@
-/* placeholder: being written */
+/*
+ * One release, start to finish (docs/protocol.md §Release):
+ * cheap checks on the certificate and claims first, then the evidence,
+ * then the database, then the decision.  The key is sealed before the
+ * audit row is written and sent only after that row is committed, so an
+ * audit "grant" always means "sealed and handed to the connection", and a
+ * key never leaves without its row.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <sodium.h>
+
+#include "../attest/ratls.h"
+#include "../common/log.h"
+#include "../common/util.h"
+#include "../keys/hpke.h"
+#include "broker.h"
+
+/* Client certificates are made just before use; allow for clock skew. */
+#define KG_CERT_SKEW 300
+
+void kg_reply_error(struct kg_reply *out, kg_err e, const uint8_t *request_id)
+{
+	char rid[37] = "";
+	json_t *o;
+
+	if (request_id)
+		kg_uuid_str(rid, request_id);
+	o = json_pack("{s:s,s:s}", "error", kg_err_code(e), "message", kg_err_msg(e));
+	if (o && request_id)
+		json_object_set_new(o, "request_id", json_string(rid));
+	out->status = kg_err_http(e);
+	out->body = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	json_decref(o);
+}
+
+static char *b64(const uint8_t *b, size_t n)
+{
+	size_t cap = sodium_base64_encoded_len(n, sodium_base64_VARIANT_ORIGINAL);
+	char *s = malloc(cap);
+
+	if (s)
+		sodium_bin2base64(s, cap, b, n, sodium_base64_VARIANT_ORIGINAL);
+	return s;
+}
+
+/* Everything the flow learns, for the audit row and the answer. */
+struct release_state {
+	uint8_t request_id[16];
+	struct kg_release_req req;
+	struct kg_ratls cert;
+	struct kg_ratls_claims rclaims;
+	struct kg_claims claims;
+	bool have_cert, have_claims;
+	struct kg_key_record key;
+	struct kg_decision decision;
+	/* The sealed key, ready to send once audited. */
+	uint8_t enc[KG_HPKE_NENC];
+	uint8_t ct[KG_KEY_MAX + KG_HPKE_NT];
+	size_t ct_len;
+	uint32_t version;
+};
+
+/* Checks everything that needs no database, cheapest first, then
+ * verifies the evidence.  Fills st->claims on success. */
+static kg_err judge_evidence(struct kg_broker *b, struct release_state *st, const uint8_t *cert_der, size_t cert_len,
+			     time_t now)
+{
+	uint8_t h[32];
+	enum kg_tee tee;
+	int ok;
+
+	KG_ENSURE(cert_der != NULL && cert_len > 0, KG_ERR_NO_CLIENT_CERT);
+	KG_TRY(kg_ratls_parse_cert(cert_der, cert_len, &st->cert));
+	st->have_cert = true;
+	KG_ENSURE(now + KG_CERT_SKEW >= st->cert.not_before && now <= st->cert.not_after, KG_ERR_CERT_EXPIRED);
+	KG_TRY(kg_ratls_parse_claims(st->cert.claims, st->cert.claims_len, &st->rclaims));
+	/* The claims commit to the key the TLS handshake proved possession of. */
+	KG_TRY(kg_ratls_check_pubkey(&st->rclaims, st->cert.spki, st->cert.spki_len));
+	KG_ENSURE(st->rclaims.has_nonce, KG_ERR_CHALLENGE_MISSING);
+	KG_TRY(kg_challenge_check(b->challenge_key, st->rclaims.nonce, st->rclaims.nonce_len, now,
+				  b->cfg->challenge_ttl));
+	KG_ENSURE(st->rclaims.has_hpke_pk, KG_ERR_BINDING_HPKE_KEY);
+	tee = kg_attest_tee_for_tag(st->cert.tag);
+	KG_ENSURE(tee != KG_TEE_NONE, KG_ERR_RATLS_UNKNOWN_TAG);
+	KG_TRY(kg_attest_verify(b->attest, tee, st->cert.evidence, st->cert.evidence_len, NULL, now, &st->claims));
+	st->have_claims = true;
+	/* The hardware commits to the claims: REPORT_DATA = SHA-256(claims) || 0^32. */
+	KG_ENSURE(EVP_Digest(st->cert.claims, st->cert.claims_len, h, NULL, EVP_sha256(), NULL) == 1, KG_ERR_CRYPTO);
+	ok = CRYPTO_memcmp(h, st->claims.report_data, 32) == 0;
+	for (int i = 32; i < 64; i++)
+		ok &= st->claims.report_data[i] == 0;
+	KG_ENSURE(ok, KG_ERR_BINDING_REPORT_DATA);
+	return KG_OK;
+}
+
+/* Unwraps (model key) or draws (session key) the key and seals it to the
+ * CVM's HPKE key.  Every plaintext copy is in guarded memory and freed
+ * (wiped) before returning. */
+static kg_err seal_key(struct kg_broker *b, struct release_state *st, const char *key_id)
+{
+	uint8_t *key = kg_secret_alloc(KG_KEY_MAX);
+	uint8_t info[KG_RELEASE_INFO_MAX];
+	size_t key_len = 0, info_len;
+	kg_err rc = KG_OK;
+
+	KG_ENSURE(key != NULL, KG_ERR_NOMEM);
+	if (st->key.is_model) {
+		KG_ENSURE_OUT(b->kek != NULL, KG_ERR_KEK);
+		st->version = st->key.version;
+		KG_TRY_OUT(kg_kek_unwrap(b->kek, key_id, st->version, st->key.wrapped, st->key.wrapped_len, key,
+					 &key_len));
+	} else {
+		/* Session keys exist only in this answer. */
+		KG_ENSURE_OUT(st->key.key_len >= KG_KEY_MIN && st->key.key_len <= KG_KEY_MAX, KG_ERR_INTERNAL);
+		key_len = (size_t)st->key.key_len;
+		randombytes_buf(key, key_len);
+		st->version = 0;
+	}
+	info_len = kg_release_info(info, st->cert.ext_sha256, key_id, st->version, st->request_id);
+	KG_TRY_OUT(kg_hpke_seal_base(st->req.aead, st->rclaims.hpke_pk, info, info_len, NULL, 0, key, key_len,
+				     st->enc, st->ct));
+	st->ct_len = key_len + KG_HPKE_NT;
+out:
+	kg_secret_free(key);
+	return rc;
+}
+
+static void grant_reply(struct release_state *st, const char *key_id, struct kg_reply *out)
+{
+	char rid[37], evh[65];
+	char *enc = b64(st->enc, sizeof st->enc), *ct = b64(st->ct, st->ct_len);
+	json_t *o = NULL;
+
+	kg_uuid_str(rid, st->request_id);
+	kg_hex(evh, st->cert.ext_sha256, 32);
+	if (enc && ct)
+		o = json_pack("{s:s,s:s,s:i,s:s,s:I,s:{s:i,s:i,s:i,s:s},s:s,s:s,s:s}", "request_id", rid, "key_id",
+			      key_id, "key_version", (int)st->version, "kind", st->key.is_model ? "model" : "session",
+			      "policy_id", (json_int_t)st->decision.policy_id, "hpke", "kem_id",
+			      KG_HPKE_KEM_X25519_SHA256, "kdf_id", KG_HPKE_KDF_HKDF_SHA256, "aead_id",
+			      (int)st->req.aead, "aead", kg_aead_name(st->req.aead), "enc", enc, "ciphertext", ct,
+			      "evidence_sha256", evh);
+	free(enc);
+	free(ct);
+	out->status = 200;
+	out->body = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	json_decref(o);
+	if (!out->body)
+		kg_reply_error(out, KG_ERR_NOMEM, st->request_id);
+}
+
+static char *tcb_json(const struct kg_claims *c)
+{
+	const struct kg_snp_tcb *t = &c->u.snp.reported_tcb;
+	char *s = NULL;
+	json_t *o;
+
+	if (c->tee != KG_TEE_SNP)
+		return NULL;
+	o = json_pack("{s:i,s:i,s:i,s:i,s:i}", "fmc", t->fmc, "bootloader", t->bootloader, "tee", t->tee, "snp",
+		      t->snp, "microcode", t->microcode);
+	if (o)
+		s = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(o);
+	return s;
+}
+
+void kg_release(struct kg_broker *b, const char *key_id, const uint8_t *cert_der, size_t cert_len,
+		const uint8_t *body, size_t body_len, bool body_too_large, const char *peer, struct kg_reply *out)
+{
+	struct release_state *st = calloc(1, sizeof *st);
+	struct kg_audit_row row;
+	time_t now = time(NULL);
+	char *tcb = NULL, rid[37];
+	kg_err e, ae;
+
+	memset(out, 0, sizeof *out);
+	if (!st) {
+		kg_reply_error(out, KG_ERR_NOMEM, NULL);
+		return;
+	}
+	randombytes_buf(st->request_id, sizeof st->request_id);
+	st->request_id[6] = (uint8_t)((st->request_id[6] & 0x0f) | 0x40); /* UUID v4 */
+	st->request_id[8] = (uint8_t)((st->request_id[8] & 0x3f) | 0x80);
+	st->decision.reason = KG_ERR_INTERNAL;
+
+	if (!kg_key_id_valid(key_id)) {
+		/* Not a name any key can have: deny without judging anything. */
+		e = KG_ERR_UNKNOWN_KEY;
+		key_id = "(invalid)";
+	} else if (body_too_large) {
+		e = KG_ERR_BODY_TOO_LARGE;
+	} else if ((e = kg_release_req_parse(body, body_len, &st->req)) != KG_OK) {
+		;
+	} else if ((e = judge_evidence(b, st, cert_der, cert_len, now)) != KG_OK) {
+		;
+	} else if ((e = kg_store_load_key(b->store, key_id, st->claims.tee, &st->key)) != KG_OK) {
+		;
+	} else if (!st->key.found) {
+		e = KG_ERR_UNKNOWN_KEY;
+	} else if (!st->key.active) {
+		e = KG_ERR_KEY_DISABLED;
+	} else {
+		kg_policy_decide(st->key.policies, st->key.n_policies, &st->claims, now, &st->decision);
+		e = st->decision.reason;
+		if (e == KG_OK && st->key.is_model && st->key.version == 0)
+			e = KG_ERR_KEY_MISSING;
+		if (e == KG_OK)
+			e = seal_key(b, st, key_id);
+	}
+
+	memset(&row, 0, sizeof row);
+	memcpy(row.request_id, st->request_id, 16);
+	row.replica = b->cfg->replica;
+	row.peer = peer;
+	row.key_id = key_id;
+	row.key_version = e == KG_OK ? st->version : 0;
+	row.policy_id = st->decision.policy_id;
+	row.grant = e == KG_OK;
+	row.reason = kg_err_code(e);
+	if (st->have_cert)
+		row.evidence_sha256 = st->cert.ext_sha256;
+	if (st->have_claims) {
+		row.tee = kg_tee_name(st->claims.tee);
+		row.measurement = st->claims.measurement;
+		row.measurement_len = st->claims.measurement_len;
+		row.chip_id = st->claims.chip_id;
+		row.chip_id_len = st->claims.chip_id_len;
+		row.tcb_json = tcb = tcb_json(&st->claims);
+	}
+	ae = kg_store_audit(b->store, &row);
+	/* Counted as what the CVM sees: an unaudited grant is a refusal. */
+	if (ae != KG_OK && e == KG_OK)
+		e = ae;
+	atomic_fetch_add(&b->metrics.releases[e == KG_OK][e < KG_ERR__COUNT ? e : KG_ERR_INTERNAL], 1);
+
+	kg_uuid_str(rid, st->request_id);
+	if (ae != KG_OK) {
+		/* No audit row, no key: the sealed key is dropped here. */
+		kg_log(KG_LOG_ERROR, "release_unaudited", "request_id", rid, "key_id", key_id, "reason",
+		       kg_err_code(e), "audit_error", kg_err_code(ae), NULL);
+		kg_reply_error(out, e == KG_ERR_DB_UNAVAILABLE ? e : ae, st->request_id);
+	} else if (e != KG_OK) {
+		kg_log(KG_LOG_INFO, "release_denied", "request_id", rid, "key_id", key_id, "reason", kg_err_code(e),
+		       "peer", peer, NULL);
+		kg_reply_error(out, e, st->request_id);
+	} else {
+		kg_log(KG_LOG_INFO, "release_granted", "request_id", rid, "key_id", key_id, "peer", peer, NULL);
+		grant_reply(st, key_id, out);
+	}
+
+	free(tcb);
+	kg_ratls_free(&st->cert);
+	kg_key_record_free(&st->key);
+	kg_wipe(st, sizeof *st);
+	free(st);
+}

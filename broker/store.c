@@ -1,1 +1,329 @@
-/* placeholder: being written */
+/* The broker's only access to PostgreSQL: a small connection pool, one
+ * query to load a key with its policies, one INSERT per audit row.  Every
+ * statement is parameterised. */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libpq-fe.h>
+
+#include "../common/log.h"
+#include "../common/util.h"
+#include "broker.h"
+
+struct kg_store {
+	pthread_mutex_t lock;
+	pthread_cond_t freed;
+	char *dsn;
+	unsigned n;
+	PGconn **conns;
+	bool *busy;
+};
+
+kg_err kg_store_new(struct kg_store **out, const char *dsn, unsigned conns)
+{
+	struct kg_store *s;
+
+	*out = NULL;
+	KG_ENSURE(dsn && conns > 0, KG_ERR_CONFIG);
+	KG_ENSURE((s = calloc(1, sizeof *s)) != NULL, KG_ERR_NOMEM);
+	s->n = conns;
+	s->dsn = strdup(dsn);
+	s->conns = calloc(conns, sizeof *s->conns);
+	s->busy = calloc(conns, sizeof *s->busy);
+	if (!s->dsn || !s->conns || !s->busy) {
+		kg_store_free(s);
+		return KG_ERR_NOMEM;
+	}
+	pthread_mutex_init(&s->lock, NULL);
+	pthread_cond_init(&s->freed, NULL);
+	*out = s;
+	return KG_OK;
+}
+
+void kg_store_free(struct kg_store *s)
+{
+	if (!s)
+		return;
+	for (unsigned i = 0; s->conns && i < s->n; i++)
+		if (s->conns[i])
+			PQfinish(s->conns[i]);
+	free(s->conns);
+	free(s->busy);
+	free(s->dsn);
+	free(s);
+}
+
+/* Takes a free connection, (re)connecting it if needed. */
+static kg_err acquire(struct kg_store *s, unsigned *slot)
+{
+	unsigned i;
+	PGconn *c;
+
+	pthread_mutex_lock(&s->lock);
+	for (;;) {
+		for (i = 0; i < s->n && s->busy[i]; i++)
+			;
+		if (i < s->n)
+			break;
+		pthread_cond_wait(&s->freed, &s->lock);
+	}
+	s->busy[i] = true;
+	pthread_mutex_unlock(&s->lock);
+
+	c = s->conns[i];
+	if (c && PQstatus(c) != CONNECTION_OK) {
+		PQfinish(c);
+		c = s->conns[i] = NULL;
+	}
+	if (!c) {
+		c = PQconnectdb(s->dsn);
+		if (!c || PQstatus(c) != CONNECTION_OK) {
+			kg_log(KG_LOG_ERROR, "db_connect_failed", "error", c ? PQerrorMessage(c) : "no memory", NULL);
+			if (c)
+				PQfinish(c);
+			pthread_mutex_lock(&s->lock);
+			s->busy[i] = false;
+			pthread_cond_signal(&s->freed);
+			pthread_mutex_unlock(&s->lock);
+			return KG_ERR_DB_UNAVAILABLE;
+		}
+		s->conns[i] = c;
+	}
+	*slot = i;
+	return KG_OK;
+}
+
+static void release_conn(struct kg_store *s, unsigned slot)
+{
+	pthread_mutex_lock(&s->lock);
+	s->busy[slot] = false;
+	pthread_cond_signal(&s->freed);
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* A failed statement on a dead connection means the database is gone,
+ * not that the query was wrong. */
+static kg_err query_error(struct kg_store *s, unsigned slot, PGresult *res, const char *what)
+{
+	PGconn *c = s->conns[slot];
+	kg_err e = PQstatus(c) == CONNECTION_OK ? KG_ERR_DB_QUERY : KG_ERR_DB_UNAVAILABLE;
+
+	kg_log(KG_LOG_ERROR, "db_query_failed", "query", what, "error",
+	       res ? PQresultErrorMessage(res) : PQerrorMessage(c), NULL);
+	return e;
+}
+
+kg_err kg_store_check_role(struct kg_store *s, char *why, size_t whylen)
+{
+	static const char *q =
+		"SELECT has_table_privilege(current_user, 'audit', 'UPDATE'),"
+		"       has_table_privilege(current_user, 'audit', 'DELETE'),"
+		"       has_table_privilege(current_user, 'audit', 'TRUNCATE'),"
+		"       has_table_privilege(current_user, 'audit', 'INSERT'),"
+		"       (SELECT rolsuper FROM pg_roles WHERE rolname = current_user), current_user";
+	PGresult *res;
+	unsigned slot;
+	kg_err rc = KG_OK;
+
+	KG_TRY(acquire(s, &slot));
+	res = PQexec(s->conns[slot], q);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+		snprintf(why, whylen, "cannot read privileges (has `keygate migrate` run?)");
+		rc = query_error(s, slot, res, "check_role");
+	} else if (strcmp(PQgetvalue(res, 0, 0), "t") == 0 || strcmp(PQgetvalue(res, 0, 1), "t") == 0 ||
+		   strcmp(PQgetvalue(res, 0, 2), "t") == 0 || strcmp(PQgetvalue(res, 0, 4), "t") == 0) {
+		snprintf(why, whylen,
+			 "database role '%s' can change or delete audit rows; connect as a role that only has "
+			 "keygate_broker",
+			 PQgetvalue(res, 0, 5));
+		rc = KG_ERR_CONFIG;
+	} else if (strcmp(PQgetvalue(res, 0, 3), "t") != 0) {
+		snprintf(why, whylen, "database role '%s' cannot insert audit rows", PQgetvalue(res, 0, 5));
+		rc = KG_ERR_CONFIG;
+	}
+	PQclear(res);
+	release_conn(s, slot);
+	return rc;
+}
+
+/* One round trip: the key, its newest stored version, and its policies for
+ * this TEE (measurements as comma-separated hex). */
+static const char *load_key_sql =
+	"SELECT k.kind, k.state, k.key_len, v.version, v.wrapped,"
+	"       p.policy_id, p.state, p.allow_debug, p.allow_migration_agent,"
+	"       p.min_tcb_bootloader, p.min_tcb_tee, p.min_tcb_snp, p.min_tcb_microcode,"
+	"       extract(epoch FROM p.not_before)::bigint, extract(epoch FROM p.not_after)::bigint,"
+	"       array_to_string(ARRAY(SELECT encode(m, 'hex') FROM unnest(p.measurements) AS m), ',')"
+	"  FROM keys k"
+	"  LEFT JOIN LATERAL (SELECT version, wrapped FROM key_versions"
+	"                      WHERE key_id = k.key_id ORDER BY version DESC LIMIT 1) v ON true"
+	"  LEFT JOIN policies p ON p.key_id = k.key_id AND p.tee = $2"
+	" WHERE k.key_id = $1"
+	" ORDER BY p.policy_id";
+
+static int opt_int(PGresult *res, int row, int col)
+{
+	return PQgetisnull(res, row, col) ? -1 : atoi(PQgetvalue(res, row, col));
+}
+
+static time_t opt_time(PGresult *res, int row, int col)
+{
+	return PQgetisnull(res, row, col) ? 0 : (time_t)strtoll(PQgetvalue(res, row, col), NULL, 10);
+}
+
+static kg_err parse_measurements(const char *csv, struct kg_policy *p)
+{
+	size_t n = 1, len = strlen(csv), i = 0;
+	const char *q = csv;
+
+	for (const char *c = csv; *c; c++)
+		n += *c == ',';
+	/* The schema guarantees at least one, all of one length. */
+	KG_ENSURE(len > 0 && n <= KG_POLICY_MAX_MEASUREMENTS, KG_ERR_DB_QUERY);
+	KG_ENSURE((p->measurements = calloc(n, sizeof *p->measurements)) != NULL, KG_ERR_NOMEM);
+	p->measurement_len = 0;
+	while (*q) {
+		char hex[129];
+		const char *e = strchr(q, ',');
+		size_t l = e ? (size_t)(e - q) : strlen(q);
+		KG_ENSURE(l % 2 == 0 && l / 2 <= 64 && l > 0, KG_ERR_DB_QUERY);
+		KG_ENSURE(p->measurement_len == 0 || p->measurement_len == l / 2, KG_ERR_DB_QUERY);
+		memcpy(hex, q, l);
+		hex[l] = 0;
+		KG_TRY(kg_unhex(p->measurements[i], l / 2, hex) == KG_OK ? KG_OK : KG_ERR_DB_QUERY);
+		p->measurement_len = l / 2;
+		i++;
+		q = e ? e + 1 : q + l;
+	}
+	p->n_measurements = i;
+	return KG_OK;
+}
+
+kg_err kg_store_load_key(struct kg_store *s, const char *key_id, enum kg_tee tee, struct kg_key_record *out)
+{
+	const char *params[2] = {key_id, kg_tee_name(tee)};
+	PGresult *res = NULL;
+	unsigned slot;
+	kg_err rc = KG_OK;
+	int rows;
+
+	memset(out, 0, sizeof *out);
+	KG_TRY(acquire(s, &slot));
+	res = PQexecParams(s->conns[slot], load_key_sql, 2, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		rc = query_error(s, slot, res, "load_key");
+		goto out;
+	}
+	rows = PQntuples(res);
+	if (rows == 0)
+		goto out; /* unknown key: found = false */
+	out->found = true;
+	out->is_model = strcmp(PQgetvalue(res, 0, 0), "model") == 0;
+	out->active = strcmp(PQgetvalue(res, 0, 1), "active") == 0;
+	out->key_len = atoi(PQgetvalue(res, 0, 2));
+	if (!PQgetisnull(res, 0, 3)) {
+		size_t n = 0;
+		unsigned char *w = PQunescapeBytea((const unsigned char *)PQgetvalue(res, 0, 4), &n);
+		KG_ENSURE_OUT(w != NULL, KG_ERR_NOMEM);
+		if (n > sizeof out->wrapped) {
+			PQfreemem(w);
+			rc = KG_ERR_KEY_UNWRAP;
+			goto out;
+		}
+		memcpy(out->wrapped, w, n);
+		out->wrapped_len = n;
+		PQfreemem(w);
+		out->version = (uint32_t)strtoul(PQgetvalue(res, 0, 3), NULL, 10);
+	}
+	if (PQgetisnull(res, 0, 5))
+		goto out; /* no policy for this TEE */
+	KG_ENSURE_OUT((out->policies = calloc((size_t)rows, sizeof *out->policies)) != NULL, KG_ERR_NOMEM);
+	for (int r = 0; r < rows; r++) {
+		struct kg_policy *p = &out->policies[out->n_policies++];
+		p->id = strtoll(PQgetvalue(res, r, 5), NULL, 10);
+		p->tee = tee;
+		p->active = strcmp(PQgetvalue(res, r, 6), "active") == 0;
+		p->allow_debug = strcmp(PQgetvalue(res, r, 7), "t") == 0;
+		p->allow_migration_agent = strcmp(PQgetvalue(res, r, 8), "t") == 0;
+		p->min_bootloader = opt_int(res, r, 9);
+		p->min_tee = opt_int(res, r, 10);
+		p->min_snp = opt_int(res, r, 11);
+		p->min_microcode = opt_int(res, r, 12);
+		p->not_before = opt_time(res, r, 13);
+		p->not_after = opt_time(res, r, 14);
+		KG_TRY_OUT(parse_measurements(PQgetvalue(res, r, 15), p));
+	}
+out:
+	PQclear(res);
+	release_conn(s, slot);
+	if (rc != KG_OK)
+		kg_key_record_free(out);
+	return rc;
+}
+
+void kg_key_record_free(struct kg_key_record *r)
+{
+	for (size_t i = 0; r->policies && i < r->n_policies; i++)
+		free(r->policies[i].measurements);
+	free(r->policies);
+	kg_wipe(r->wrapped, sizeof r->wrapped);
+	memset(r, 0, sizeof *r);
+}
+
+static const char *audit_sql =
+	"INSERT INTO audit (request_id, replica, peer, key_id, key_version, policy_id, tee,"
+	"                   measurement, chip_id, tcb, decision, reason, evidence_sha256)"
+	" VALUES ($1::uuid, $2, $3, $4, $5::integer, $6::bigint, $7, $8::bytea, $9::bytea, $10::jsonb,"
+	"         $11, $12, $13::bytea)";
+
+kg_err kg_store_audit(struct kg_store *s, const struct kg_audit_row *row)
+{
+	char uuid[37], ver[16], pol[24];
+	const char *v[13];
+	int len[13] = {0}, fmt[13] = {0};
+	PGresult *res;
+	unsigned slot;
+	kg_err rc = KG_OK;
+
+	kg_uuid_str(uuid, row->request_id);
+	snprintf(ver, sizeof ver, "%u", row->key_version);
+	snprintf(pol, sizeof pol, "%lld", (long long)row->policy_id);
+	v[0] = uuid;
+	v[1] = row->replica;
+	v[2] = row->peer;
+	v[3] = row->key_id;
+	v[4] = row->key_version ? ver : NULL;
+	v[5] = row->policy_id ? pol : NULL;
+	v[6] = row->tee;
+	/* Binary parameters for the bytea columns. */
+	v[7] = (const char *)row->measurement;
+	len[7] = (int)row->measurement_len;
+	fmt[7] = 1;
+	if (!row->measurement_len)
+		v[7] = NULL;
+	v[8] = (const char *)row->chip_id;
+	len[8] = (int)row->chip_id_len;
+	fmt[8] = 1;
+	if (!row->chip_id_len)
+		v[8] = NULL;
+	v[9] = row->tcb_json;
+	v[10] = row->grant ? "grant" : "deny";
+	v[11] = row->reason;
+	v[12] = (const char *)row->evidence_sha256;
+	len[12] = 32;
+	fmt[12] = 1;
+
+	KG_TRY(acquire(s, &slot));
+	/* Autocommit with synchronous_commit on: when this returns, the row
+	 * is durable (on the primary, and on synchronous standbys if the
+	 * operator configured them). */
+	res = PQexecParams(s->conns[slot], audit_sql, 13, NULL, v, len, fmt, 0);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+		rc = query_error(s, slot, res, "audit_insert") == KG_ERR_DB_UNAVAILABLE ? KG_ERR_DB_UNAVAILABLE
+											: KG_ERR_AUDIT_FAILED;
+	PQclear(res);
+	release_conn(s, slot);
+	return rc;
+}

@@ -1,1 +1,493 @@
-int main(void); int main(void) { return 0; }
+/*
+ * keygate-client: runs inside the CVM.  Asks the broker for a challenge,
+ * makes a fresh TLS key and a fresh HPKE key, gets evidence whose
+ * REPORT_DATA commits to both and to the challenge, presents it as an
+ * RA-TLS client certificate, and opens the HPKE-sealed keys it receives.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <sodium.h>
+
+#include "../attest/ratls.h"
+#include "../attest/snp_sim.h"
+#include "../broker/core.h"
+#include "../common/util.h"
+#include "../keys/hpke.h"
+#include "../keys/kek.h"
+#include "http.h"
+
+#define MAX_URLS 8
+#define MAX_KEYS 32
+
+enum fault { FAULT_NONE, FAULT_PUBKEY, FAULT_REPORT_DATA, FAULT_NO_CERT, FAULT_VCEK_TCB };
+
+struct opts {
+	const char *urls[MAX_URLS];
+	int nurls;
+	const char *ca;
+	const char *tee;
+	const char *sim_dir;
+	struct kg_snp_sim_params sim;
+	const char *keys[MAX_KEYS];
+	int nkeys;
+	const char *out_dir;
+	uint16_t aead;
+	const char *challenge; /* testing: use this challenge instead of asking */
+	enum fault fault;
+	int retries;
+	bool quiet;
+	int repeat; /* benchmark: repeat the releases, each on a fresh TLS connection */
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: keygate-client --url URL [--url URL]... --ca CA_PEM --tee TEE --key KEY_ID [--key KEY_ID]...\n"
+		"                      [--out-dir DIR] [--aead aes-256-gcm|chacha20-poly1305] [--retries N]\n"
+		"       keygate-client sim-init DIR\n\n"
+		"Obtains keys from a Keygate broker over RA-TLS.  Each key is opened from its HPKE envelope and,\n"
+		"with --out-dir, written to DIR/KEY_ID (mode 0600).  A JSON line per key goes to stdout.\n\n"
+		"TEE backends:\n"
+		"  snp-sim   simulated SEV-SNP (test chain in --sim-dir, made by 'sim-init'); for tests and demos\n"
+		"            --sim-dir DIR  --sim-measurement HEX(48 bytes)  --sim-debug  --sim-tcb BL:TEE:SNP:UCODE\n\n"
+		"Testing only (make the request fail in a chosen way):\n"
+		"  --challenge B64      present this challenge instead of fetching one\n"
+		"  --fault pubkey-hash  claims commit to another key than the certificate's\n"
+		"  --fault report-data  REPORT_DATA does not commit to the claims\n"
+		"  --fault no-cert      send no client certificate\n"
+		"  --fault vcek-tcb     (snp-sim) sign with a VCEK issued for another TCB than the report's\n"
+		"  --repeat N           benchmark: release the keys N times, each on a new TLS connection,\n"
+		"                       and print the timing as JSON on stdout\n\n"
+		"Exit codes: 0 every key obtained, 1 a key was denied or an error occurred, 2 usage error.\n");
+}
+
+static int die(const char *what, const char *detail)
+{
+	fprintf(stderr, "keygate-client: %s%s%s\n", what, detail ? ": " : "", detail ? detail : "");
+	return 1;
+}
+
+/* GET /v1/challenge from the first broker that answers, with backoff. */
+static kg_err fetch_challenge(struct kg_http *h, const struct opts *o, uint8_t *c, size_t *clen, int *url_idx)
+{
+	char url[1024];
+
+	for (int attempt = 0; attempt <= o->retries; attempt++) {
+		for (int i = 0; i < o->nurls; i++) {
+			long status;
+			char *resp = NULL;
+			json_t *j;
+			const char *s;
+			snprintf(url, sizeof url, "%s/v1/challenge", o->urls[i]);
+			if (kg_http_request(h, url, NULL, &status, &resp) != KG_OK) {
+				fprintf(stderr, "keygate-client: %s: %s\n", o->urls[i], kg_http_error(h));
+				continue;
+			}
+			j = status == 200 ? json_loads(resp, 0, NULL) : NULL;
+			free(resp);
+			s = j ? json_string_value(json_object_get(j, "challenge")) : NULL;
+			if (s && sodium_base642bin(c, KG_RATLS_NONCE_MAX, s, strlen(s), NULL, clen, NULL,
+						   sodium_base64_VARIANT_URLSAFE_NO_PADDING) == 0) {
+				json_decref(j);
+				*url_idx = i;
+				return KG_OK;
+			}
+			json_decref(j);
+			fprintf(stderr, "keygate-client: %s: bad challenge answer (HTTP %ld)\n", o->urls[i], status);
+		}
+		if (attempt < o->retries)
+			usleep((useconds_t)(250000u << (attempt < 5 ? attempt : 5)));
+	}
+	return KG_ERR_IO;
+}
+
+static kg_err sha256(const uint8_t *b, size_t n, uint8_t out[static 32])
+{
+	KG_ENSURE(EVP_Digest(b, n, out, NULL, EVP_sha256(), NULL) == 1, KG_ERR_CRYPTO);
+	return KG_OK;
+}
+
+static kg_err spki_of(EVP_PKEY *k, uint8_t **der, size_t *len)
+{
+	int n;
+
+	*der = NULL;
+	n = i2d_PUBKEY(k, der);
+	KG_ENSURE(n > 0, KG_ERR_CRYPTO);
+	*len = (size_t)n;
+	return KG_OK;
+}
+
+static kg_err parse_uuid(const char *s, uint8_t out[static 16])
+{
+	char hex[33];
+	size_t n = 0;
+
+	for (; *s && n < 32; s++)
+		if (*s != '-')
+			hex[n++] = *s;
+	hex[n] = 0;
+	KG_ENSURE(n == 32 && *s == 0, KG_ERR_BAD_REQUEST);
+	return kg_unhex(out, 16, hex);
+}
+
+static kg_err b64dec(const char *s, uint8_t *out, size_t cap, size_t *len)
+{
+	KG_ENSURE(s && sodium_base642bin(out, cap, s, strlen(s), NULL, len, NULL, sodium_base64_VARIANT_ORIGINAL) == 0,
+		  KG_ERR_BAD_REQUEST);
+	return KG_OK;
+}
+
+/* Opens one release answer and delivers the key (no output in
+ * benchmark mode). */
+static int deliver(const struct opts *o, const char *key_id, const char *resp, const uint8_t ev_hash[static 32],
+		   const uint8_t hpke_sk[static 32])
+{
+	json_t *j = json_loads(resp, 0, NULL);
+	uint8_t rid[16], enc[KG_HPKE_NENC + 1], ct[KG_KEY_MAX + KG_HPKE_NT + 1], info[KG_RELEASE_INFO_MAX];
+	size_t enc_len = 0, ct_len = 0, info_len;
+	uint8_t *key = kg_secret_alloc(KG_KEY_MAX);
+	const char *got_id, *kind;
+	json_int_t version, aead;
+	int ret = 1;
+
+	if (!j || !key) {
+		ret = die("malformed answer", key_id);
+		goto out;
+	}
+	got_id = json_string_value(json_object_get(j, "key_id"));
+	kind = json_string_value(json_object_get(j, "kind"));
+	version = json_integer_value(json_object_get(j, "key_version"));
+	aead = json_integer_value(json_object_get(json_object_get(j, "hpke"), "aead_id"));
+	/* The answer must be for the key asked for, in the suite asked for. */
+	if (!got_id || strcmp(got_id, key_id) != 0 || !kind || version < 0 || version > UINT32_MAX ||
+	    aead != o->aead || json_integer_value(json_object_get(json_object_get(j, "hpke"), "kem_id")) != 0x20 ||
+	    json_integer_value(json_object_get(json_object_get(j, "hpke"), "kdf_id")) != 1 ||
+	    parse_uuid(json_string_value(json_object_get(j, "request_id")) ?: "", rid) != KG_OK ||
+	    b64dec(json_string_value(json_object_get(j, "enc")), enc, sizeof enc, &enc_len) != KG_OK ||
+	    enc_len != KG_HPKE_NENC ||
+	    b64dec(json_string_value(json_object_get(j, "ciphertext")), ct, sizeof ct, &ct_len) != KG_OK ||
+	    ct_len <= KG_HPKE_NT || ct_len - KG_HPKE_NT > KG_KEY_MAX) {
+		ret = die("malformed answer", key_id);
+		goto out;
+	}
+	info_len = kg_release_info(info, ev_hash, key_id, (uint32_t)version, rid);
+	if (kg_hpke_open_base(o->aead, hpke_sk, enc, info, info_len, NULL, 0, ct, ct_len, key) != KG_OK) {
+		ret = die("the sealed key did not open (wrong binding?)", key_id);
+		goto out;
+	}
+	if (o->out_dir) {
+		char path[4096];
+		snprintf(path, sizeof path, "%s/%s", o->out_dir, key_id);
+		if (kg_file_write(path, key, ct_len - KG_HPKE_NT, 0600) != KG_OK) {
+			ret = die("cannot write key file", path);
+			goto out;
+		}
+	}
+	if (o->repeat == 0)
+		printf("{\"key_id\":\"%s\",\"key_version\":%lld,\"kind\":\"%s\",\"length\":%zu,\"request_id\":\"%s\"}\n",
+		       key_id, (long long)version, kind, ct_len - KG_HPKE_NT,
+		       json_string_value(json_object_get(j, "request_id")));
+	if (!o->quiet)
+		fprintf(stderr, "keygate-client: unwrapped %s key '%s' (version %lld, %zu bytes)\n", kind, key_id,
+			(long long)version, ct_len - KG_HPKE_NT);
+	ret = 0;
+out:
+	kg_secret_free(key);
+	json_decref(j);
+	return ret;
+}
+
+
+static double mono(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Benchmark mode: o->repeat rounds of releasing every key, each request on
+ * a fresh TLS connection (full handshake with the RA-TLS certificate, as a
+ * booting CVM does), each answer opened.  One JSON line on stdout. */
+static int bench(struct kg_http *h, const struct opts *o, int url_idx, const uint8_t ev_hash[static 32],
+		 const uint8_t *hpke_sk)
+{
+	struct opts quiet = *o;
+	char url[1024], body[64];
+	double t0 = mono(), worst = 0;
+	int ok = 0, bad = 0;
+
+	quiet.quiet = true;
+	quiet.out_dir = NULL;
+	kg_http_fresh_connections(h, true);
+	snprintf(body, sizeof body, "{\"aead\":\"%s\"}", kg_aead_name(o->aead));
+	for (int r = 0; r < o->repeat; r++)
+		for (int k = 0; k < o->nkeys; k++) {
+			char *resp = NULL;
+			long status = 0;
+			double t = mono();
+			snprintf(url, sizeof url, "%s/v1/keys/%s/release", o->urls[url_idx], o->keys[k]);
+			if (kg_http_request(h, url, body, &status, &resp) == KG_OK && status == 200 &&
+			    deliver(&quiet, o->keys[k], resp, ev_hash, hpke_sk) == 0)
+				ok++;
+			else
+				bad++;
+			free(resp);
+			if (mono() - t > worst)
+				worst = mono() - t;
+		}
+	printf("{\"releases\":%d,\"failed\":%d,\"seconds\":%.3f,\"per_second\":%.1f,\"max_ms\":%.2f}\n", ok, bad,
+	       mono() - t0, (double)ok / (mono() - t0), worst * 1000);
+	return bad ? 1 : 0;
+}
+
+static kg_err get_evidence(const struct opts *o, const uint8_t report_data[static 64], uint8_t **ev, size_t *len,
+			   uint64_t *tag)
+{
+	if (strcmp(o->tee, "snp-sim") == 0) {
+		*tag = KG_RATLS_TAG_SNP;
+		return kg_snp_sim_attest(o->sim_dir, &o->sim, report_data, ev, len);
+	}
+	return KG_ERR_INVALID_ARG;
+}
+
+static int run(struct opts *o)
+{
+	uint8_t challenge[KG_RATLS_NONCE_MAX], hpke_pk[32], report_data[64] = {0}, ev_hash[32];
+	uint8_t *hpke_sk = kg_secret_alloc(32), *spki = NULL, *claims = NULL, *ev = NULL, *ext = NULL, *cert = NULL;
+	size_t clen = 0, spki_len = 0, claims_len = 0, ev_len = 0, ext_len = 0, cert_len = 0;
+	EVP_PKEY *tls_key = NULL, *other = NULL;
+	struct kg_http *h = NULL;
+	BIO *bio = NULL;
+	char *key_pem = NULL;
+	long key_pem_len;
+	uint64_t tag = 0;
+	int url_idx = 0, ret = 1;
+	kg_err e;
+
+	if (!hpke_sk || kg_http_new(&h, o->ca) != KG_OK)
+		goto out;
+	if (o->challenge) {
+		if (sodium_base642bin(challenge, sizeof challenge, o->challenge, strlen(o->challenge), NULL, &clen,
+				      NULL, sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0) {
+			ret = die("--challenge is not base64url", NULL);
+			goto out;
+		}
+	} else if (fetch_challenge(h, o, challenge, &clen, &url_idx) != KG_OK) {
+		ret = die("no broker gave a challenge", NULL);
+		goto out;
+	}
+
+	/* Fresh keys for this boot: the TLS key (P-256: cheap for the
+	 * broker to verify in the handshake) and the HPKE key. */
+	if (!(tls_key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256")) || kg_hpke_keygen(hpke_sk, hpke_pk) != KG_OK)
+		goto out;
+	if (o->fault == FAULT_PUBKEY) {
+		if (!(other = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256")) || spki_of(other, &spki, &spki_len) != KG_OK)
+			goto out;
+	} else if (spki_of(tls_key, &spki, &spki_len) != KG_OK) {
+		goto out;
+	}
+	if (kg_ratls_encode_claims(spki, spki_len, challenge, clen, hpke_pk, &claims, &claims_len) != KG_OK ||
+	    sha256(claims, claims_len, report_data) != KG_OK)
+		goto out;
+	if (o->fault == FAULT_REPORT_DATA)
+		report_data[0] ^= 1;
+	if ((e = get_evidence(o, report_data, &ev, &ev_len, &tag)) != KG_OK) {
+		ret = die("cannot get evidence", kg_err_msg(e));
+		goto out;
+	}
+	if (kg_ratls_encode_evidence(tag, ev, ev_len, claims, claims_len, &ext, &ext_len) != KG_OK ||
+	    sha256(ext, ext_len, ev_hash) != KG_OK ||
+	    kg_ratls_make_cert(tls_key, ext, ext_len, time(NULL), 600, &cert, &cert_len) != KG_OK)
+		goto out;
+	if (!(bio = BIO_new(BIO_s_secmem())) || !PEM_write_bio_PrivateKey(bio, tls_key, NULL, NULL, 0, NULL, NULL) ||
+	    (key_pem_len = BIO_get_mem_data(bio, &key_pem)) <= 0)
+		goto out;
+	if (o->fault != FAULT_NO_CERT &&
+	    kg_http_set_client_cert(h, cert, cert_len, key_pem, (size_t)key_pem_len) != KG_OK)
+		goto out;
+
+	ret = 0;
+	if (o->repeat > 0) {
+		ret = bench(h, o, url_idx, ev_hash, hpke_sk);
+		goto out;
+	}
+	for (int k = 0; k < o->nkeys; k++) {
+		char url[1024], body[64], *resp = NULL;
+		long status = 0;
+		json_t *j;
+		snprintf(url, sizeof url, "%s/v1/keys/%s/release", o->urls[url_idx], o->keys[k]);
+		snprintf(body, sizeof body, "{\"aead\":\"%s\"}", kg_aead_name(o->aead));
+		if (kg_http_request(h, url, body, &status, &resp) != KG_OK) {
+			ret = die(o->urls[url_idx], kg_http_error(h));
+			continue;
+		}
+		if (status != 200) {
+			j = json_loads(resp, 0, NULL);
+			fprintf(stderr, "keygate-client: key '%s' denied: %s (HTTP %ld)\n", o->keys[k],
+				j ? json_string_value(json_object_get(j, "error")) : "(no reason)", status);
+			printf("{\"key_id\":\"%s\",\"error\":\"%s\",\"status\":%ld}\n", o->keys[k],
+			       j && json_string_value(json_object_get(j, "error"))
+				       ? json_string_value(json_object_get(j, "error"))
+				       : "unknown",
+			       status);
+			json_decref(j);
+			ret = 1;
+		} else if (deliver(o, o->keys[k], resp, ev_hash, hpke_sk) != 0) {
+			ret = 1;
+		}
+		free(resp);
+	}
+out:
+	kg_secret_free(hpke_sk);
+	BIO_free(bio);
+	EVP_PKEY_free(tls_key);
+	EVP_PKEY_free(other);
+	OPENSSL_free(spki);
+	free(claims);
+	free(ev);
+	free(ext);
+	free(cert);
+	kg_http_free(h);
+	return ret;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"url", required_argument, NULL, 'u'},	   {"ca", required_argument, NULL, 'c'},
+		{"tee", required_argument, NULL, 't'},	   {"key", required_argument, NULL, 'k'},
+		{"out-dir", required_argument, NULL, 'o'}, {"aead", required_argument, NULL, 'a'},
+		{"retries", required_argument, NULL, 'r'}, {"sim-dir", required_argument, NULL, 'S'},
+		{"sim-measurement", required_argument, NULL, 'M'}, {"sim-debug", no_argument, NULL, 'D'},
+		{"sim-tcb", required_argument, NULL, 'T'}, {"challenge", required_argument, NULL, 'C'},
+		{"fault", required_argument, NULL, 'F'},   {"quiet", no_argument, NULL, 'q'},
+		{"repeat", required_argument, NULL, 'R'}, {"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0}};
+	struct opts o;
+	int c;
+
+	if (sodium_init() < 0)
+		return die("libsodium failed to initialise", NULL);
+	if (argc >= 2 && strcmp(argv[1], "sim-init") == 0) {
+		kg_err e;
+		if (argc != 3) {
+			usage(stderr);
+			return 2;
+		}
+		if ((e = kg_snp_sim_init(argv[2])) != KG_OK)
+			return die("sim-init failed", kg_err_msg(e));
+		return 0;
+	}
+	memset(&o, 0, sizeof o);
+	o.aead = KG_HPKE_AEAD_CHACHA20_POLY1305;
+	o.retries = 3;
+	o.sim = kg_snp_sim_params_default();
+	while ((c = getopt_long(argc, argv, "u:c:t:k:o:a:r:qh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'u':
+			if (o.nurls == MAX_URLS)
+				return die("too many --url", NULL) + 1;
+			o.urls[o.nurls++] = optarg;
+			break;
+		case 'c':
+			o.ca = optarg;
+			break;
+		case 't':
+			o.tee = optarg;
+			break;
+		case 'k':
+			if (o.nkeys == MAX_KEYS || !kg_key_id_valid(optarg))
+				return die("bad or too many --key", optarg) + 1;
+			o.keys[o.nkeys++] = optarg;
+			break;
+		case 'o':
+			o.out_dir = optarg;
+			break;
+		case 'a':
+			if ((o.aead = kg_aead_from_name(optarg)) == 0)
+				return die("unknown --aead", optarg) + 1;
+			break;
+		case 'r':
+			o.retries = atoi(optarg);
+			break;
+		case 'S':
+			o.sim_dir = optarg;
+			break;
+		case 'M':
+			if (kg_unhex(o.sim.measurement, 48, optarg) != KG_OK)
+				return die("--sim-measurement wants 96 hex digits", NULL) + 1;
+			break;
+		case 'D':
+			o.sim.policy |= 1ull << 19;
+			break;
+		case 'T': {
+			unsigned bl, tee, snp, uc;
+			if (sscanf(optarg, "%u:%u:%u:%u", &bl, &tee, &snp, &uc) != 4 || bl > 255 || tee > 255 ||
+			    snp > 255 || uc > 255)
+				return die("--sim-tcb wants BL:TEE:SNP:UCODE", NULL) + 1;
+			o.sim.reported_tcb.bootloader = (uint8_t)bl;
+			o.sim.reported_tcb.tee = (uint8_t)tee;
+			o.sim.reported_tcb.snp = (uint8_t)snp;
+			o.sim.reported_tcb.microcode = (uint8_t)uc;
+			break;
+		}
+		case 'C':
+			o.challenge = optarg;
+			break;
+		case 'F':
+			if (strcmp(optarg, "pubkey-hash") == 0)
+				o.fault = FAULT_PUBKEY;
+			else if (strcmp(optarg, "report-data") == 0)
+				o.fault = FAULT_REPORT_DATA;
+			else if (strcmp(optarg, "no-cert") == 0)
+				o.fault = FAULT_NO_CERT;
+			else if (strcmp(optarg, "vcek-tcb") == 0)
+				o.fault = FAULT_VCEK_TCB;
+			else
+				return die("unknown --fault", optarg) + 1;
+			break;
+		case 'q':
+			o.quiet = true;
+			break;
+		case 'R':
+			o.repeat = atoi(optarg);
+			if (o.repeat < 1)
+				return die("--repeat wants a positive count", NULL) + 1;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc || o.nurls == 0 || !o.tee || o.nkeys == 0) {
+		usage(stderr);
+		return 2;
+	}
+	if (strcmp(o.tee, "snp-sim") != 0)
+		return die("unknown --tee (this build knows: snp-sim)", o.tee) + 1;
+	if (!o.sim_dir)
+		return die("--tee snp-sim needs --sim-dir", NULL) + 1;
+	if (o.fault == FAULT_VCEK_TCB) {
+		o.sim.vcek_tcb_set = true;
+		o.sim.vcek_tcb = o.sim.reported_tcb;
+		o.sim.vcek_tcb.microcode ^= 1;
+	}
+	return run(&o);
+}

@@ -1,0 +1,130 @@
+/* The broker's private interfaces: configuration, store (libpq), server
+ * (libmicrohttpd + GnuTLS), release orchestration, subcommands. */
+#ifndef KG_BROKER_H
+#define KG_BROKER_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "../attest/attest.h"
+#include "../common/err.h"
+#include "../keys/kek.h"
+#include "../policy/policy.h"
+#include "core.h"
+
+/* ---- configuration (config.c) ---- */
+
+struct kg_config {
+	char *listen;		  /* "ADDR:PORT" */
+	char *db;		  /* libpq connection string */
+	char *tls_cert, *tls_key; /* server certificate chain and key, PEM */
+	char *challenge_key_file; /* 32 bytes (raw or hex), shared by all replicas */
+	char *kek_file;		  /* key-encryption key (raw or hex), or a systemd credential */
+	char *snp_roots;	  /* PEM of ARKs to trust instead of AMD's (test roots) */
+	char *replica;		  /* name written to audit rows */
+	unsigned challenge_ttl;	  /* seconds */
+	unsigned threads;	  /* worker threads = database connections */
+	char *log_level;
+};
+
+/* Defaults, then the file (if path is not NULL), then KEYGATE_* variables.
+ * Unknown keys in the file are an error. */
+KG_MUST_CHECK kg_err kg_config_load(struct kg_config *cfg, const char *path, char *errbuf, size_t errlen);
+/* Sets one key as the file would; used for command-line overrides. */
+KG_MUST_CHECK kg_err kg_config_set(struct kg_config *cfg, const char *key, const char *value);
+void kg_config_free(struct kg_config *cfg);
+
+/* ---- store (store.c) ---- */
+
+struct kg_store;
+
+KG_MUST_CHECK kg_err kg_store_new(struct kg_store **out, const char *dsn, unsigned conns);
+void kg_store_free(struct kg_store *s);
+/* Refuses (KG_ERR_CONFIG) a role that may UPDATE, DELETE or TRUNCATE audit
+ * rows, or that cannot INSERT them; KG_ERR_DB_UNAVAILABLE if unreachable. */
+KG_MUST_CHECK kg_err kg_store_check_role(struct kg_store *s, char *why, size_t whylen);
+
+/* What one release needs from the database, fetched in one query. */
+struct kg_key_record {
+	bool found;
+	bool active;
+	bool is_model; /* else: session key, random per release */
+	int key_len;
+	uint32_t version; /* 0 = no stored version */
+	uint8_t wrapped[KG_WRAPPED_MAX];
+	size_t wrapped_len;
+	struct kg_policy *policies;
+	size_t n_policies;
+};
+KG_MUST_CHECK kg_err kg_store_load_key(struct kg_store *s, const char *key_id, enum kg_tee tee,
+				       struct kg_key_record *out);
+void kg_key_record_free(struct kg_key_record *r);
+
+struct kg_audit_row {
+	uint8_t request_id[16];
+	const char *replica, *peer, *key_id;
+	uint32_t key_version; /* 0 = NULL */
+	int64_t policy_id;    /* 0 = NULL */
+	const char *tee;      /* NULL = unknown */
+	const uint8_t *measurement, *chip_id;
+	size_t measurement_len, chip_id_len;
+	const char *tcb_json; /* NULL = none */
+	bool grant;
+	const char *reason;
+	const uint8_t *evidence_sha256; /* NULL = none */
+};
+/* INSERTs and commits one row; returns only once it is durable. */
+KG_MUST_CHECK kg_err kg_store_audit(struct kg_store *s, const struct kg_audit_row *row);
+
+/* ---- migrations (migrate.c) ---- */
+
+/* Applies db/migrations-style files (NNNN_name.sql) from the given
+ * folders in name order, each in its own transaction, recording name and
+ * SHA-256; refuses when an applied file changed or disappeared. */
+KG_MUST_CHECK kg_err kg_migrate(const char *dsn, const char *const *dirs, size_t ndirs, bool dry_run);
+
+/* ---- the broker process (server.c, release.c) ---- */
+
+struct kg_metrics {
+	atomic_ulong challenges;
+	atomic_ulong releases[2][KG_ERR__COUNT]; /* [granted][reason] */
+	atomic_ulong http_errors;
+	atomic_ulong release_us_sum;
+	atomic_ulong release_le[8]; /* histogram buckets, see server.c */
+};
+
+struct kg_broker {
+	const struct kg_config *cfg;
+	uint8_t *challenge_key; /* guarded memory */
+	struct kg_kek *kek;	/* NULL when no model keys are served */
+	struct kg_attest *attest;
+	struct kg_store *store;
+	struct kg_metrics metrics;
+};
+
+/* The result of one release: HTTP status and a JSON body (malloc'd). */
+struct kg_reply {
+	int status;
+	char *body;
+};
+
+/* Orchestrates one release (see docs/protocol.md): cert_der is the TLS
+ * peer's certificate (NULL if none), body the request body. */
+void kg_release(struct kg_broker *b, const char *key_id, const uint8_t *cert_der, size_t cert_len,
+		const uint8_t *body, size_t body_len, bool body_too_large, const char *peer, struct kg_reply *out);
+
+/* A JSON error body {"error": code, "message": msg[, "request_id": ..]}. */
+void kg_reply_error(struct kg_reply *out, kg_err e, const uint8_t *request_id);
+
+KG_MUST_CHECK kg_err kg_server_run(struct kg_broker *b);
+
+/* ---- subcommands ---- */
+int kg_cmd_serve(int argc, char **argv);
+int kg_cmd_migrate(int argc, char **argv);
+int kg_cmd_evidence(int argc, char **argv);
+int kg_cmd_key(int argc, char **argv);
+
+#endif
