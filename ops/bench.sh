@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Measures one SEV-SNP release on this machine: throughput, latency, and the
+# broker's CPU time per release (utime+stime from /proc), with a throwaway
+# PostgreSQL and the simulated attester.  Each release is a new TLS 1.3
+# connection with the RA-TLS client certificate: handshake, evidence check
+# (P-384 report signature; the VCEK chain is cached after the first),
+# policy query, HPKE seal, durable audit INSERT.
+#   ops/bench.sh [RELEASES_PER_CLIENT] [CLIENTS]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+src=$(pwd)
+per=${1:-500} clients=${2:-2}
+[ -x build/broker/keygate ] || { meson setup build >/dev/null; ninja -C build >/dev/null; }
+. ops/lib.sh
+kg=$src/build/broker/keygate kgc=$src/build/client/keygate-client
+tmp=$(mktemp -d /tmp/keygate-bench.XXXXXX)
+broker_pid=
+trap '[ -n "$broker_pid" ] && kill $broker_pid 2>/dev/null; wait 2>/dev/null; kg_pg_stop "$tmp"; rm -rf "$tmp"' EXIT
+
+kg_pg_start "$tmp" "$(kg_free_port)"
+kg_psql postgres -c "CREATE DATABASE keygate"
+meas=$(printf 'bench image' | sha384sum | cut -c1-96)
+mkdir -p "$tmp/mig"
+cat > "$tmp/mig/0100_bench.sql" <<SQL
+INSERT INTO keys (key_id, kind) VALUES ('bench', 'session');
+INSERT INTO policies (key_id, tee, measurements) VALUES ('bench', 'snp', ARRAY['\\x$meas'::bytea]);
+SQL
+"$kg" migrate --db "$(kg_pg_dsn keygate postgres)" --dir db/migrations --dir "$tmp/mig" >/dev/null
+kg_psql keygate -c "CREATE ROLE kgbench LOGIN IN ROLE keygate_broker" >/dev/null
+kg_make_tls "$tmp/tls"
+head -c 32 /dev/urandom > "$tmp/ck"
+"$kgc" sim-init "$tmp/sim"
+port=$(kg_free_port)
+KEYGATE_LOG_LEVEL=warn "$kg" serve --listen "127.0.0.1:$port" --db "$(kg_pg_dsn keygate kgbench)" \
+	--config <(printf 'tls_cert=%s\ntls_key=%s\nchallenge_key_file=%s\nsnp_roots=%s\nthreads=4\n' \
+		"$tmp/tls/server.pem" "$tmp/tls/server.key" "$tmp/ck" "$tmp/sim/ark.pem") 2>"$tmp/broker.log" &
+broker_pid=$!
+kg_wait_http "https://127.0.0.1:$port/healthz" "$tmp/tls/ca.pem" 100
+# Warm up (first VCEK chain verification, connections to PostgreSQL).
+"$kgc" --url "https://127.0.0.1:$port" --ca "$tmp/tls/ca.pem" --tee snp-sim --sim-dir "$tmp/sim" \
+	--sim-measurement "$meas" --key bench --repeat 20 >/dev/null
+cpu() { awk '{print $14 + $15}' "/proc/$broker_pid/stat"; }
+tick=$(getconf CLK_TCK)
+c0=$(cpu); t0=$(date +%s.%N)
+for i in $(seq "$clients"); do
+	"$kgc" --url "https://127.0.0.1:$port" --ca "$tmp/tls/ca.pem" --tee snp-sim --sim-dir "$tmp/sim" \
+		--sim-measurement "$meas" --key bench --repeat "$per" > "$tmp/client.$i" &
+done
+wait $(jobs -p | grep -v "^$broker_pid\$") 2>/dev/null || true
+c1=$(cpu); t1=$(date +%s.%N)
+cat "$tmp"/client.*
+total=$((per * clients))
+python3 - "$c0" "$c1" "$t0" "$t1" "$tick" "$total" <<'PY'
+import sys
+c0, c1, t0, t1, tick, n = map(float, sys.argv[1:])
+print(f'{{"releases": {int(n)}, "wall_s": {t1 - t0:.2f}, "releases_per_s": {n / (t1 - t0):.0f}, '
+      f'"broker_cpu_ms_per_release": {(c1 - c0) / tick * 1000 / n:.3f}}}')
+PY

@@ -1,0 +1,253 @@
+#!/usr/bin/env bash
+# End-to-end tests: a real PostgreSQL cluster (throwaway, started here), the
+# real broker over real TLS 1.3, keygate-client with the simulated SEV-SNP
+# backend, and raw HTTPS requests with curl for malformed input.
+# Prints TAP; exits non-zero when a test failed.
+#
+#   tests/e2e/e2e.sh            (uses KG_BUILD_ROOT, KG_SOURCE_ROOT, else ./build and .)
+set -uo pipefail
+
+src=${KG_SOURCE_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
+bld=${KG_BUILD_ROOT:-$src/build}
+kg=$bld/broker/keygate
+kgc=$bld/client/keygate-client
+. "$src/ops/lib.sh"
+
+n=0 failed=0
+ok() { n=$((n + 1)); echo "ok $n - $1"; }
+not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $1"; [ -n "${2:-}" ] && echo "# $2" | head -c 2000; echo; }
+check() { local name=$1; shift; if "$@" >&2; then ok "$name"; else not_ok "$name" "command: $*"; fi; }
+
+tmp=$(mktemp -d /tmp/keygate-e2e.XXXXXX)
+broker_pid=
+cleanup() {
+	[ -n "$broker_pid" ] && kill "$broker_pid" 2>/dev/null && wait "$broker_pid" 2>/dev/null
+	kg_pg_stop "$tmp"
+	if [ "$failed" -ne 0 ] && [ -f "$tmp/broker.log" ]; then
+		echo "# broker log (last lines):"; tail -20 "$tmp/broker.log" | sed 's/^/# /'
+	fi
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+pgport=$(kg_free_port)
+kg_pg_start "$tmp" "$pgport" || { echo "Bail out! cannot start PostgreSQL"; exit 1; }
+kg_psql postgres -c "CREATE DATABASE keygate" || { echo "Bail out! createdb"; exit 1; }
+admin_dsn=$(kg_pg_dsn keygate postgres)
+broker_dsn=$(kg_pg_dsn keygate kgbroker)
+psql_kg() { kg_psql keygate -At "$@"; }
+
+# --- set-up: migrations, keys, trust material ------------------------------
+meas=$(printf 'keygate e2e image' | sha384sum | cut -c1-96)
+other=$(printf 'some other image' | sha384sum | cut -c1-96)
+mkdir -p "$tmp/mig"
+cat > "$tmp/mig/0100_e2e_policy.sql" <<SQL
+INSERT INTO keys (key_id, kind) VALUES ('disk', 'model');
+INSERT INTO keys (key_id, kind) VALUES ('session1', 'session');
+INSERT INTO keys (key_id, kind, key_len) VALUES ('session64', 'session', 64);
+INSERT INTO keys (key_id, kind) VALUES ('tcb-key', 'session');
+INSERT INTO keys (key_id, kind, state) VALUES ('disabled-key', 'session', 'disabled');
+INSERT INTO keys (key_id, kind) VALUES ('nopolicy-key', 'session');
+INSERT INTO keys (key_id, kind) VALUES ('unprovisioned', 'model');
+INSERT INTO policies (key_id, tee, measurements) VALUES
+  ('disk', 'snp', ARRAY['\\x$other'::bytea, '\\x$meas'::bytea]),
+  ('session1', 'snp', ARRAY['\\x$meas'::bytea]),
+  ('session64', 'snp', ARRAY['\\x$meas'::bytea]),
+  ('disabled-key', 'snp', ARRAY['\\x$meas'::bytea]),
+  ('unprovisioned', 'snp', ARRAY['\\x$meas'::bytea]);
+INSERT INTO policies (key_id, tee, measurements, min_tcb_microcode) VALUES
+  ('tcb-key', 'snp', ARRAY['\\x$meas'::bytea], 250);
+SQL
+out=$("$kg" migrate --db "$admin_dsn" --dir "$src/db/migrations" --dir "$tmp/mig" 2>&1)
+check "migrate applies the schema and the policy migration" grep -q "applied 0100_e2e_policy.sql" <<<"$out"
+out=$("$kg" migrate --db "$admin_dsn" --dir "$src/db/migrations" --dir "$tmp/mig" 2>&1); rc=$?
+check "migrate again applies nothing" test "$rc" -eq 0 -a -z "$(grep applied <<<"$out")"
+
+kg_psql keygate -c "CREATE ROLE kgbroker LOGIN IN ROLE keygate_broker" >/dev/null
+kg_make_tls "$tmp/tls"
+head -c 32 /dev/urandom > "$tmp/challenge.key"
+"$kg" key generate-kek "$tmp/kek"
+head -c 32 /dev/urandom > "$tmp/disk.material"
+check "key import stores a model key" "$kg" key import --db "$admin_dsn" --kek "$tmp/kek" --id disk --file "$tmp/disk.material"
+stored=$(psql_kg -c "SELECT encode(wrapped, 'hex') FROM key_versions WHERE key_id = 'disk'")
+plain=$(xxd -p -c 256 "$tmp/disk.material" 2>/dev/null || od -An -tx1 -v "$tmp/disk.material" | tr -d ' \n')
+check "the stored model key is not the plaintext" test -n "$stored" -a "${stored#*$plain}" = "$stored"
+
+"$kgc" sim-init "$tmp/sim" || { echo "Bail out! sim-init"; exit 1; }
+"$kgc" sim-init "$tmp/sim-other" || { echo "Bail out! sim-init"; exit 1; }
+
+port=$(kg_free_port)
+url=https://127.0.0.1:$port
+cat > "$tmp/keygate.conf" <<CONF
+# e2e broker
+listen = 127.0.0.1:$port
+db = $broker_dsn
+tls_cert = $tmp/tls/server.pem
+tls_key = $tmp/tls/server.key
+challenge_key_file = $tmp/challenge.key
+kek_file = $tmp/kek
+snp_roots = $tmp/sim/ark.pem
+replica = e2e-1
+challenge_ttl = 3
+threads = 4
+CONF
+
+# A broker whose role may rewrite audit rows refuses to start.
+out=$(KEYGATE_DB="$admin_dsn" timeout 10 "$kg" serve --config "$tmp/keygate.conf" --db "$admin_dsn" 2>&1); rc=$?
+check "broker refuses a database role that can change audit rows" test "$rc" -ne 0
+check "... and says why" grep -q "can change or delete audit rows" <<<"$out"
+out=$(timeout 10 "$kg" serve --config /nonexistent 2>&1); rc=$?
+check "broker refuses a missing configuration file (exit 2)" test "$rc" -eq 2
+
+"$kg" serve --config "$tmp/keygate.conf" 2>"$tmp/broker.log" &
+broker_pid=$!
+if ! kg_wait_http "$url/healthz" "$tmp/tls/ca.pem" 100; then
+	echo "Bail out! broker did not start"; cat "$tmp/broker.log"; exit 1
+fi
+ok "broker starts and answers /healthz over TLS"
+
+client() { "$kgc" --url "$url" --ca "$tmp/tls/ca.pem" --tee snp-sim --sim-dir "$tmp/sim" --retries 0 -q "$@"; }
+# expect_deny CODE ARGS...: the client fails and reports CODE.
+expect_deny() {
+	local code=$1 out rc; shift
+	out=$(client "$@" 2>&1); rc=$?
+	[ "$rc" -eq 1 ] && grep -q "\"error\":\"$code\"" <<<"$out" || { echo "# got rc=$rc: $out" | head -5; return 1; }
+}
+
+# --- the happy path -------------------------------------------------------
+c=$(curl -fsS --cacert "$tmp/tls/ca.pem" "$url/v1/challenge")
+chal=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["challenge"])' "$c")
+check "GET /v1/challenge returns a 57-byte challenge" test "$(python3 -c 'import base64,sys; s=sys.argv[1]; print(len(base64.urlsafe_b64decode(s + "=" * (-len(s) % 4))))' "$chal")" = 57
+curl -sS --cacert "$tmp/tls/ca.pem" -X POST "$url/v1/challenge" -o /dev/null -w '%{http_code}' > "$tmp/code" 2>/dev/null
+check "POST /v1/challenge is refused with 405" test "$(cat "$tmp/code")" = 405
+
+mkdir -p "$tmp/out"
+out=$(client --sim-measurement "$meas" --key disk --key session1 --out-dir "$tmp/out" 2>&1); rc=$?
+check "client obtains a model key and a session key over one RA-TLS connection" test "$rc" -eq 0
+check "the unwrapped model key equals the imported material" cmp -s "$tmp/out/disk" "$tmp/disk.material"
+check "the session key is 32 bytes" test "$(stat -c %s "$tmp/out/session1" 2>/dev/null)" = 32
+check "key files are mode 0600" test "$(stat -c %a "$tmp/out/disk" 2>/dev/null)" = 600
+cp "$tmp/out/session1" "$tmp/session1.first"
+client --sim-measurement "$meas" --key session1 --out-dir "$tmp/out" >/dev/null 2>&1
+check "a second release gives a fresh session key" test -s "$tmp/out/session1" -a "$(cmp -s "$tmp/out/session1" "$tmp/session1.first"; echo $?)" = 1
+client --sim-measurement "$meas" --key session64 --out-dir "$tmp/out" >/dev/null 2>&1
+check "session keys have the configured length (64)" test "$(stat -c %s "$tmp/out/session64" 2>/dev/null)" = 64
+rm -f "$tmp/out/disk"
+check "AES-256-GCM suite works too" client --sim-measurement "$meas" --key disk --aead aes-256-gcm --out-dir "$tmp/out"
+check "... and gives the same model key" cmp -s "$tmp/out/disk" "$tmp/disk.material"
+
+# --- denials from evidence and policy ------------------------------------
+check "measurement not in policy: measurement_not_allowed" expect_deny measurement_not_allowed --sim-measurement "$other" --key session1
+check "debug-enabled guest: debug_not_allowed" expect_deny debug_not_allowed --sim-measurement "$meas" --sim-debug --key session1
+check "TCB below the policy floor: tcb_too_low" expect_deny tcb_too_low --sim-measurement "$meas" --key tcb-key
+check "VCEK TCB differs from the report: vcek_tcb_mismatch" expect_deny vcek_tcb_mismatch --sim-measurement "$meas" --fault vcek-tcb --key session1
+check "a guest at a lower TCB, with a VCEK for it, is below the floor: tcb_too_low" expect_deny tcb_too_low --sim-measurement "$meas" --sim-tcb 4:0:24:200 --key tcb-key
+check "unknown key: unknown_key" expect_deny unknown_key --sim-measurement "$meas" --key no-such-key
+check "disabled key: key_disabled" expect_deny key_disabled --sim-measurement "$meas" --key disabled-key
+check "key without a policy: no_policy" expect_deny no_policy --sim-measurement "$meas" --key nopolicy-key
+check "model key with no stored version: key_material_missing" expect_deny key_material_missing --sim-measurement "$meas" --key unprovisioned
+out=$("$kgc" --url "$url" --ca "$tmp/tls/ca.pem" --tee snp-sim --sim-dir "$tmp/sim-other" --retries 0 -q \
+	--sim-measurement "$meas" --key session1 2>&1)
+check "evidence from an untrusted root: snp_root_untrusted" grep -q '"error":"snp_root_untrusted"' <<<"$out"
+
+# --- binding and challenge ------------------------------------------------
+check "certificate key not the one in the claims: binding_pubkey_mismatch" expect_deny binding_pubkey_mismatch --sim-measurement "$meas" --fault pubkey-hash --key session1
+check "REPORT_DATA not committing to the claims: binding_report_data_mismatch" expect_deny binding_report_data_mismatch --sim-measurement "$meas" --fault report-data --key session1
+check "no client certificate: client_cert_missing" expect_deny client_cert_missing --sim-measurement "$meas" --fault no-cert --key session1
+forged=$(python3 -c 'import base64,sys; s=sys.argv[1]; b=bytearray(base64.urlsafe_b64decode(s + "=" * (-len(s) % 4))); b[20]^=1; print(base64.urlsafe_b64encode(bytes(b)).decode().rstrip("="))' "$chal")
+check "forged challenge: challenge_forged" expect_deny challenge_forged --sim-measurement "$meas" --challenge "$forged" --key session1
+check "truncated challenge: challenge_malformed" expect_deny challenge_malformed --sim-measurement "$meas" --challenge "${chal:0:40}" --key session1
+check "a fresh challenge can be presented again within its lifetime" client --sim-measurement "$meas" --challenge "$chal" --key session1
+sleep 5
+check "replayed expired challenge: challenge_expired" expect_deny challenge_expired --sim-measurement "$meas" --challenge "$chal" --key session1
+
+# --- malformed requests (raw HTTPS) ---------------------------------------
+# raw METHOD PATH [curl args...] -> "STATUS ERROR_CODE"
+raw() {
+	local m=$1 p=$2; shift 2
+	curl -sS --cacert "$tmp/tls/ca.pem" -X "$m" "$url$p" -o "$tmp/raw.json" -w '%{http_code}' "$@" > "$tmp/raw.code" 2>/dev/null
+	echo "$(cat "$tmp/raw.code") $(python3 -c 'import json,sys
+try: print(json.load(open(sys.argv[1])).get("error",""))
+except Exception: print("not-json")' "$tmp/raw.json")"
+}
+check "malformed JSON: 400 malformed_json" test "$(raw POST /v1/keys/disk/release -d '{')" = "400 malformed_json"
+check "unknown field: 400 unknown_field" test "$(raw POST /v1/keys/disk/release -d '{"admin":true}')" = "400 unknown_field"
+check "unsupported AEAD: 400 hpke_suite_unsupported" test "$(raw POST /v1/keys/disk/release -d '{"aead":"aes-128-gcm"}')" = "400 hpke_suite_unsupported"
+head -c 20000 /dev/zero | tr '\0' ' ' > "$tmp/big.json"
+check "oversize body: 413 body_too_large" test "$(raw POST /v1/keys/disk/release --data-binary @"$tmp/big.json")" = "413 body_too_large"
+check "no client certificate (raw): 401 client_cert_missing" test "$(raw POST /v1/keys/disk/release -d '{}')" = "401 client_cert_missing"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj "/CN=garbage" \
+	-keyout "$tmp/plain.key" -out "$tmp/plain.pem" 2>/dev/null
+check "certificate without evidence: 401 ratls_no_evidence" test "$(raw POST /v1/keys/disk/release -d '{}' --cert "$tmp/plain.pem" --key "$tmp/plain.key")" = "401 ratls_no_evidence"
+check "invalid key id: 404 unknown_key" test "$(raw POST '/v1/keys/a%20b/release' -d '{}')" = "404 unknown_key"
+check "GET on the release endpoint: 405" test "$(raw GET /v1/keys/disk/release)" = "405 method_not_allowed"
+check "unknown path: 404 not_found" test "$(raw GET /v1/nothing)" = "404 not_found"
+out=$(curl -sS --cacert "$tmp/tls/ca.pem" --tls-max 1.2 "$url/healthz" 2>&1); rc=$?
+check "TLS 1.2 is refused" test "$rc" -ne 0
+
+# --- audit --------------------------------------------------------------
+grants=$(psql_kg -c "SELECT count(*) FROM audit WHERE decision = 'grant'")
+check "every grant is audited (6 grants so far)" test "$grants" = 6
+check "grant rows name the policy, the measurement, the chip and the evidence hash" test "$(psql_kg -c "SELECT count(*) FROM audit WHERE decision = 'grant' AND policy_id IS NOT NULL AND encode(measurement, 'hex') = '$meas' AND length(chip_id) = 64 AND length(evidence_sha256) = 32 AND tcb ? 'microcode'")" = 6
+for code in measurement_not_allowed debug_not_allowed tcb_too_low vcek_tcb_mismatch unknown_key key_disabled no_policy \
+	key_material_missing snp_root_untrusted binding_pubkey_mismatch binding_report_data_mismatch client_cert_missing \
+	challenge_forged challenge_malformed challenge_expired malformed_json unknown_field body_too_large ratls_no_evidence \
+	hpke_suite_unsupported; do
+	cnt=$(psql_kg -c "SELECT count(*) FROM audit WHERE decision = 'deny' AND reason = '$code'")
+	check "denial '$code' is audited" test "$cnt" -ge 1
+done
+check "a denial after verification records the measurement" test "$(psql_kg -c "SELECT count(*) FROM audit WHERE reason = 'measurement_not_allowed' AND encode(measurement, 'hex') = '$other'")" -ge 1
+out=$(kg_psql keygate -c "UPDATE audit SET decision = 'grant' WHERE reason = 'tcb_too_low'" 2>&1); rc=$?
+check "audit rows cannot be updated, even by the owner" test "$rc" -ne 0
+out=$(kg_psql keygate -c "DELETE FROM audit" 2>&1); rc=$?
+check "audit rows cannot be deleted" test "$rc" -ne 0
+out=$(kg_psql keygate -c "TRUNCATE audit" 2>&1); rc=$?
+check "audit cannot be truncated" test "$rc" -ne 0
+out=$(psql -X -h "$KG_PGHOST" -p "$KG_PGPORT" -U kgbroker -d keygate -c "SELECT count(*) FROM audit" 2>&1); rc=$?
+check "the broker role cannot read the audit log" test "$rc" -ne 0
+key_hex=$(od -An -tx1 -v "$tmp/disk.material" | tr -d ' \n')
+dump=$(kg_psql keygate -At -c "SELECT row_to_json(a)::text FROM audit a")
+check "no key material in the audit table" test "${dump#*$key_hex}" = "$dump"
+check "no key material in the broker's log" test -z "$(grep -i "$key_hex" "$tmp/broker.log")"
+
+# --- faults: audit failure, database down -------------------------------
+kg_psql keygate -c "CREATE FUNCTION e2e_fail() RETURNS trigger LANGUAGE plpgsql AS \$\$ BEGIN RAISE EXCEPTION 'e2e'; END \$\$;
+CREATE TRIGGER e2e_fail BEFORE INSERT ON audit FOR EACH ROW EXECUTE FUNCTION e2e_fail();" >/dev/null
+rm -f "$tmp/out/disk"
+check "audit insert fails: 503 audit_write_failed" expect_deny audit_write_failed --sim-measurement "$meas" --key disk --out-dir "$tmp/out"
+check "... and no key is released" test ! -e "$tmp/out/disk"
+kg_psql keygate -c "DROP TRIGGER e2e_fail ON audit" >/dev/null
+check "releases resume once the audit works" client --sim-measurement "$meas" --key disk --out-dir "$tmp/out"
+
+m=$(curl -fsS --cacert "$tmp/tls/ca.pem" "$url/metrics")
+check "/metrics counts grants" grep -q 'keygate_releases_total{decision="grant",reason="ok"} 7' <<<"$m"
+check "/metrics counts denials by reason" grep -q 'keygate_releases_total{decision="deny",reason="debug_not_allowed"} 1' <<<"$m"
+
+kg_pg_stop "$tmp"
+check "database down: 503 database_unavailable" expect_deny database_unavailable --sim-measurement "$meas" --key session1
+check "the broker survives the database outage" kg_wait_http "$url/healthz" "$tmp/tls/ca.pem" 5
+kg_pg_start_again() { kg_pg_run "$(kg_pg_bindir)/pg_ctl" -D "$tmp/pg/data" -l "$tmp/pg/server.log" -w -t 60 \
+	-o "-p $pgport -k $tmp/pg -c listen_addresses=127.0.0.1" start >/dev/null; }
+kg_pg_start_again
+check "releases resume when the database is back" client --sim-measurement "$meas" --key session1
+
+kill "$broker_pid" && wait "$broker_pid"; rc=$?
+broker_pid=
+check "SIGTERM stops the broker cleanly" test "$rc" -eq 0
+
+# --- migrations guard themselves ----------------------------------------
+cat > "$tmp/mig/0101_bad_policy.sql" <<SQL
+INSERT INTO policies (key_id, tee, measurements) VALUES ('session1', 'snp', ARRAY['\\x0102'::bytea]);
+SQL
+before=$(psql_kg -c "SELECT count(*) FROM policies")
+out=$("$kg" migrate --db "$admin_dsn" --dir "$src/db/migrations" --dir "$tmp/mig" 2>&1); rc=$?
+check "a policy with a malformed measurement fails its migration" test "$rc" -ne 0
+check "... which is rolled back" test "$(psql_kg -c "SELECT count(*) FROM policies")" = "$before" -a "$(psql_kg -c "SELECT count(*) FROM keygate_migrations WHERE name = '0101_bad_policy.sql'")" = 0
+rm "$tmp/mig/0101_bad_policy.sql"
+echo "-- edited" >> "$tmp/mig/0100_e2e_policy.sql"
+out=$("$kg" migrate --db "$admin_dsn" --dir "$src/db/migrations" --dir "$tmp/mig" 2>&1); rc=$?
+check "an applied migration that changed is refused" test "$rc" -ne 0
+check "... naming the file" grep -q "0100_e2e_policy.sql changed after it was applied" <<<"$out"
+
+echo "1..$n"
+[ "$failed" -eq 0 ]
