@@ -65,14 +65,19 @@ static enum MHD_Result handle_challenge(struct kg_broker *b, struct MHD_Connecti
 	char s[sodium_base64_ENCODED_LEN(KG_CHALLENGE_LEN, sodium_base64_VARIANT_URLSAFE_NO_PADDING)];
 	json_t *o;
 	char *body;
+	kg_err e = kg_challenge_make(b->challenge_key, time(NULL), c);
 
-	if (kg_challenge_make(b->challenge_key, time(NULL), c) != KG_OK)
-		return send_error(conn, KG_ERR_RANDOM);
+	if (e != KG_OK) {
+		kg_log(KG_LOG_ERROR, "challenge_failed", "error", kg_err_code(e), NULL);
+		return send_error(conn, e);
+	}
 	sodium_bin2base64(s, sizeof s, c, sizeof c, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
 	atomic_fetch_add(&b->metrics.challenges, 1);
 	o = json_pack("{s:s,s:i}", "challenge", s, "expires_in", (int)b->cfg->challenge_ttl);
 	body = o ? json_dumps(o, JSON_COMPACT) : NULL;
 	json_decref(o);
+	if (!body)
+		kg_log(KG_LOG_ERROR, "challenge_failed", "error", "out_of_memory", NULL);
 	return send_json(conn, 200, body);
 }
 

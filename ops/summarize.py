@@ -10,8 +10,9 @@ import re
 import sys
 
 TAP = re.compile(r"^(not ok|ok)\b")
-CMOCKA_OK = re.compile(r"^\[\s+OK\s+\]")
-CMOCKA_FAIL = re.compile(r"^\[\s+FAILED\s+\]\s+\w")
+# cmocka's closing lines: "[  PASSED  ] 6 test(s)." / "[  FAILED  ] 2 test(s), listed below:"
+CMOCKA_PASSED = re.compile(r"^\[\s+PASSED\s+\]\s+(\d+) test")
+CMOCKA_FAILED = re.compile(r"^\[\s+FAILED\s+\]\s+(\d+) test")
 
 
 def count_test(entry):
@@ -22,8 +23,8 @@ def count_test(entry):
     skipped = result == "SKIP"
     tap_ok = sum(1 for l in lines if TAP.match(l) and l.startswith("ok"))
     tap_bad = sum(1 for l in lines if TAP.match(l) and l.startswith("not ok"))
-    cm_ok = sum(1 for l in lines if CMOCKA_OK.match(l))
-    cm_bad = sum(1 for l in lines if CMOCKA_FAIL.match(l))
+    cm_ok = sum(int(m.group(1)) for m in map(CMOCKA_PASSED.match, lines) if m)
+    cm_bad = sum(int(m.group(1)) for m in map(CMOCKA_FAILED.match, lines) if m)
     passed, failed = tap_ok + cm_ok, tap_bad + cm_bad
     if passed + failed == 0:
         return (0, 0, 1) if skipped else ((1, 0, 0) if good else (0, 1, 0))
