@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# The command-line interfaces, offline: `keygate evidence verify` on real
+# AMD SEV-SNP reports (values from ../shared/vectors/EXPECTED.md §1), exit
+# codes and --help.  Prints TAP.
+set -uo pipefail
+src=${KG_SOURCE_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
+bld=${KG_BUILD_ROOT:-$src/build}
+vec=${KG_VECTORS:-$src/../shared/vectors}
+kg=$bld/broker/keygate kgc=$bld/client/keygate-client
+n=0 failed=0
+ok() { n=$((n + 1)); echo "ok $n - $1"; }
+not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $1"; }
+check() { local name=$1; shift; if "$@" >&2; then ok "$name"; else not_ok "$name"; fi; }
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+# verify_ok NAME REPORT CERTS AT MEASUREMENT CHIP_PREFIX
+verify_ok() {
+	local out rc
+	out=$("$kg" evidence verify --tee snp "$2" --certs "$3" --at "$4" 2>"$tmp/err"); rc=$?
+	check "$1: verifies (exit 0)" test "$rc" -eq 0
+	check "$1: measurement as EXPECTED.md says" test "$(python3 -c 'import json,sys; print(json.loads(sys.stdin.read())["measurement"])' <<<"$out" 2>/dev/null)" = "$5"
+	check "$1: chip id as EXPECTED.md says" grep -q "\"chip_id\": \"$6" <<<"$out"
+}
+verify_ok "gsg-milan (v2)" "$vec/snp/gsg-milan/attestation.bin" "$vec/snp/gsg-milan" 2024-06-01T00:00:00Z \
+	b07af9620f3b839b47996422ddec6058338951d984e312115131ea82705eaf5b6bdf8a9ece31a5a608eb0cf2e4872b01 3ac3fe21e13fb099
+mkdir -p "$tmp/virtee" && cp "$vec/snp/virtee-milan/vcek_milan.der" "$tmp/virtee/vcek.der"
+verify_ok "virtee-milan (v2)" "$vec/snp/virtee-milan/report_milan.bin" "$tmp/virtee" 2024-06-01T00:00:00Z \
+	7a1e5c266c0108dbc9bb94fa926951320940915d0aafb42464bd88b579ea158d3e1a0dc39b2c60bd95b9c480cd81841f d49554ec717f4e5b
+mkdir -p "$tmp/trustee" && cp "$vec/snp/trustee-milan/test-vcek.der" "$tmp/trustee/vcek.der"
+verify_ok "trustee-milan (REPORTED_TCB != CURRENT_TCB)" "$vec/snp/trustee-milan/test-report.bin" "$tmp/trustee" 2024-06-01T00:00:00Z \
+	a1f3930413247bb38cfc171579ea3c12d5fe4901f0c792f63fd75d98f1ef827c23500644e0e692e6be917f9050d3d38c c38427a30d4c7af9
+verify_ok "trustee-genoa (v3)" "$vec/snp/trustee-genoa-e2e/report.bin" "$vec/snp/trustee-genoa-e2e" 2025-07-01T00:00:00Z \
+	6a6519d757e68c2e939c9dbbbc1828498e8de35d2766dd05f1a2cca5059d0cf4ae62a36d75c837974dd50b315506e73e 371c55d6d15cb50f
+mkdir -p "$tmp/vlek" && cp "$vec/snp/trustee-milan-vlek-aws/test-vlek.der" "$tmp/vlek/vlek.der"
+verify_ok "aws VLEK (v3, VMPL 1)" "$vec/snp/trustee-milan-vlek-aws/test-vlek-report.bin" "$tmp/vlek" 2025-06-01T00:00:00Z \
+	8922ebbdd00ec2c541f36a6e7a82a8773a7accb451ed67bc94e740dbe92c93c4e8c9af857f5ceeb5a493df2a570d7bf0 0000000000000000
+
+# verify_fails NAME CODE ARGS...
+verify_fails() {
+	local name=$1 code=$2 out rc; shift 2
+	out=$("$kg" evidence verify --tee snp "$@" 2>/dev/null); rc=$?
+	check "$name: exit 1 with $code" test "$rc" -eq 1 -a -n "$(grep "\"error\":\"$code\"" <<<"$out")"
+}
+verify_fails "VLEK after its expiry (now)" snp_chain_expired "$vec/snp/trustee-milan-vlek-aws/test-vlek-report.bin" --certs "$tmp/vlek"
+verify_fails "GSG VCEK before its validity" snp_chain_expired "$vec/snp/gsg-milan/attestation.bin" --certs "$vec/snp/gsg-milan" --at 2021-01-01T00:00:00Z
+cp "$vec/snp/virtee-milan/report_milan.bin" "$tmp/flipped.bin"
+printf '\x95' | dd of="$tmp/flipped.bin" bs=1 seek=21 conv=notrunc status=none   # byte 21 ^ 0x80 (0x15 -> 0x95)
+verify_fails "report with a flipped bit" snp_signature_invalid "$tmp/flipped.bin" --certs "$tmp/virtee" --at 2024-06-01T00:00:00Z
+verify_fails "report without its VCEK" snp_vcek_missing "$vec/snp/virtee-milan/report_milan.bin" --at 2024-06-01T00:00:00Z
+head -c 1000 "$vec/snp/virtee-milan/report_milan.bin" > "$tmp/short.bin"
+verify_fails "truncated report" snp_report_size "$tmp/short.bin" --certs "$tmp/virtee"
+"$kgc" sim-init "$tmp/sim" 2>/dev/null
+verify_fails "a real report under a test root only" snp_root_untrusted "$vec/snp/gsg-milan/attestation.bin" --certs "$vec/snp/gsg-milan" --roots "$tmp/sim/ark.pem" --at 2024-06-01T00:00:00Z
+
+"$kg" evidence verify --tee tpm x >/dev/null 2>&1; check "unknown --tee is a usage error (exit 2)" test $? -eq 2
+"$kg" evidence verify --tee snp >/dev/null 2>&1; check "missing FILE is a usage error (exit 2)" test $? -eq 2
+"$kg" nonsense >/dev/null 2>&1; check "unknown command: exit 2" test $? -eq 2
+for c in "" serve migrate "evidence" key; do
+	"$kg" $c --help >/dev/null 2>&1; check "keygate $c --help exits 0" test $? -eq 0
+done
+"$kgc" --help >/dev/null 2>&1; check "keygate-client --help exits 0" test $? -eq 0
+"$kgc" --url https://127.0.0.1:1 --ca /dev/null --tee tdx --key k >/dev/null 2>&1; check "keygate-client: unknown TEE is a usage error (exit 2)" test $? -eq 2
+"$kgc" --url https://127.0.0.1:1 --ca /dev/null --tee snp-sim --sim-dir "$tmp/sim" --key k --retries 0 >/dev/null 2>&1
+check "keygate-client: unreachable broker fails (exit 1)" test $? -eq 1
+
+echo "1..$n"
+[ "$failed" -eq 0 ]
