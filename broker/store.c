@@ -155,7 +155,11 @@ static const char *load_key_sql =
 	"       p.policy_id, p.state, p.allow_debug, p.allow_migration_agent,"
 	"       p.min_tcb_bootloader, p.min_tcb_tee, p.min_tcb_snp, p.min_tcb_microcode,"
 	"       extract(epoch FROM p.not_before)::bigint, extract(epoch FROM p.not_after)::bigint,"
-	"       array_to_string(ARRAY(SELECT encode(m, 'hex') FROM unnest(p.measurements) AS m), ',')"
+	"       array_to_string(ARRAY(SELECT encode(m, 'hex') FROM unnest(p.measurements) AS m), ','),"
+	"       p.min_tcb_fmc, array_to_string(p.allowed_vmpls, ','), encode(p.host_data, 'hex'),"
+	"       array_to_string(ARRAY(SELECT encode(m, 'hex') FROM unnest(p.id_key_digests) AS m), ','),"
+	"       array_to_string(ARRAY(SELECT encode(m, 'hex') FROM unnest(p.author_key_digests) AS m), ','),"
+	"       p.min_guest_svn"
 	"  FROM keys k"
 	"  LEFT JOIN LATERAL (SELECT version, wrapped FROM key_versions"
 	"                      WHERE key_id = k.key_id ORDER BY version DESC LIMIT 1) v ON true"
@@ -173,31 +177,78 @@ static time_t opt_time(PGresult *res, int row, int col)
 	return PQgetisnull(res, row, col) ? 0 : (time_t)strtoll(PQgetvalue(res, row, col), NULL, 10);
 }
 
-static kg_err parse_measurements(const char *csv, struct kg_policy *p)
+/* Parses "hex,hex,..." (as the query encodes a bytea[]) into n entries of
+ * one length, at most max; *out is calloc'd with stride bytes per entry.
+ * An empty string is an empty list. */
+static kg_err parse_hex_list(const char *csv, size_t stride, size_t max, void **out, size_t *n, size_t *len)
 {
-	size_t n = 1, len = strlen(csv), i = 0;
+	size_t count = 1, i = 0;
 	const char *q = csv;
+	uint8_t *list;
 
+	*out = NULL;
+	*n = 0;
+	*len = 0;
+	if (!*csv)
+		return KG_OK;
 	for (const char *c = csv; *c; c++)
-		n += *c == ',';
-	/* The schema guarantees at least one, all of one length. */
-	KG_ENSURE(len > 0 && n <= KG_POLICY_MAX_MEASUREMENTS, KG_ERR_DB_QUERY);
-	KG_ENSURE((p->measurements = calloc(n, sizeof *p->measurements)) != NULL, KG_ERR_NOMEM);
-	p->measurement_len = 0;
+		count += *c == ',';
+	KG_ENSURE(count <= max, KG_ERR_DB_QUERY);
+	KG_ENSURE((list = calloc(count, stride)) != NULL, KG_ERR_NOMEM);
+	*out = list;
 	while (*q) {
-		char hex[129];
+		char hex[2 * 64 + 1];
 		const char *e = strchr(q, ',');
 		size_t l = e ? (size_t)(e - q) : strlen(q);
-		KG_ENSURE(l % 2 == 0 && l / 2 <= 64 && l > 0, KG_ERR_DB_QUERY);
-		KG_ENSURE(p->measurement_len == 0 || p->measurement_len == l / 2, KG_ERR_DB_QUERY);
+		/* The schema guarantees one length per list; check it anyway. */
+		KG_ENSURE(l % 2 == 0 && l > 0 && l / 2 <= stride && (*len == 0 || *len == l / 2), KG_ERR_DB_QUERY);
 		memcpy(hex, q, l);
 		hex[l] = 0;
-		KG_TRY(kg_unhex(p->measurements[i], l / 2, hex) == KG_OK ? KG_OK : KG_ERR_DB_QUERY);
-		p->measurement_len = l / 2;
+		KG_ENSURE(kg_unhex(list + i * stride, l / 2, hex) == KG_OK, KG_ERR_DB_QUERY);
+		*len = l / 2;
 		i++;
 		q = e ? e + 1 : q + l;
 	}
-	p->n_measurements = i;
+	*n = i;
+	return KG_OK;
+}
+
+static kg_err parse_policy_row(PGresult *res, int r, enum kg_tee tee, struct kg_policy *p)
+{
+	size_t n, len;
+	void *list;
+	const char *v;
+
+	p->id = strtoll(PQgetvalue(res, r, 5), NULL, 10);
+	p->tee = tee;
+	p->active = strcmp(PQgetvalue(res, r, 6), "active") == 0;
+	p->allow_debug = strcmp(PQgetvalue(res, r, 7), "t") == 0;
+	p->allow_migration_agent = strcmp(PQgetvalue(res, r, 8), "t") == 0;
+	p->min_bootloader = opt_int(res, r, 9);
+	p->min_tee = opt_int(res, r, 10);
+	p->min_snp = opt_int(res, r, 11);
+	p->min_microcode = opt_int(res, r, 12);
+	p->not_before = opt_time(res, r, 13);
+	p->not_after = opt_time(res, r, 14);
+	KG_TRY(parse_hex_list(PQgetvalue(res, r, 15), 64, KG_POLICY_MAX_MEASUREMENTS, &list, &n, &len));
+	p->measurements = list;
+	p->n_measurements = n;
+	p->measurement_len = len;
+	KG_ENSURE(n >= 1, KG_ERR_DB_QUERY);
+	p->min_fmc = opt_int(res, r, 16);
+	p->allowed_vmpls = 0;
+	for (v = PQgetvalue(res, r, 17); *v; v++)
+		if (*v >= '0' && *v <= '3')
+			p->allowed_vmpls |= (uint8_t)(1u << (*v - '0'));
+	if ((p->has_host_data = !PQgetisnull(res, r, 18)))
+		KG_TRY(kg_unhex(p->host_data, 32, PQgetvalue(res, r, 18)) == KG_OK ? KG_OK : KG_ERR_DB_QUERY);
+	KG_TRY(parse_hex_list(PQgetvalue(res, r, 19), 48, KG_POLICY_MAX_MEASUREMENTS, &list, &n, &len));
+	p->id_key_digests = list;
+	p->n_id_key_digests = n;
+	KG_TRY(parse_hex_list(PQgetvalue(res, r, 20), 48, KG_POLICY_MAX_MEASUREMENTS, &list, &n, &len));
+	p->author_key_digests = list;
+	p->n_author_key_digests = n;
+	p->min_guest_svn = PQgetisnull(res, r, 21) ? -1 : strtoll(PQgetvalue(res, r, 21), NULL, 10);
 	return KG_OK;
 }
 
@@ -240,21 +291,8 @@ kg_err kg_store_load_key(struct kg_store *s, const char *key_id, enum kg_tee tee
 	if (PQgetisnull(res, 0, 5))
 		goto out; /* no policy for this TEE */
 	KG_ENSURE_OUT((out->policies = calloc((size_t)rows, sizeof *out->policies)) != NULL, KG_ERR_NOMEM);
-	for (int r = 0; r < rows; r++) {
-		struct kg_policy *p = &out->policies[out->n_policies++];
-		p->id = strtoll(PQgetvalue(res, r, 5), NULL, 10);
-		p->tee = tee;
-		p->active = strcmp(PQgetvalue(res, r, 6), "active") == 0;
-		p->allow_debug = strcmp(PQgetvalue(res, r, 7), "t") == 0;
-		p->allow_migration_agent = strcmp(PQgetvalue(res, r, 8), "t") == 0;
-		p->min_bootloader = opt_int(res, r, 9);
-		p->min_tee = opt_int(res, r, 10);
-		p->min_snp = opt_int(res, r, 11);
-		p->min_microcode = opt_int(res, r, 12);
-		p->not_before = opt_time(res, r, 13);
-		p->not_after = opt_time(res, r, 14);
-		KG_TRY_OUT(parse_measurements(PQgetvalue(res, r, 15), p));
-	}
+	for (int r = 0; r < rows; r++)
+		KG_TRY_OUT(parse_policy_row(res, r, tee, &out->policies[out->n_policies++]));
 out:
 	PQclear(res);
 	release_conn(s, slot);
@@ -265,8 +303,11 @@ out:
 
 void kg_key_record_free(struct kg_key_record *r)
 {
-	for (size_t i = 0; r->policies && i < r->n_policies; i++)
+	for (size_t i = 0; r->policies && i < r->n_policies; i++) {
 		free(r->policies[i].measurements);
+		free(r->policies[i].id_key_digests);
+		free(r->policies[i].author_key_digests);
+	}
 	free(r->policies);
 	kg_wipe(r->wrapped, sizeof r->wrapped);
 	memset(r, 0, sizeof *r);

@@ -60,7 +60,8 @@ static void usage(FILE *f)
 		"with --out-dir, written to DIR/KEY_ID (mode 0600).  A JSON line per key goes to stdout.\n\n"
 		"TEE backends:\n"
 		"  snp-sim   simulated SEV-SNP (test chain in --sim-dir, made by 'sim-init'); for tests and demos\n"
-		"            --sim-dir DIR  --sim-measurement HEX(48 bytes)  --sim-debug  --sim-tcb BL:TEE:SNP:UCODE\n\n"
+		"            --sim-dir DIR  --sim-measurement HEX(48 bytes)  --sim-debug  --sim-tcb BL:TEE:SNP:UCODE\n"
+		"            --sim-version 2|3|5  --sim-vmpl N  --sim-host-data HEX(32 bytes)  --sim-guest-svn N\n\n"
 		"Testing only (make the request fail in a chosen way):\n"
 		"  --challenge B64      present this challenge instead of fetching one\n"
 		"  --fault pubkey-hash  claims commit to another key than the certificate's\n"
@@ -375,7 +376,9 @@ int main(int argc, char **argv)
 		{"sim-measurement", required_argument, NULL, 'M'}, {"sim-debug", no_argument, NULL, 'D'},
 		{"sim-tcb", required_argument, NULL, 'T'}, {"challenge", required_argument, NULL, 'C'},
 		{"fault", required_argument, NULL, 'F'},   {"quiet", no_argument, NULL, 'q'},
-		{"repeat", required_argument, NULL, 'R'}, {"help", no_argument, NULL, 'h'},
+		{"repeat", required_argument, NULL, 'R'}, {"sim-version", required_argument, NULL, 'V'},
+		{"sim-vmpl", required_argument, NULL, 'P'}, {"sim-host-data", required_argument, NULL, 'H'},
+		{"sim-guest-svn", required_argument, NULL, 'G'}, {"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}};
 	struct opts o;
 	int c;
@@ -462,6 +465,19 @@ int main(int argc, char **argv)
 			break;
 		case 'q':
 			o.quiet = true;
+			break;
+		case 'V':
+			o.sim.version = (uint32_t)strtoul(optarg, NULL, 10);
+			break;
+		case 'P':
+			o.sim.vmpl = (uint32_t)strtoul(optarg, NULL, 10);
+			break;
+		case 'H':
+			if (kg_unhex(o.sim.host_data, 32, optarg) != KG_OK)
+				return die("--sim-host-data wants 64 hex digits", NULL) + 1;
+			break;
+		case 'G':
+			o.sim.guest_svn = (uint32_t)strtoul(optarg, NULL, 10);
 			break;
 		case 'R':
 			o.repeat = atoi(optarg);

@@ -86,6 +86,11 @@
 	X(MIGRATION, "migration_agent_not_allowed", 403, 1, "guest allows a migration agent") \
 	X(TCB_TOO_LOW, "tcb_too_low", 403, 1, "TCB is below the policy minimum")              \
 	X(TEE_NOT_ALLOWED, "tee_not_allowed", 403, 1, "TEE type not allowed")                 \
+	X(VMPL, "vmpl_not_allowed", 403, 1, "the request came from a VMPL the policy refuses")  \
+	X(HOST_DATA, "host_data_mismatch", 403, 1, "HOST_DATA differs from the policy's")       \
+	X(ID_KEY, "id_key_not_allowed", 403, 1, "ID key digest not allowed")                  \
+	X(AUTHOR_KEY, "author_key_not_allowed", 403, 1, "author key digest not allowed")      \
+	X(GUEST_SVN, "guest_svn_too_low", 403, 1, "guest SVN below the policy minimum")        \
 	/* database, keys */                                                                  \
 	X(DB_UNAVAILABLE, "database_unavailable", 503, 0, "database is unavailable")          \
 	X(DB_QUERY, "database_error", 503, 0, "database query failed")                        \

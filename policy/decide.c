@@ -2,6 +2,16 @@
 
 #include "policy.h"
 
+/* An empty list allows any digest. */
+static bool digest_allowed(const uint8_t (*list)[48], size_t n, const uint8_t d[static 48])
+{
+	bool found = n == 0;
+
+	for (size_t i = 0; i < n; i++)
+		found |= CRYPTO_memcmp(list[i], d, 48) == 0;
+	return found;
+}
+
 kg_err kg_policy_eval(const struct kg_policy *p, const struct kg_claims *c, time_t now, int *passed)
 {
 	bool found = false;
@@ -37,6 +47,20 @@ kg_err kg_policy_eval(const struct kg_policy *p, const struct kg_claims *c, time
 		KG_ENSURE(p->min_tee < 0 || r->reported_tcb.tee >= p->min_tee, KG_ERR_TCB_TOO_LOW);
 		KG_ENSURE(p->min_snp < 0 || r->reported_tcb.snp >= p->min_snp, KG_ERR_TCB_TOO_LOW);
 		KG_ENSURE(p->min_microcode < 0 || r->reported_tcb.microcode >= p->min_microcode, KG_ERR_TCB_TOO_LOW);
+		KG_ENSURE(p->min_fmc < 0 || r->reported_tcb.fmc >= p->min_fmc, KG_ERR_TCB_TOO_LOW);
+		++*passed;
+		/* VMPL 0 is the guest's most privileged level; a request from a
+		 * less privileged one is refused unless the policy names it. */
+		KG_ENSURE(r->vmpl < 4 && (p->allowed_vmpls >> r->vmpl) & 1, KG_ERR_VMPL);
+		++*passed;
+		KG_ENSURE(p->min_guest_svn < 0 || (int64_t)r->guest_svn >= p->min_guest_svn, KG_ERR_GUEST_SVN);
+		++*passed;
+		KG_ENSURE(!p->has_host_data || CRYPTO_memcmp(p->host_data, r->host_data, 32) == 0, KG_ERR_HOST_DATA);
+		++*passed;
+		KG_ENSURE(digest_allowed(p->id_key_digests, p->n_id_key_digests, r->id_key_digest), KG_ERR_ID_KEY);
+		++*passed;
+		KG_ENSURE(digest_allowed(p->author_key_digests, p->n_author_key_digests, r->author_key_digest),
+			  KG_ERR_AUTHOR_KEY);
 		++*passed;
 	}
 	return KG_OK;

@@ -27,7 +27,17 @@ struct kg_policy {
 	bool allow_debug;
 	bool allow_migration_agent;
 	/* Minimum REPORTED_TCB components; -1 = no floor. */
-	int min_bootloader, min_tee, min_snp, min_microcode;
+	int min_bootloader, min_tee, min_snp, min_microcode, min_fmc;
+	/* SEV-SNP: bit n set = VMPL n may ask.  The schema's default is VMPL 0. */
+	uint8_t allowed_vmpls;
+	bool has_host_data;
+	uint8_t host_data[32];
+	/* Allowed ID-key / author-key digests (SHA-384); n = 0: any. */
+	uint8_t (*id_key_digests)[48];
+	size_t n_id_key_digests;
+	uint8_t (*author_key_digests)[48];
+	size_t n_author_key_digests;
+	int64_t min_guest_svn; /* -1 = no floor */
 	time_t not_before, not_after; /* 0 = unbounded */
 };
 

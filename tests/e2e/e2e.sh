@@ -58,6 +58,16 @@ INSERT INTO policies (key_id, tee, measurements) VALUES
 INSERT INTO policies (key_id, tee, measurements, min_tcb_microcode) VALUES
   ('tcb-key', 'snp', ARRAY['\\x$meas'::bytea], 250);
 SQL
+hostdata=$(printf 'tenant 42' | sha256sum | cut -c1-64)
+cat > "$tmp/mig/0101_e2e_snp_conditions.sql" <<SQL
+INSERT INTO keys (key_id, kind) VALUES ('vmpl1-key', 'session'), ('hd-key', 'session'), ('svn-key', 'session');
+INSERT INTO policies (key_id, tee, measurements, allowed_vmpls) VALUES
+  ('vmpl1-key', 'snp', ARRAY['\\x$meas'::bytea], '{1}');
+INSERT INTO policies (key_id, tee, measurements, host_data) VALUES
+  ('hd-key', 'snp', ARRAY['\\x$meas'::bytea], '\\x$hostdata');
+INSERT INTO policies (key_id, tee, measurements, min_guest_svn) VALUES
+  ('svn-key', 'snp', ARRAY['\\x$meas'::bytea], 3);
+SQL
 out=$("$kg" migrate --db "$admin_dsn" --dir "$src/db/migrations" --dir "$tmp/mig" 2>&1)
 check "migrate applies the schema and the policy migration" grep -q "applied 0100_e2e_policy.sql" <<<"$out"
 out=$("$kg" migrate --db "$admin_dsn" --dir "$src/db/migrations" --dir "$tmp/mig" 2>&1); rc=$?
@@ -142,6 +152,14 @@ check "debug-enabled guest: debug_not_allowed" expect_deny debug_not_allowed --s
 check "TCB below the policy floor: tcb_too_low" expect_deny tcb_too_low --sim-measurement "$meas" --key tcb-key
 check "VCEK TCB differs from the report: vcek_tcb_mismatch" expect_deny vcek_tcb_mismatch --sim-measurement "$meas" --fault vcek-tcb --key session1
 check "a guest at a lower TCB, with a VCEK for it, is below the floor: tcb_too_low" expect_deny tcb_too_low --sim-measurement "$meas" --sim-tcb 4:0:24:200 --key tcb-key
+check "a request from VMPL 1 under the default policy: vmpl_not_allowed" expect_deny vmpl_not_allowed --sim-measurement "$meas" --sim-vmpl 1 --key session1
+check "a policy that allows VMPL 1 only refuses VMPL 0" expect_deny vmpl_not_allowed --sim-measurement "$meas" --key vmpl1-key
+check "... and grants VMPL 1" client --sim-measurement "$meas" --sim-vmpl 1 --key vmpl1-key
+check "HOST_DATA other than the policy's: host_data_mismatch" expect_deny host_data_mismatch --sim-measurement "$meas" --key hd-key
+check "... the policy's HOST_DATA is granted" client --sim-measurement "$meas" --sim-host-data "$hostdata" --key hd-key
+check "guest SVN below the minimum: guest_svn_too_low" expect_deny guest_svn_too_low --sim-measurement "$meas" --sim-guest-svn 2 --key svn-key
+check "a version 2 report (Milan, no CPUID) is verified and granted" client --sim-measurement "$meas" --sim-version 2 --key session1
+check "a version 5 report (Turin-era ABI fields) is verified and granted" client --sim-measurement "$meas" --sim-version 5 --key session1
 check "unknown key: unknown_key" expect_deny unknown_key --sim-measurement "$meas" --key no-such-key
 check "disabled key: key_disabled" expect_deny key_disabled --sim-measurement "$meas" --key disabled-key
 check "key without a policy: no_policy" expect_deny no_policy --sim-measurement "$meas" --key nopolicy-key
@@ -187,10 +205,10 @@ check "TLS 1.2 is refused" test "$rc" -ne 0
 
 # --- audit --------------------------------------------------------------
 grants=$(psql_kg -c "SELECT count(*) FROM audit WHERE decision = 'grant'")
-check "every grant is audited (6 grants so far)" test "$grants" = 6
-check "grant rows name the policy, the measurement, the chip and the evidence hash" test "$(psql_kg -c "SELECT count(*) FROM audit WHERE decision = 'grant' AND policy_id IS NOT NULL AND encode(measurement, 'hex') = '$meas' AND length(chip_id) = 64 AND length(evidence_sha256) = 32 AND tcb ? 'microcode'")" = 6
+check "every grant is audited (10 grants so far)" test "$grants" = 10
+check "grant rows name the policy, the measurement, the chip and the evidence hash" test "$(psql_kg -c "SELECT count(*) FROM audit WHERE decision = 'grant' AND policy_id IS NOT NULL AND encode(measurement, 'hex') = '$meas' AND length(chip_id) = 64 AND length(evidence_sha256) = 32 AND tcb ? 'microcode'")" = 10
 for code in measurement_not_allowed debug_not_allowed tcb_too_low vcek_tcb_mismatch unknown_key key_disabled no_policy \
-	key_material_missing snp_root_untrusted binding_pubkey_mismatch binding_report_data_mismatch client_cert_missing \
+	key_material_missing snp_root_untrusted vmpl_not_allowed host_data_mismatch guest_svn_too_low binding_pubkey_mismatch binding_report_data_mismatch client_cert_missing \
 	challenge_forged challenge_malformed challenge_expired malformed_json unknown_field body_too_large ratls_no_evidence \
 	hpke_suite_unsupported; do
 	cnt=$(psql_kg -c "SELECT count(*) FROM audit WHERE decision = 'deny' AND reason = '$code'")
@@ -220,7 +238,7 @@ kg_psql keygate -c "DROP TRIGGER e2e_fail ON audit" >/dev/null
 check "releases resume once the audit works" client --sim-measurement "$meas" --key disk --out-dir "$tmp/out"
 
 m=$(curl -fsS --cacert "$tmp/tls/ca.pem" "$url/metrics")
-check "/metrics counts grants" grep -q 'keygate_releases_total{decision="grant",reason="ok"} 7' <<<"$m"
+check "/metrics counts grants" grep -q 'keygate_releases_total{decision="grant",reason="ok"} 11' <<<"$m"
 check "/metrics counts denials by reason" grep -q 'keygate_releases_total{decision="deny",reason="debug_not_allowed"} 1' <<<"$m"
 
 kg_pg_stop "$tmp"

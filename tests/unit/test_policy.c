@@ -33,7 +33,9 @@ static void policy_init(struct kg_policy *p, int64_t id)
 	p->measurements = good;
 	p->n_measurements = 1;
 	p->measurement_len = 48;
-	p->min_bootloader = p->min_tee = p->min_snp = p->min_microcode = -1;
+	p->min_bootloader = p->min_tee = p->min_snp = p->min_microcode = p->min_fmc = -1;
+	p->allowed_vmpls = 1; /* the schema's default: VMPL 0 only */
+	p->min_guest_svn = -1;
 }
 
 static int setup(void **state)
@@ -136,6 +138,59 @@ static void reasons(void **state)
 	assert_int_equal(decide1(&p, &c, 1000), KG_ERR_MEASUREMENT);
 }
 
+static void snp_conditions(void **state)
+{
+	static uint8_t ids[2][48], authors[1][48];
+	struct kg_policy p;
+	struct kg_claims c;
+
+	(void)state;
+	claims_init(&c);
+	policy_init(&p, 1);
+
+	c.u.snp.vmpl = 1;
+	assert_int_equal(decide1(&p, &c, 1000), KG_ERR_VMPL);
+	p.allowed_vmpls = 0x3;
+	assert_int_equal(decide1(&p, &c, 1000), KG_OK);
+	c.u.snp.vmpl = 4; /* out of range never matches a bit */
+	p.allowed_vmpls = 0xff;
+	assert_int_equal(decide1(&p, &c, 1000), KG_ERR_VMPL);
+	c.u.snp.vmpl = 0;
+	p.allowed_vmpls = 1;
+
+	p.min_guest_svn = 5;
+	c.u.snp.guest_svn = 4;
+	assert_int_equal(decide1(&p, &c, 1000), KG_ERR_GUEST_SVN);
+	c.u.snp.guest_svn = 5;
+	assert_int_equal(decide1(&p, &c, 1000), KG_OK);
+
+	p.has_host_data = true;
+	memset(p.host_data, 0x11, 32);
+	assert_int_equal(decide1(&p, &c, 1000), KG_ERR_HOST_DATA);
+	memset(c.u.snp.host_data, 0x11, 32);
+	assert_int_equal(decide1(&p, &c, 1000), KG_OK);
+
+	memset(ids[0], 0x21, 48);
+	memset(ids[1], 0x22, 48);
+	p.id_key_digests = ids;
+	p.n_id_key_digests = 2;
+	assert_int_equal(decide1(&p, &c, 1000), KG_ERR_ID_KEY);
+	memset(c.u.snp.id_key_digest, 0x22, 48);
+	assert_int_equal(decide1(&p, &c, 1000), KG_OK);
+
+	memset(authors[0], 0x31, 48);
+	p.author_key_digests = authors;
+	p.n_author_key_digests = 1;
+	assert_int_equal(decide1(&p, &c, 1000), KG_ERR_AUTHOR_KEY);
+	memset(c.u.snp.author_key_digest, 0x31, 48);
+	assert_int_equal(decide1(&p, &c, 1000), KG_OK);
+
+	p.min_fmc = 1;
+	assert_int_equal(decide1(&p, &c, 1000), KG_ERR_TCB_TOO_LOW);
+	c.u.snp.reported_tcb.fmc = 1;
+	assert_int_equal(decide1(&p, &c, 1000), KG_OK);
+}
+
 static void several(void **state)
 {
 	struct kg_policy p[3];
@@ -166,6 +221,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup(grant, setup),
 		cmocka_unit_test_setup(reasons, setup),
+		cmocka_unit_test_setup(snp_conditions, setup),
 		cmocka_unit_test_setup(several, setup),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
