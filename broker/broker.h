@@ -27,6 +27,7 @@ struct kg_config {
 	char *replica;		  /* name written to audit rows */
 	unsigned challenge_ttl;	  /* seconds */
 	unsigned threads;	  /* worker threads = database connections */
+	unsigned policy_cache_ttl; /* seconds a cached policy may live; 0 = no cache */
 	char *log_level;
 };
 
@@ -79,6 +80,26 @@ struct kg_audit_row {
 /* INSERTs and commits one row; returns only once it is durable. */
 KG_MUST_CHECK kg_err kg_store_audit(struct kg_store *s, const struct kg_audit_row *row);
 
+/* ---- policy cache (cache.c) ---- */
+
+struct kg_cache;
+struct kg_cache_stats {
+	unsigned long hits, misses, invalidations, entries;
+	bool listening;
+};
+
+/* Starts the LISTEN connection (a thread).  Entries live at most ttl_ms
+ * and only while the LISTEN connection is up; max bounds the entries. */
+KG_MUST_CHECK kg_err kg_cache_new(struct kg_cache **out, const char *dsn, unsigned ttl_ms, size_t max);
+void kg_cache_free(struct kg_cache *c);
+/* A deep copy of the cached record into *out (true), or false; *gen is
+ * the generation to hand to kg_cache_put after loading from the database. */
+bool kg_cache_get(struct kg_cache *c, const char *key_id, enum kg_tee tee, struct kg_key_record *out,
+		  uint64_t *gen);
+void kg_cache_put(struct kg_cache *c, const char *key_id, enum kg_tee tee, const struct kg_key_record *rec,
+		  uint64_t gen);
+void kg_cache_stats(struct kg_cache *c, struct kg_cache_stats *st);
+
 /* ---- migrations (migrate.c) ---- */
 
 /* Applies db/migrations-style files (NNNN_name.sql) from the given
@@ -102,6 +123,7 @@ struct kg_broker {
 	struct kg_kek *kek;	/* NULL when no model keys are served */
 	struct kg_attest *attest;
 	struct kg_store *store;
+	struct kg_cache *cache; /* NULL when disabled */
 	struct kg_metrics metrics;
 };
 

@@ -21,7 +21,7 @@ static const struct {
 #define F(k, kind) {#k, "KEYGATE_" #k, kind, offsetof(struct kg_config, k)}
 	F(listen, STR),	      F(db, STR),	       F(tls_cert, STR),      F(tls_key, STR),
 	F(challenge_key_file, STR), F(kek_file, STR), F(snp_roots, STR),     F(replica, STR),
-	F(challenge_ttl, UINT), F(threads, UINT),     F(log_level, STR),
+	F(challenge_ttl, UINT), F(threads, UINT),     F(log_level, STR),     F(policy_cache_ttl, UINT),
 #undef F
 };
 
@@ -39,7 +39,10 @@ kg_err kg_config_set(struct kg_config *cfg, const char *key, const char *value)
 		} else {
 			char *end;
 			unsigned long v = strtoul(value, &end, 10);
-			KG_ENSURE(*value && *end == 0 && v > 0 && v <= 100000, KG_ERR_CONFIG);
+			/* Only the cache TTL may be 0 (no cache). */
+			KG_ENSURE(*value && *end == 0 && v <= 100000 &&
+					  (v > 0 || strcmp(key, "policy_cache_ttl") == 0),
+				  KG_ERR_CONFIG);
 			*(unsigned *)((char *)cfg + fields[i].off) = (unsigned)v;
 		}
 		return KG_OK;
@@ -73,6 +76,7 @@ kg_err kg_config_load(struct kg_config *cfg, const char *path, char *errbuf, siz
 	KG_ENSURE((cfg->replica = strdup(host)) != NULL, KG_ERR_NOMEM);
 	KG_ENSURE((cfg->log_level = strdup("info")) != NULL, KG_ERR_NOMEM);
 	cfg->challenge_ttl = 60;
+	cfg->policy_cache_ttl = 60;
 	/* One TLS handshake keeps a core busy; twice the cores covers the
 	 * time spent waiting on PostgreSQL. */
 	cfg->threads = ncpu > 0 ? (unsigned)ncpu * 2 : 4;

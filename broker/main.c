@@ -47,7 +47,7 @@ static void serve_usage(FILE *f)
 	fprintf(f, "usage: keygate serve [--config FILE] [--listen ADDR:PORT] [--db DSN]\n"
 		   "\nSettings come from FILE (key = value), then KEYGATE_* environment variables, then flags.\n"
 		   "Keys: listen db tls_cert tls_key challenge_key_file kek_file snp_roots replica\n"
-		   "      challenge_ttl threads log_level\n");
+		   "      challenge_ttl threads log_level policy_cache_ttl\n");
 }
 
 static kg_err load_challenge_key(const char *path, uint8_t **out)
@@ -162,12 +162,18 @@ int kg_cmd_serve(int argc, char **argv)
 		fprintf(stderr, "keygate serve: %s\n", err[0] ? err : kg_err_msg(e));
 		goto out;
 	}
+	if (cfg.policy_cache_ttl > 0 &&
+	    (e = kg_cache_new(&b.cache, cfg.db, cfg.policy_cache_ttl * 1000u, 1024)) != KG_OK) {
+		fprintf(stderr, "keygate serve: cannot start the policy cache: %s\n", kg_err_msg(e));
+		goto out;
+	}
 	if ((e = kg_server_run(&b)) != KG_OK) {
 		fprintf(stderr, "keygate serve: cannot serve on %s: %s\n", cfg.listen, kg_err_msg(e));
 		goto out;
 	}
 	ret = 0;
 out:
+	kg_cache_free(b.cache);
 	kg_store_free(b.store);
 	kg_attest_free(b.attest);
 	kg_kek_free(b.kek);

@@ -171,6 +171,20 @@ static char *tcb_json(const struct kg_claims *c)
 	return s;
 }
 
+/* The key and its policies: from the cache when it holds them, else one
+ * query (whose result the cache keeps unless it changed meanwhile). */
+static kg_err load_key(struct kg_broker *b, const char *key_id, enum kg_tee tee, struct kg_key_record *rec)
+{
+	uint64_t gen = 0;
+
+	if (b->cache && kg_cache_get(b->cache, key_id, tee, rec, &gen))
+		return KG_OK;
+	KG_TRY(kg_store_load_key(b->store, key_id, tee, rec));
+	if (b->cache)
+		kg_cache_put(b->cache, key_id, tee, rec, gen);
+	return KG_OK;
+}
+
 void kg_release(struct kg_broker *b, const char *key_id, const uint8_t *cert_der, size_t cert_len,
 		const uint8_t *body, size_t body_len, bool body_too_large, const char *peer, struct kg_reply *out)
 {
@@ -200,7 +214,7 @@ void kg_release(struct kg_broker *b, const char *key_id, const uint8_t *cert_der
 		;
 	} else if ((e = judge_evidence(b, st, cert_der, cert_len, now)) != KG_OK) {
 		;
-	} else if ((e = kg_store_load_key(b->store, key_id, st->claims.tee, &st->key)) != KG_OK) {
+	} else if ((e = load_key(b, key_id, st->claims.tee, &st->key)) != KG_OK) {
 		;
 	} else if (!st->key.found) {
 		e = KG_ERR_UNKNOWN_KEY;

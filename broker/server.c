@@ -119,6 +119,23 @@ static enum MHD_Result handle_metrics(struct kg_broker *b, struct MHD_Connection
 	}
 	OUT("keygate_release_duration_seconds_sum %.6f\n", (double)atomic_load(&b->metrics.release_us_sum) / 1e6);
 	OUT("keygate_release_duration_seconds_count %lu\n", cum);
+	if (b->cache) {
+		struct kg_cache_stats cs;
+		kg_cache_stats(b->cache, &cs);
+		OUT("# HELP keygate_policy_cache_hits_total Releases whose policy came from memory.\n");
+		OUT("# TYPE keygate_policy_cache_hits_total counter\nkeygate_policy_cache_hits_total %lu\n", cs.hits);
+		OUT("# TYPE keygate_policy_cache_misses_total counter\nkeygate_policy_cache_misses_total %lu\n",
+		    cs.misses);
+		OUT("# HELP keygate_policy_cache_invalidations_total NOTIFYs (and reconnections) that emptied the "
+		    "cache.\n");
+		OUT("# TYPE keygate_policy_cache_invalidations_total counter\n"
+		    "keygate_policy_cache_invalidations_total %lu\n",
+		    cs.invalidations);
+		OUT("# HELP keygate_policy_cache_listening 1 while the LISTEN connection is up (else nothing is "
+		    "cached).\n");
+		OUT("# TYPE keygate_policy_cache_listening gauge\nkeygate_policy_cache_listening %d\n",
+		    cs.listening ? 1 : 0);
+	}
 	OUT("# HELP keygate_http_errors_total Requests refused before routing.\n");
 	OUT("# TYPE keygate_http_errors_total counter\nkeygate_http_errors_total %lu\n",
 	    atomic_load(&b->metrics.http_errors));

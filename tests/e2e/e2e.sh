@@ -237,8 +237,32 @@ check "... and no key is released" test ! -e "$tmp/out/disk"
 kg_psql keygate -c "DROP TRIGGER e2e_fail ON audit" >/dev/null
 check "releases resume once the audit works" client --sim-measurement "$meas" --key disk --out-dir "$tmp/out"
 
+# --- the policy cache follows the database at once (LISTEN/NOTIFY) --------
 m=$(curl -fsS --cacert "$tmp/tls/ca.pem" "$url/metrics")
-check "/metrics counts grants" grep -q 'keygate_releases_total{decision="grant",reason="ok"} 11' <<<"$m"
+check "the policy cache is listening" grep -q '^keygate_policy_cache_listening 1' <<<"$m"
+check "repeated releases are served from the policy cache" test "$(awk '/^keygate_policy_cache_hits_total/ {print $2}' <<<"$m")" -gt 0
+inv0=$(awk '/^keygate_policy_cache_invalidations_total/ {print $2}' <<<"$m")
+t0=$(date +%s%N)
+kg_psql keygate -c "UPDATE keys SET state = 'disabled' WHERE key_id = 'session1'"
+for i in $(seq 200); do
+	inv=$(curl -fsS --cacert "$tmp/tls/ca.pem" "$url/metrics" | awk '/^keygate_policy_cache_invalidations_total/ {print $2}')
+	[ "$inv" -gt "$inv0" ] && break
+done
+t1=$(date +%s%N)
+echo "# commit to cache invalidation seen from outside: $(( (t1 - t0) / 1000000 )) ms (psql and curl included)"
+check "a key disabled while the broker runs is refused at once: key_disabled" expect_deny key_disabled --sim-measurement "$meas" --key session1
+kg_psql keygate -c "UPDATE keys SET state = 'active' WHERE key_id = 'session1'"
+check "... and granted again once re-enabled" client --sim-measurement "$meas" --key session1
+kg_psql keygate -c "UPDATE policies SET state = 'disabled' WHERE key_id = 'session64'"
+check "a policy disabled while the broker runs grants nothing: no_policy" expect_deny no_policy --sim-measurement "$meas" --key session64
+head -c 32 /dev/urandom > "$tmp/disk.v2"
+"$kg" key import --db "$admin_dsn" --kek "$tmp/kek" --id disk --file "$tmp/disk.v2" >/dev/null
+out=$(client --sim-measurement "$meas" --key disk --out-dir "$tmp/out" 2>&1)
+check "a key version imported while the broker runs is released at once" grep -q '"key_version":2' <<<"$out"
+check "... with the new material" cmp -s "$tmp/out/disk" "$tmp/disk.v2"
+
+m=$(curl -fsS --cacert "$tmp/tls/ca.pem" "$url/metrics")
+check "/metrics counts grants" grep -q 'keygate_releases_total{decision="grant",reason="ok"} 13' <<<"$m"
 check "/metrics counts denials by reason" grep -q 'keygate_releases_total{decision="deny",reason="debug_not_allowed"} 1' <<<"$m"
 
 kg_pg_stop "$tmp"
@@ -248,6 +272,14 @@ kg_pg_start_again() { kg_pg_run "$(kg_pg_bindir)/pg_ctl" -D "$tmp/pg/data" -l "$
 	-o "-p $pgport -k $tmp/pg -c listen_addresses=127.0.0.1" start >/dev/null; }
 kg_pg_start_again
 check "releases resume when the database is back" client --sim-measurement "$meas" --key session1
+for i in $(seq 50); do
+	curl -fsS --cacert "$tmp/tls/ca.pem" "$url/metrics" | grep -q '^keygate_policy_cache_listening 1' && break
+	sleep 0.1
+done
+check "the policy cache listens again after the outage" curl -fsS --cacert "$tmp/tls/ca.pem" "$url/metrics" -o "$tmp/m2"
+check "... (keygate_policy_cache_listening 1)" grep -q '^keygate_policy_cache_listening 1' "$tmp/m2"
+kg_psql keygate -c "UPDATE keys SET state = 'disabled' WHERE key_id = 'session1'"
+check "... and sees changes made after it: key_disabled" expect_deny key_disabled --sim-measurement "$meas" --key session1
 
 kill "$broker_pid" && wait "$broker_pid"; rc=$?
 broker_pid=
