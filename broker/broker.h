@@ -42,6 +42,11 @@ void kg_config_free(struct kg_config *cfg);
 
 struct kg_store;
 
+/* A libpq connection with Keygate's defaults (connect, statement and lock
+ * timeouts; synchronous_commit never off), which the DSN may override. */
+struct pg_conn; /* libpq's PGconn, kept out of this header */
+struct pg_conn *kg_pg_connect(const char *dsn);
+
 KG_MUST_CHECK kg_err kg_store_new(struct kg_store **out, const char *dsn, unsigned conns);
 void kg_store_free(struct kg_store *s);
 /* Refuses (KG_ERR_CONFIG) a role that may UPDATE, DELETE or TRUNCATE audit

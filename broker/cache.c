@@ -135,11 +135,11 @@ static void *listener(void *arg)
 	struct kg_cache *c = arg;
 
 	for (;;) {
-		PGconn *conn = PQconnectdb(c->dsn);
+		PGconn *conn = kg_pg_connect(c->dsn);
 		PGresult *r;
 
-		if (PQstatus(conn) != CONNECTION_OK) {
-			kg_log(KG_LOG_WARN, "policy_listener_down", "error", PQerrorMessage(conn), NULL);
+		if (!conn || PQstatus(conn) != CONNECTION_OK) {
+			kg_log(KG_LOG_WARN, "policy_listener_down", "error", conn ? PQerrorMessage(conn) : "", NULL);
 			PQfinish(conn);
 			if (sleep_or_stop(c, 1000))
 				return NULL;

@@ -52,31 +52,18 @@ static void serve_usage(FILE *f)
 
 static kg_err load_challenge_key(const char *path, uint8_t **out)
 {
-	uint8_t *buf = NULL, *k;
-	size_t len = 0;
-	kg_err rc = KG_ERR_CONFIG;
+	uint8_t *k;
 
 	*out = NULL;
 	KG_ENSURE(path != NULL, KG_ERR_CONFIG);
 	KG_ENSURE((k = sodium_malloc(KG_CHALLENGE_KEY_LEN)) != NULL, KG_ERR_NOMEM);
-	KG_TRY_OUT(kg_file_read(path, 128, &buf, &len) == KG_OK ? KG_OK : KG_ERR_CONFIG);
-	while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
-		buf[--len] = 0;
-	if (len == 32)
-		memcpy(k, buf, 32);
-	else if (len != 64 || kg_unhex(k, 32, (const char *)buf) != KG_OK)
-		goto out;
+	if (kg_key32_read(path, k) != KG_OK) {
+		sodium_free(k);
+		return KG_ERR_CONFIG;
+	}
 	sodium_mprotect_readonly(k);
 	*out = k;
-	k = NULL;
-	rc = KG_OK;
-out:
-	if (buf)
-		kg_wipe(buf, len);
-	free(buf);
-	if (k)
-		sodium_free(k);
-	return rc;
+	return KG_OK;
 }
 
 int kg_cmd_serve(int argc, char **argv)

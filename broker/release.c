@@ -89,13 +89,15 @@ static kg_err judge_evidence(struct kg_broker *b, struct release_state *st, cons
 	tee = kg_attest_tee_for_tag(st->cert.tag);
 	KG_ENSURE(tee != KG_TEE_NONE, KG_ERR_RATLS_UNKNOWN_TAG);
 	KG_TRY(kg_attest_verify(b->attest, tee, st->cert.evidence, st->cert.evidence_len, NULL, now, &st->claims));
-	st->have_claims = true;
 	/* The hardware commits to the claims: REPORT_DATA = SHA-256(claims) || 0^32. */
 	KG_ENSURE(EVP_Digest(st->cert.claims, st->cert.claims_len, h, NULL, EVP_sha256(), NULL) == 1, KG_ERR_CRYPTO);
 	ok = CRYPTO_memcmp(h, st->claims.report_data, 32) == 0;
 	for (int i = 32; i < 64; i++)
 		ok &= st->claims.report_data[i] == 0;
 	KG_ENSURE(ok, KG_ERR_BINDING_REPORT_DATA);
+	/* Only now are the claims this requester's: a genuine report that
+	 * binds someone else's claims must not be audited as this request's. */
+	st->have_claims = true;
 	return KG_OK;
 }
 

@@ -332,6 +332,8 @@ kg_err kg_server_run(struct kg_broker *b)
 	int sig = 0;
 	kg_err rc = KG_ERR_CONFIG;
 
+	/* Everything the handlers use must be in place before serving. */
+	KG_ENSURE(b->challenge_key && b->attest && b->store, KG_ERR_CONFIG);
 	KG_TRY(parse_listen(b->cfg->listen, &ss, &v6));
 	KG_ENSURE(b->cfg->tls_cert && b->cfg->tls_key, KG_ERR_CONFIG);
 	KG_TRY_OUT(kg_file_read(b->cfg->tls_cert, KG_PEM_MAX, &cert, &cert_len));

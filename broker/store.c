@@ -55,6 +55,33 @@ void kg_store_free(struct kg_store *s)
 	free(s);
 }
 
+PGconn *kg_pg_connect(const char *dsn)
+{
+	/* Defaults first: what the operator's DSN says comes later and wins.
+	 * A stalled database must not hold a worker for minutes. */
+	static const char *const keys[] = {"connect_timeout", "options", "application_name", "dbname", NULL};
+	const char *values[] = {"5", "-c statement_timeout=5000 -c lock_timeout=2000", "keygate", dsn, NULL};
+	PGconn *c = PQconnectdbParams(keys, values, 1);
+	PGresult *r;
+
+	if (!c || PQstatus(c) != CONNECTION_OK)
+		return c;
+	/* An audit row must be durable before the key leaves: never accept a
+	 * role or database default of synchronous_commit = off. */
+	r = PQexec(c, "SELECT current_setting('synchronous_commit')");
+	if (PQresultStatus(r) == PGRES_TUPLES_OK && strcmp(PQgetvalue(r, 0, 0), "off") == 0) {
+		PQclear(r);
+		r = PQexec(c, "SET synchronous_commit = on");
+	}
+	if (PQresultStatus(r) != PGRES_TUPLES_OK && PQresultStatus(r) != PGRES_COMMAND_OK) {
+		PQclear(r);
+		PQfinish(c);
+		return NULL;
+	}
+	PQclear(r);
+	return c;
+}
+
 /* Takes a free connection, (re)connecting it if needed. */
 static kg_err acquire(struct kg_store *s, unsigned *slot)
 {
@@ -78,7 +105,7 @@ static kg_err acquire(struct kg_store *s, unsigned *slot)
 		c = s->conns[i] = NULL;
 	}
 	if (!c) {
-		c = PQconnectdb(s->dsn);
+		c = kg_pg_connect(s->dsn);
 		if (!c || PQstatus(c) != CONNECTION_OK) {
 			kg_log(KG_LOG_ERROR, "db_connect_failed", "error", c ? PQerrorMessage(c) : "no memory", NULL);
 			if (c)
@@ -154,7 +181,15 @@ static const char *load_key_sql =
 	"SELECT k.kind, k.state, k.key_len, v.version, v.wrapped,"
 	"       p.policy_id, p.state, p.allow_debug, p.allow_migration_agent,"
 	"       p.min_tcb_bootloader, p.min_tcb_tee, p.min_tcb_snp, p.min_tcb_microcode,"
-	"       extract(epoch FROM p.not_before)::bigint, extract(epoch FROM p.not_after)::bigint,"
+	/* Whole seconds rounded towards the narrower window; +-infinity as
+	 * PostgreSQL allows them: an open bound, or one that is never
+	 * (not_before = infinity) or always (not_after = -infinity) past. */
+	"       CASE WHEN p.not_before IS NULL OR p.not_before = '-infinity' THEN NULL"
+	"            WHEN p.not_before = 'infinity' THEN 253402300800"
+	"            ELSE ceil(extract(epoch FROM p.not_before))::bigint END,"
+	"       CASE WHEN p.not_after IS NULL OR p.not_after = 'infinity' THEN NULL"
+	"            WHEN p.not_after = '-infinity' THEN -62135596800"
+	"            ELSE floor(extract(epoch FROM p.not_after))::bigint END,"
 	"       array_to_string(ARRAY(SELECT encode(m, 'hex') FROM unnest(p.measurements) AS m), ','),"
 	"       p.min_tcb_fmc, array_to_string(p.allowed_vmpls, ','), encode(p.host_data, 'hex'),"
 	"       array_to_string(ARRAY(SELECT encode(m, 'hex') FROM unnest(p.id_key_digests) AS m), ','),"
@@ -172,9 +207,10 @@ static int opt_int(PGresult *res, int row, int col)
 	return PQgetisnull(res, row, col) ? -1 : atoi(PQgetvalue(res, row, col));
 }
 
-static time_t opt_time(PGresult *res, int row, int col)
+static bool opt_time(PGresult *res, int row, int col, time_t *t)
 {
-	return PQgetisnull(res, row, col) ? 0 : (time_t)strtoll(PQgetvalue(res, row, col), NULL, 10);
+	*t = PQgetisnull(res, row, col) ? 0 : (time_t)strtoll(PQgetvalue(res, row, col), NULL, 10);
+	return !PQgetisnull(res, row, col);
 }
 
 /* Parses "hex,hex,..." (as the query encodes a bytea[]) into n entries of
@@ -228,8 +264,8 @@ static kg_err parse_policy_row(PGresult *res, int r, enum kg_tee tee, struct kg_
 	p->min_tee = opt_int(res, r, 10);
 	p->min_snp = opt_int(res, r, 11);
 	p->min_microcode = opt_int(res, r, 12);
-	p->not_before = opt_time(res, r, 13);
-	p->not_after = opt_time(res, r, 14);
+	p->has_not_before = opt_time(res, r, 13, &p->not_before);
+	p->has_not_after = opt_time(res, r, 14, &p->not_after);
 	KG_TRY(parse_hex_list(PQgetvalue(res, r, 15), 64, KG_POLICY_MAX_MEASUREMENTS, &list, &n, &len));
 	p->measurements = list;
 	p->n_measurements = n;

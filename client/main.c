@@ -79,6 +79,17 @@ static int die(const char *what, const char *detail)
 	return 1;
 }
 
+/* One JSON line on stdout; the broker's strings are escaped by jansson. */
+static void print_json(json_t *o)
+{
+	char *s = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+
+	if (s)
+		printf("%s\n", s);
+	free(s);
+	json_decref(o);
+}
+
 /* GET /v1/challenge from the first broker that answers, with backoff. */
 static kg_err fetch_challenge(struct kg_http *h, const struct opts *o, uint8_t *c, size_t *clen, int *url_idx)
 {
@@ -172,7 +183,8 @@ static int deliver(const struct opts *o, const char *key_id, const char *resp, c
 	version = json_integer_value(json_object_get(j, "key_version"));
 	aead = json_integer_value(json_object_get(json_object_get(j, "hpke"), "aead_id"));
 	/* The answer must be for the key asked for, in the suite asked for. */
-	if (!got_id || strcmp(got_id, key_id) != 0 || !kind || version < 0 || version > UINT32_MAX ||
+	if (!got_id || strcmp(got_id, key_id) != 0 || !kind ||
+	    (strcmp(kind, "model") != 0 && strcmp(kind, "session") != 0) || version < 0 || version > UINT32_MAX ||
 	    aead != o->aead || json_integer_value(json_object_get(json_object_get(j, "hpke"), "kem_id")) != 0x20 ||
 	    json_integer_value(json_object_get(json_object_get(j, "hpke"), "kdf_id")) != 1 ||
 	    parse_uuid(json_string_value(json_object_get(j, "request_id")) ?: "", rid) != KG_OK ||
@@ -197,9 +209,9 @@ static int deliver(const struct opts *o, const char *key_id, const char *resp, c
 		}
 	}
 	if (o->repeat == 0)
-		printf("{\"key_id\":\"%s\",\"key_version\":%lld,\"kind\":\"%s\",\"length\":%zu,\"request_id\":\"%s\"}\n",
-		       key_id, (long long)version, kind, ct_len - KG_HPKE_NT,
-		       json_string_value(json_object_get(j, "request_id")));
+		print_json(json_pack("{s:s,s:I,s:s,s:I,s:s}", "key_id", key_id, "key_version", version, "kind", kind,
+				     "length", (json_int_t)(ct_len - KG_HPKE_NT), "request_id",
+				     json_string_value(json_object_get(j, "request_id"))));
 	if (!o->quiet)
 		fprintf(stderr, "keygate-client: unwrapped %s key '%s' (version %lld, %zu bytes)\n", kind, key_id,
 			(long long)version, ct_len - KG_HPKE_NT);
@@ -340,11 +352,11 @@ static int run(struct opts *o)
 			j = json_loads(resp, 0, NULL);
 			fprintf(stderr, "keygate-client: key '%s' denied: %s (HTTP %ld)\n", o->keys[k],
 				j ? json_string_value(json_object_get(j, "error")) : "(no reason)", status);
-			printf("{\"key_id\":\"%s\",\"error\":\"%s\",\"status\":%ld}\n", o->keys[k],
-			       j && json_string_value(json_object_get(j, "error"))
-				       ? json_string_value(json_object_get(j, "error"))
-				       : "unknown",
-			       status);
+			print_json(json_pack("{s:s,s:s,s:I}", "key_id", o->keys[k], "error",
+					     j && json_string_value(json_object_get(j, "error"))
+						     ? json_string_value(json_object_get(j, "error"))
+						     : "unknown",
+					     "status", (json_int_t)status));
 			json_decref(j);
 			ret = 1;
 		} else if (deliver(o, o->keys[k], resp, ev_hash, hpke_sk) != 0) {

@@ -55,27 +55,33 @@ kg_err kg_file_write(const char *path, const void *buf, size_t len, unsigned mod
 	const uint8_t *p = buf;
 	int fd;
 
-	KG_ENSURE((size_t)snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) < sizeof tmp,
-		  KG_ERR_INVALID_ARG);
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)) < 0)
+	KG_ENSURE((size_t)snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", path) < sizeof tmp, KG_ERR_INVALID_ARG);
+	/* mkstemp: O_EXCL, never follows a planted link, mode 0600 until
+	 * fchmod, so no one else can open the file while it fills. */
+	if ((fd = mkstemp(tmp)) < 0)
 		return KG_ERR_IO;
+	if (fchmod(fd, mode) != 0)
+		goto fail;
 	while (len > 0) {
 		ssize_t w = write(fd, p, len);
 		if (w < 0 && errno == EINTR)
 			continue;
-		if (w <= 0) {
-			close(fd);
-			unlink(tmp);
-			return KG_ERR_IO;
-		}
+		if (w <= 0)
+			goto fail;
 		p += w;
 		len -= (size_t)w;
 	}
-	if (fsync(fd) != 0 || close(fd) != 0 || rename(tmp, path) != 0) {
+	if (fsync(fd) != 0)
+		goto fail;
+	if (close(fd) != 0 || rename(tmp, path) != 0) {
 		unlink(tmp);
 		return KG_ERR_IO;
 	}
 	return KG_OK;
+fail:
+	close(fd);
+	unlink(tmp);
+	return KG_ERR_IO;
 }
 
 void kg_hex(char *out, const uint8_t *in, size_t n)

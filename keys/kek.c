@@ -42,30 +42,43 @@ kg_err kg_kek_from_bytes(const uint8_t k[static 32], struct kg_kek **out)
 	return KG_OK;
 }
 
-kg_err kg_kek_load(const char *path, struct kg_kek **out)
+kg_err kg_key32_read(const char *path, uint8_t out[static 32])
 {
 	kg_err rc = KG_ERR_KEK;
-	uint8_t *buf = NULL, k[32];
-	size_t len = 0;
+	uint8_t *buf = NULL;
+	size_t len = 0, read_len;
 
-	*out = NULL;
-	KG_TRY_OUT(kg_file_read(path, KG_KEK_FILE_MAX, &buf, &len) == KG_OK ? KG_OK : KG_ERR_KEK);
-	while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
-		len--;
+	if (kg_file_read(path, KG_KEK_FILE_MAX, &buf, &len) != KG_OK)
+		return KG_ERR_KEK;
+	read_len = len;
+	/* The length decides the format before anything is trimmed: a raw
+	 * key may well end in a byte that looks like a newline. */
 	if (len == 32) {
-		memcpy(k, buf, 32);
-	} else if (len == 64) {
-		buf[64] = 0;
-		KG_ENSURE_OUT(kg_unhex(k, 32, (const char *)buf) == KG_OK, KG_ERR_KEK);
-	} else {
+		memcpy(out, buf, 32);
+		rc = KG_OK;
 		goto out;
 	}
-	rc = kg_kek_from_bytes(k, out);
+	while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r' || buf[len - 1] == ' ' || buf[len - 1] == '\t'))
+		len--;
+	if (len == 64) {
+		buf[64] = 0;
+		rc = kg_unhex(out, 32, (const char *)buf) == KG_OK ? KG_OK : KG_ERR_KEK;
+	}
 out:
-	kg_wipe(k, sizeof k);
-	if (buf)
-		kg_wipe(buf, len);
+	kg_wipe(buf, read_len);
 	free(buf);
+	return rc;
+}
+
+kg_err kg_kek_load(const char *path, struct kg_kek **out)
+{
+	uint8_t k[32];
+	kg_err rc;
+
+	*out = NULL;
+	if ((rc = kg_key32_read(path, k)) == KG_OK)
+		rc = kg_kek_from_bytes(k, out);
+	kg_wipe(k, sizeof k);
 	return rc;
 }
 

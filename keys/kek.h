@@ -24,6 +24,10 @@ struct kg_kek;
  * credential ($CREDENTIALS_DIRECTORY/...).  The key lives in guarded,
  * locked memory, read-only after load. */
 KG_MUST_CHECK kg_err kg_kek_load(const char *path, struct kg_kek **out);
+/* Reads a 32-byte secret from a file: exactly 32 bytes are taken raw;
+ * anything else must be 64 hex digits, optionally followed by white space.
+ * out must be 32 bytes of (guarded) memory.  KG_ERR_KEK on any mismatch. */
+KG_MUST_CHECK kg_err kg_key32_read(const char *path, uint8_t out[static 32]);
 /* For tests and `keygate kek generate`: a KEK from 32 given bytes. */
 KG_MUST_CHECK kg_err kg_kek_from_bytes(const uint8_t k[static 32], struct kg_kek **out);
 void kg_kek_free(struct kg_kek *kek);

@@ -24,9 +24,9 @@ kg_err kg_policy_eval(const struct kg_policy *p, const struct kg_claims *c, time
 	++*passed;
 	KG_ENSURE(p->active, KG_ERR_NO_POLICY);
 	++*passed;
-	KG_ENSURE(p->not_before == 0 || now >= p->not_before, KG_ERR_POLICY_NOT_YET_VALID);
+	KG_ENSURE(!p->has_not_before || now >= p->not_before, KG_ERR_POLICY_NOT_YET_VALID);
 	++*passed;
-	KG_ENSURE(p->not_after == 0 || now < p->not_after, KG_ERR_POLICY_EXPIRED);
+	KG_ENSURE(!p->has_not_after || now < p->not_after, KG_ERR_POLICY_EXPIRED);
 	++*passed;
 	for (size_t i = 0; i < p->n_measurements; i++)
 		if (p->measurement_len == c->measurement_len &&

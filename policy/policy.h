@@ -38,7 +38,8 @@ struct kg_policy {
 	uint8_t (*author_key_digests)[48];
 	size_t n_author_key_digests;
 	int64_t min_guest_svn; /* -1 = no floor */
-	time_t not_before, not_after; /* 0 = unbounded */
+	bool has_not_before, has_not_after; /* false = unbounded on that side */
+	time_t not_before, not_after;
 };
 
 struct kg_decision {

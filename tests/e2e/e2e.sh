@@ -255,6 +255,12 @@ kg_psql keygate -c "UPDATE keys SET state = 'active' WHERE key_id = 'session1'"
 check "... and granted again once re-enabled" client --sim-measurement "$meas" --key session1
 kg_psql keygate -c "UPDATE policies SET state = 'disabled' WHERE key_id = 'session64'"
 check "a policy disabled while the broker runs grants nothing: no_policy" expect_deny no_policy --sim-measurement "$meas" --key session64
+kg_psql keygate -c "UPDATE policies SET not_after = 'epoch' WHERE key_id = 'hd-key'"
+check "a policy that ended at the epoch is expired: policy_expired" expect_deny policy_expired --sim-measurement "$meas" --sim-host-data "$hostdata" --key hd-key
+kg_psql keygate -c "UPDATE policies SET not_after = 'infinity', not_before = '-infinity' WHERE key_id = 'hd-key'"
+check "a policy valid from -infinity to infinity grants" client --sim-measurement "$meas" --sim-host-data "$hostdata" --key hd-key
+kg_psql keygate -c "UPDATE policies SET not_before = 'infinity', not_after = NULL WHERE key_id = 'hd-key'"
+check "a policy valid from infinity never grants: policy_not_yet_valid" expect_deny policy_not_yet_valid --sim-measurement "$meas" --sim-host-data "$hostdata" --key hd-key
 head -c 32 /dev/urandom > "$tmp/disk.v2"
 "$kg" key import --db "$admin_dsn" --kek "$tmp/kek" --id disk --file "$tmp/disk.v2" >/dev/null
 out=$(client --sim-measurement "$meas" --key disk --out-dir "$tmp/out" 2>&1)
@@ -262,7 +268,7 @@ check "a key version imported while the broker runs is released at once" grep -q
 check "... with the new material" cmp -s "$tmp/out/disk" "$tmp/disk.v2"
 
 m=$(curl -fsS --cacert "$tmp/tls/ca.pem" "$url/metrics")
-check "/metrics counts grants" grep -q 'keygate_releases_total{decision="grant",reason="ok"} 13' <<<"$m"
+check "/metrics counts grants" grep -q 'keygate_releases_total{decision="grant",reason="ok"} 14' <<<"$m"
 check "/metrics counts denials by reason" grep -q 'keygate_releases_total{decision="deny",reason="debug_not_allowed"} 1' <<<"$m"
 
 kg_pg_stop "$tmp"

@@ -111,11 +111,22 @@ static void reasons(void **state)
 	assert_int_equal(decide1(&p, &c, 1000), KG_ERR_TCB_TOO_LOW);
 
 	policy_init(&p, 1);
+	p.has_not_before = true;
 	p.not_before = 2000;
 	assert_int_equal(decide1(&p, &c, 1999), KG_ERR_POLICY_NOT_YET_VALID);
 	assert_int_equal(decide1(&p, &c, 2000), KG_OK);
+	p.has_not_after = true;
 	p.not_after = 3000;
 	assert_int_equal(decide1(&p, &c, 3000), KG_ERR_POLICY_EXPIRED);
+	/* The epoch itself is a time like any other, not "unbounded". */
+	policy_init(&p, 1);
+	p.has_not_after = true;
+	p.not_after = 0;
+	assert_int_equal(decide1(&p, &c, 1000), KG_ERR_POLICY_EXPIRED);
+	policy_init(&p, 1);
+	p.has_not_before = true;
+	p.not_before = 0;
+	assert_int_equal(decide1(&p, &c, 1000), KG_OK);
 
 	/* A disabled policy, and a policy for another TEE, grant nothing and
 	 * leave the reason "no policy". */
