@@ -28,6 +28,8 @@ struct kg_config {
 	unsigned challenge_ttl;	  /* seconds */
 	unsigned threads;	  /* worker threads = database connections */
 	unsigned policy_cache_ttl; /* seconds a cached policy may live; 0 = no cache */
+	unsigned max_connections;  /* open TLS connections, all peers */
+	unsigned per_ip_connections; /* open TLS connections from one address */
 	char *log_level;
 };
 

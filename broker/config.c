@@ -22,6 +22,7 @@ static const struct {
 	F(listen, STR),	      F(db, STR),	       F(tls_cert, STR),      F(tls_key, STR),
 	F(challenge_key_file, STR), F(kek_file, STR), F(snp_roots, STR),     F(replica, STR),
 	F(challenge_ttl, UINT), F(threads, UINT),     F(log_level, STR),     F(policy_cache_ttl, UINT),
+	F(max_connections, UINT), F(per_ip_connections, UINT),
 #undef F
 };
 
@@ -77,6 +78,9 @@ kg_err kg_config_load(struct kg_config *cfg, const char *path, char *errbuf, siz
 	KG_ENSURE((cfg->log_level = strdup("info")) != NULL, KG_ERR_NOMEM);
 	cfg->challenge_ttl = 60;
 	cfg->policy_cache_ttl = 60;
+	cfg->max_connections = 4096;
+	/* CVMs behind one NAT share an address; 64 open handshakes each. */
+	cfg->per_ip_connections = 64;
 	/* One TLS handshake keeps a core busy; twice the cores covers the
 	 * time spent waiting on PostgreSQL. */
 	cfg->threads = ncpu > 0 ? (unsigned)ncpu * 2 : 4;

@@ -47,7 +47,7 @@ static void serve_usage(FILE *f)
 	fprintf(f, "usage: keygate serve [--config FILE] [--listen ADDR:PORT] [--db DSN]\n"
 		   "\nSettings come from FILE (key = value), then KEYGATE_* environment variables, then flags.\n"
 		   "Keys: listen db tls_cert tls_key challenge_key_file kek_file snp_roots replica\n"
-		   "      challenge_ttl threads log_level policy_cache_ttl\n");
+		   "      challenge_ttl threads log_level policy_cache_ttl max_connections per_ip_connections\n");
 }
 
 static kg_err load_challenge_key(const char *path, uint8_t **out)

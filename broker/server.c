@@ -350,14 +350,19 @@ kg_err kg_server_run(struct kg_broker *b)
 	/* HTTPS_MEM_TRUST makes libmicrohttpd send a CertificateRequest (it
 	 * requests, never requires, and verifies nothing); its list is only
 	 * advertised, so the server's own certificate serves. TLS 1.3 only. */
-	d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_TLS | MHD_USE_ERROR_LOG |
+	/* epoll: no FD_SETSIZE ceiling on connections. */
+	d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_TLS | MHD_USE_ERROR_LOG |
 				     (v6 ? MHD_USE_IPv6 : 0),
 			     0, NULL, NULL, on_request, b, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
 			     MHD_OPTION_HTTPS_MEM_CERT, (const char *)cert, MHD_OPTION_HTTPS_MEM_KEY,
 			     (const char *)key, MHD_OPTION_HTTPS_MEM_TRUST, (const char *)cert,
 			     MHD_OPTION_HTTPS_PRIORITIES, "NORMAL:-VERS-ALL:+VERS-TLS1.3",
-			     MHD_OPTION_THREAD_POOL_SIZE, b->cfg->threads, MHD_OPTION_CONNECTION_TIMEOUT, 30u,
-			     MHD_OPTION_CONNECTION_LIMIT, 1024u, MHD_OPTION_PER_IP_CONNECTION_LIMIT, 256u,
+			     /* A CVM's exchange takes milliseconds: idle or slow peers
+			      * (including ones that never finish the handshake) are cut
+			      * after 10 s, and one address cannot take every slot. */
+			     MHD_OPTION_THREAD_POOL_SIZE, b->cfg->threads, MHD_OPTION_CONNECTION_TIMEOUT, 10u,
+			     MHD_OPTION_CONNECTION_LIMIT, b->cfg->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+			     b->cfg->per_ip_connections,
 			     MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)64 * 1024, MHD_OPTION_NOTIFY_COMPLETED,
 			     on_completed, b, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, b, MHD_OPTION_END);
 	KG_ENSURE_OUT(d != NULL, KG_ERR_CONFIG);

@@ -100,6 +100,7 @@ snp_roots = $tmp/sim/ark.pem
 replica = e2e-1
 challenge_ttl = 3
 threads = 4
+per_ip_connections = 16
 CONF
 
 # A broker whose role may rewrite audit rows refuses to start.
@@ -202,6 +203,21 @@ check "GET on the release endpoint: 405" test "$(raw GET /v1/keys/disk/release)"
 check "unknown path: 404 not_found" test "$(raw GET /v1/nothing)" = "404 not_found"
 out=$(curl -sS --cacert "$tmp/tls/ca.pem" --tls-max 1.2 "$url/healthz" 2>&1); rc=$?
 check "TLS 1.2 is refused" test "$rc" -ne 0
+
+# One address holding every slot it may have gets no more; others' slots
+# and its own later connections are unaffected.
+python3 - "$port" > "$tmp/slots" 2>&1 <<'PY' &
+import socket, sys, time
+socks = [socket.create_connection(("127.0.0.1", int(sys.argv[1]))) for _ in range(16)]
+print("held", flush=True)
+time.sleep(3)
+PY
+holder=$!
+for i in $(seq 50); do grep -q held "$tmp/slots" 2>/dev/null && break; sleep 0.1; done
+out=$(curl -sS --max-time 2 --cacert "$tmp/tls/ca.pem" "$url/healthz" 2>&1); rc=$?
+check "per-address connection limit: the 17th connection is refused" test "$rc" -ne 0
+wait "$holder"
+check "... and accepted once the others close" kg_wait_http "$url/healthz" "$tmp/tls/ca.pem" 30
 
 # --- audit --------------------------------------------------------------
 grants=$(psql_kg -c "SELECT count(*) FROM audit WHERE decision = 'grant'")
