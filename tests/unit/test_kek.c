@@ -45,7 +45,7 @@ static int teardown(void **state)
 
 static void key_files(void **state)
 {
-	uint8_t raw[32], out[32];
+	uint8_t raw[40] = {0}, out[32];
 	char hex[66];
 
 	(void)state;
