@@ -1,4 +1,5 @@
 /* Dispatch from evidence type to verifier, and the claims' JSON form. */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -8,8 +9,27 @@
 #include "attest.h"
 #include "ratls.h"
 
+/* A private copy of the TDX collateral, shared by the verifications that
+ * took a reference before it was replaced. */
+/* A set of SEV-SNP CRLs shared by requests in flight; freed by the last. */
+struct snp_crl {
+	int refs; /* under kg_attest.lock */
+	size_t len;
+	uint8_t bytes[];
+};
+
+struct tdx_coll {
+	int refs; /* under kg_attest.lock */
+	struct kg_tdx_collateral c;
+	uint8_t *buf;
+};
+
 struct kg_attest {
 	struct kg_snp_verifier *snp;
+	struct kg_tdx_verifier *tdx;
+	pthread_mutex_t lock; /* guards tdx_coll's and snp_crl's pointers and refcounts */
+	struct tdx_coll *tdx_coll;
+	struct snp_crl *snp_crl;
 };
 
 const char *kg_tee_name(enum kg_tee tee)
@@ -17,6 +37,8 @@ const char *kg_tee_name(enum kg_tee tee)
 	switch (tee) {
 	case KG_TEE_SNP:
 		return "snp";
+	case KG_TEE_TDX:
+		return "tdx";
 	case KG_TEE_NONE:
 		break;
 	}
@@ -27,6 +49,8 @@ enum kg_tee kg_tee_from_name(const char *name)
 {
 	if (strcmp(name, "snp") == 0)
 		return KG_TEE_SNP;
+	if (strcmp(name, "tdx") == 0)
+		return KG_TEE_TDX;
 	return KG_TEE_NONE;
 }
 
@@ -35,6 +59,11 @@ enum kg_tee kg_attest_tee_for_tag(uint64_t tag)
 	switch (tag) {
 	case KG_RATLS_TAG_SNP:
 		return KG_TEE_SNP;
+	case KG_RATLS_TAG_INTEL_QUOTE:
+		/* An Intel DCAP quote: TDX or SGX, which only the quote's
+		 * tee_type says.  Only TDX is verified; the TDX verifier
+		 * refuses an SGX quote (tdx_tee_type_unsupported). */
+		return KG_TEE_TDX;
 	}
 	return KG_TEE_NONE;
 }
@@ -46,11 +75,132 @@ kg_err kg_attest_new(struct kg_attest **out, const struct kg_attest_config *cfg)
 
 	*out = NULL;
 	KG_ENSURE((a = calloc(1, sizeof *a)) != NULL, KG_ERR_NOMEM);
-	if ((rc = kg_snp_verifier_new(&a->snp, cfg ? cfg->snp_roots : NULL)) != KG_OK) {
+	if (pthread_mutex_init(&a->lock, NULL) != 0) {
 		free(a);
+		return KG_ERR_INTERNAL;
+	}
+	if ((rc = kg_snp_verifier_new(&a->snp, cfg ? cfg->snp_roots : NULL)) != KG_OK ||
+	    (rc = kg_tdx_verifier_new(&a->tdx, NULL)) != KG_OK) {
+		kg_attest_free(a);
 		return rc;
 	}
+	kg_snp_verifier_require_crl(a->snp, cfg && cfg->snp_require_crl);
 	*out = a;
+	return KG_OK;
+}
+
+kg_err kg_attest_set_tdx_roots(struct kg_attest *a, const char *root_pem)
+{
+	struct kg_tdx_verifier *v = NULL;
+
+	KG_TRY(kg_tdx_verifier_new(&v, root_pem));
+	kg_tdx_verifier_free(a->tdx);
+	a->tdx = v;
+	return KG_OK;
+}
+
+static void tdx_coll_release(struct kg_attest *a, struct tdx_coll *tc)
+{
+	bool last;
+
+	if (tc == NULL)
+		return;
+	pthread_mutex_lock(&a->lock);
+	last = --tc->refs == 0;
+	pthread_mutex_unlock(&a->lock);
+	if (last) {
+		free(tc->buf);
+		free(tc);
+	}
+}
+
+/* Copies one item into the shared buffer at *at. */
+static void coll_item(uint8_t *buf, size_t *at, const uint8_t *src, size_t len, const uint8_t **dst, size_t *dlen)
+{
+	*dst = NULL;
+	*dlen = 0;
+	if (src == NULL || len == 0)
+		return;
+	memcpy(buf + *at, src, len);
+	*dst = buf + *at;
+	*dlen = len;
+	*at += len;
+}
+
+kg_err kg_attest_set_tdx_collateral(struct kg_attest *a, const struct kg_tdx_collateral *c)
+{
+	struct tdx_coll *tc = NULL, *old;
+	size_t total = 0, at = 0;
+
+	if (c) {
+		const size_t lens[5] = {c->tcb_info_len, c->qe_identity_len, c->tcb_signing_chain_len, c->root_crl_len,
+					c->pck_crl_len};
+		for (int i = 0; i < 5; i++) {
+			KG_ENSURE(lens[i] <= KG_TDX_COLLATERAL_MAX, KG_ERR_TOO_LARGE);
+			total += lens[i];
+		}
+		KG_ENSURE((tc = calloc(1, sizeof *tc)) != NULL, KG_ERR_NOMEM);
+		if ((tc->buf = malloc(total ? total : 1)) == NULL) {
+			free(tc);
+			return KG_ERR_NOMEM;
+		}
+		tc->refs = 1;
+		coll_item(tc->buf, &at, c->tcb_info, c->tcb_info_len, &tc->c.tcb_info, &tc->c.tcb_info_len);
+		coll_item(tc->buf, &at, c->qe_identity, c->qe_identity_len, &tc->c.qe_identity,
+			  &tc->c.qe_identity_len);
+		coll_item(tc->buf, &at, c->tcb_signing_chain, c->tcb_signing_chain_len, &tc->c.tcb_signing_chain,
+			  &tc->c.tcb_signing_chain_len);
+		coll_item(tc->buf, &at, c->root_crl, c->root_crl_len, &tc->c.root_crl, &tc->c.root_crl_len);
+		coll_item(tc->buf, &at, c->pck_crl, c->pck_crl_len, &tc->c.pck_crl, &tc->c.pck_crl_len);
+	}
+	pthread_mutex_lock(&a->lock);
+	old = a->tdx_coll;
+	a->tdx_coll = tc;
+	pthread_mutex_unlock(&a->lock);
+	tdx_coll_release(a, old);
+	return KG_OK;
+}
+
+static void snp_crl_release(struct kg_attest *a, struct snp_crl *c)
+{
+	bool last;
+
+	if (!c)
+		return;
+	pthread_mutex_lock(&a->lock);
+	last = --c->refs == 0;
+	pthread_mutex_unlock(&a->lock);
+	if (last)
+		free(c);
+}
+
+static struct snp_crl *snp_crl_acquire(struct kg_attest *a)
+{
+	struct snp_crl *c;
+
+	pthread_mutex_lock(&a->lock);
+	if ((c = a->snp_crl) != NULL)
+		c->refs++;
+	pthread_mutex_unlock(&a->lock);
+	return c;
+}
+
+kg_err kg_attest_set_snp_crl(struct kg_attest *a, const uint8_t *crl, size_t len)
+{
+	struct snp_crl *c = NULL, *old;
+
+	KG_ENSURE(len <= KG_SNP_CRL_MAX, KG_ERR_TOO_LARGE);
+	if (crl && len) {
+		KG_ENSURE((c = malloc(sizeof *c + len)) != NULL, KG_ERR_NOMEM);
+		c->refs = 1;
+		c->len = len;
+		memcpy(c->bytes, crl, len);
+	}
+	pthread_mutex_lock(&a->lock);
+	old = a->snp_crl;
+	a->snp_crl = c;
+	pthread_mutex_unlock(&a->lock);
+	snp_crl_release(a, old);
 	return KG_OK;
 }
 
@@ -59,6 +209,10 @@ void kg_attest_free(struct kg_attest *a)
 	if (!a)
 		return;
 	kg_snp_verifier_free(a->snp);
+	kg_tdx_verifier_free(a->tdx);
+	tdx_coll_release(a, a->tdx_coll);
+	snp_crl_release(a, a->snp_crl);
+	pthread_mutex_destroy(&a->lock);
 	free(a);
 }
 
@@ -71,15 +225,20 @@ static kg_err verify_snp(struct kg_attest *a, const uint8_t *ev, size_t len, con
 	struct kg_snp_cert_table table;
 	struct kg_snp_certs certs;
 	struct kg_snp_report *r = &out->u.snp;
+	struct snp_crl *crl = NULL;
+	kg_err rc;
 
 	memset(&table, 0, sizeof table);
 	memset(&certs, 0, sizeof certs);
 	KG_ENSURE(len >= KG_SNP_REPORT_SIZE, KG_ERR_SNP_SIZE);
 	KG_ENSURE(len - KG_SNP_REPORT_SIZE <= KG_SNP_CERT_TABLE_MAX, KG_ERR_TOO_LARGE);
+	/* The report says which key signed it: take that certificate from the
+	 * table, not whichever the host happened to put there. */
+	KG_TRY(kg_snp_report_parse(ev, KG_SNP_REPORT_SIZE, r));
 	if (len > KG_SNP_REPORT_SIZE)
 		KG_TRY(kg_snp_cert_table_parse(ev + KG_SNP_REPORT_SIZE, len - KG_SNP_REPORT_SIZE, &table));
-	certs.vcek = table.vlek_len ? table.vlek : table.vcek;
-	certs.vcek_len = table.vlek_len ? table.vlek_len : table.vcek_len;
+	certs.vcek = r->signing_key == 1 ? table.vlek : table.vcek;
+	certs.vcek_len = r->signing_key == 1 ? table.vlek_len : table.vcek_len;
 	certs.ask = table.ask;
 	certs.ask_len = table.ask_len;
 	certs.ark = table.ark;
@@ -97,14 +256,45 @@ static kg_err verify_snp(struct kg_attest *a, const uint8_t *ev, size_t len, con
 			certs.ark = extra->ark;
 			certs.ark_len = extra->ark_len;
 		}
+		/* Never from the evidence: a CRL is the verifier's collateral. */
+		certs.crl = extra->crl;
+		certs.crl_len = extra->crl_len;
 	}
-	KG_TRY(kg_snp_verify(a->snp, ev, KG_SNP_REPORT_SIZE, &certs, now, r));
+	if (!certs.crl_len && (crl = snp_crl_acquire(a)) != NULL) {
+		certs.crl = crl->bytes;
+		certs.crl_len = crl->len;
+	}
+	rc = kg_snp_verify(a->snp, ev, KG_SNP_REPORT_SIZE, &certs, now, r);
+	snp_crl_release(a, crl);
+	KG_TRY(rc);
 	memcpy(out->report_data, r->report_data, 64);
 	memcpy(out->measurement, r->measurement, 48);
 	out->measurement_len = 48;
 	memcpy(out->chip_id, r->chip_id, 64);
 	out->chip_id_len = 64;
 	out->debug = r->debug;
+	return KG_OK;
+}
+
+/* Intel TDX: a DCAP quote, with the collateral set beforehand. */
+static kg_err verify_tdx(struct kg_attest *a, const uint8_t *ev, size_t len, time_t now, struct kg_claims *out)
+{
+	struct kg_tdx_claims *t = &out->u.tdx;
+	struct tdx_coll *tc;
+	kg_err rc;
+
+	pthread_mutex_lock(&a->lock);
+	if ((tc = a->tdx_coll) != NULL)
+		tc->refs++;
+	pthread_mutex_unlock(&a->lock);
+	rc = kg_tdx_verify(a->tdx, ev, len, tc ? &tc->c : NULL, now, t);
+	tdx_coll_release(a, tc);
+	KG_TRY(rc);
+	memcpy(out->report_data, t->td.report_data, 64);
+	memcpy(out->measurement, t->td.mr_td, 48);
+	out->measurement_len = 48;
+	out->chip_id_len = 0; /* a TDX quote names no chip; FMSPC is a platform class */
+	out->debug = t->debug;
 	return KG_OK;
 }
 
@@ -116,6 +306,8 @@ kg_err kg_attest_verify(struct kg_attest *a, enum kg_tee tee, const uint8_t *evi
 	switch (tee) {
 	case KG_TEE_SNP:
 		return verify_snp(a, evidence, len, extra, now, out);
+	case KG_TEE_TDX:
+		return verify_tdx(a, evidence, len, now, out);
 	case KG_TEE_NONE:
 		break;
 	}
@@ -169,6 +361,104 @@ static json_t *snp_json(const struct kg_snp_report *r)
 		"current_firmware", "", "committed_firmware", "");
 }
 
+static json_t *u64hex(uint64_t v)
+{
+	char s[19];
+
+	snprintf(s, sizeof s, "0x%016llx", (unsigned long long)v);
+	return json_string(s);
+}
+
+static json_t *timej(time_t t)
+{
+	char s[32];
+	struct tm tm;
+
+	if (gmtime_r(&t, &tm) == NULL || strftime(s, sizeof s, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		return json_null();
+	return json_string(s);
+}
+
+/* Every TDX claim.  json_object_set_new tolerates a NULL value (it fails,
+ * and the missing member is caught by the final check). */
+static json_t *tdx_json(const struct kg_tdx_claims *t)
+{
+	json_t *o = json_object(), *rt = json_array(), *adv = json_array(), *attr;
+	size_t members;
+
+	if (o == NULL || rt == NULL || adv == NULL) {
+		json_decref(o);
+		json_decref(rt);
+		json_decref(adv);
+		return NULL;
+	}
+	for (int i = 0; i < 4; i++)
+		json_array_append_new(rt, hexj(t->td.rtmr[i], 48));
+	for (size_t i = 0; i < t->n_advisories; i++)
+		json_array_append_new(adv, json_string(t->advisories[i]));
+	json_object_set_new(o, "version", json_integer(t->version));
+	json_object_set_new(o, "body_type", json_integer(t->body_type));
+	{
+		char tt[11];
+		snprintf(tt, sizeof tt, "0x%08x", (unsigned)t->tee_type);
+		json_object_set_new(o, "tee_type", json_string(tt));
+	}
+	json_object_set_new(o, "qe_vendor_id", hexj(t->qe_vendor_id, 16));
+	json_object_set_new(o, "user_data", hexj(t->user_data, 20));
+	json_object_set_new(o, "tee_tcb_svn", hexj(t->td.tee_tcb_svn, 16));
+	json_object_set_new(o, "mr_seam", hexj(t->td.mr_seam, 48));
+	json_object_set_new(o, "mr_signer_seam", hexj(t->td.mr_signer_seam, 48));
+	json_object_set_new(o, "seam_attributes", u64hex(t->td.seam_attributes));
+	json_object_set_new(o, "td_attributes", u64hex(t->td.td_attributes));
+	attr = json_pack("{s:b,s:b,s:b,s:b}", "debug", t->debug, "sept_ve_disable", t->sept_ve_disable, "pks",
+			 t->pks, "perfmon", t->perfmon);
+	json_object_set_new(o, "td_attributes_decoded", attr);
+	json_object_set_new(o, "xfam", u64hex(t->td.xfam));
+	json_object_set_new(o, "mr_td", hexj(t->td.mr_td, 48));
+	json_object_set_new(o, "mr_config_id", hexj(t->td.mr_config_id, 48));
+	json_object_set_new(o, "mr_owner", hexj(t->td.mr_owner, 48));
+	json_object_set_new(o, "mr_owner_config", hexj(t->td.mr_owner_config, 48));
+	json_object_set_new(o, "rtmr", rt);
+	json_object_set_new(o, "report_data", hexj(t->td.report_data, 64));
+	if (t->body_type == KG_TDX_BODY_TDX15) {
+		json_object_set_new(o, "tee_tcb_svn2", hexj(t->td.tee_tcb_svn2, 16));
+		json_object_set_new(o, "mr_service_td", hexj(t->td.mr_service_td, 48));
+	}
+	json_object_set_new(o, "fmspc", hexj(t->fmspc, 6));
+	json_object_set_new(o, "pce_id", hexj(t->pce_id, 2));
+	json_object_set_new(o, "pck_cpusvn", hexj(t->pck_cpusvn, 16));
+	json_object_set_new(o, "pck_pcesvn", json_integer(t->pck_pcesvn));
+	json_object_set_new(o, "pck_ca", json_string(t->pck_processor_ca ? "processor" : "platform"));
+	json_object_set_new(o, "qe_mr_enclave", hexj(t->qe_mr_enclave, 32));
+	json_object_set_new(o, "qe_mr_signer", hexj(t->qe_mr_signer, 32));
+	json_object_set_new(o, "qe_isv_prod_id", json_integer(t->qe_isv_prod_id));
+	json_object_set_new(o, "qe_isv_svn", json_integer(t->qe_isv_svn));
+	members = json_object_size(o);
+	if (t->tcb_evaluated) {
+		json_object_set_new(o, "tcb_status", json_string(kg_tdx_tcb_status_name(t->tcb_status)));
+		json_object_set_new(o, "platform_tcb_status", json_string(kg_tdx_tcb_status_name(t->platform_status)));
+		json_object_set_new(o, "module_tcb_status",
+				    t->module_evaluated ? json_string(kg_tdx_tcb_status_name(t->module_status))
+							: json_null());
+		json_object_set_new(o, "qe_tcb_status", json_string(kg_tdx_tcb_status_name(t->qe_status)));
+		json_object_set_new(o, "tcb_date", timej(t->tcb_date));
+		json_object_set_new(o, "tcb_eval_data_number", json_integer(t->tcb_eval_data_number));
+		json_object_set_new(o, "collateral_expires", timej(t->collateral_expires));
+		json_object_set_new(o, "advisory_ids", adv);
+		json_object_set_new(o, "advisory_ids_truncated", json_boolean(t->advisories_truncated));
+		members += 9;
+	} else {
+		json_object_set_new(o, "tcb_status", json_null());
+		json_decref(adv);
+		members += 1;
+	}
+	if (json_object_size(o) != members) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
 kg_err kg_claims_to_json(const struct kg_claims *c, char **json)
 {
 	json_t *o = NULL, *t = NULL;
@@ -188,6 +478,9 @@ kg_err kg_claims_to_json(const struct kg_claims *c, char **json)
 		}
 		break;
 	}
+	case KG_TEE_TDX:
+		t = tdx_json(&c->u.tdx);
+		break;
 	case KG_TEE_NONE:
 		break;
 	}

@@ -13,10 +13,12 @@
 
 #include "../common/err.h"
 #include "snp.h"
+#include "tdx.h"
 
 enum kg_tee {
 	KG_TEE_NONE = 0,
 	KG_TEE_SNP = 1,
+	KG_TEE_TDX = 2,
 };
 
 /* "snp" etc.; "none" for KG_TEE_NONE. */
@@ -36,12 +38,16 @@ struct kg_claims {
 	bool debug;
 	union {
 		struct kg_snp_report snp;
+		struct kg_tdx_claims tdx;
 	} u;
 };
 
 struct kg_attest_config {
 	/* PEM file of SEV-SNP ARKs to trust; NULL = AMD's shipped roots. */
 	const char *snp_roots;
+	/* Refuse SEV-SNP evidence unless a current CRL for its ARK was set
+	 * (kg_attest_set_snp_crl) or given beside the evidence. */
+	bool snp_require_crl;
 };
 
 struct kg_attest;
@@ -49,12 +55,36 @@ struct kg_attest;
 KG_MUST_CHECK kg_err kg_attest_new(struct kg_attest **out, const struct kg_attest_config *cfg);
 void kg_attest_free(struct kg_attest *a);
 
+/* Intel TDX trust anchor: a PEM file with the one Intel SGX Root CA to
+ * trust instead of the shipped, pinned one (tests, private PKI).  Replaces
+ * the TDX verifier made by kg_attest_new; call before serving.  A setter
+ * rather than a kg_attest_config field so that callers that fill the
+ * config field by field keep working.  KG_ERR_IO / KG_ERR_CONFIG. */
+KG_MUST_CHECK kg_err kg_attest_set_tdx_roots(struct kg_attest *a, const char *root_pem);
+
+/* AMD's CRLs (DER, or PEM with one per product) used for SEV-SNP evidence
+ * that brings none of its own.  Copied; replaces the previous set while
+ * requests run; NULL/0 clears it.  Each CRL is verified when it is used. */
+KG_MUST_CHECK kg_err kg_attest_set_snp_crl(struct kg_attest *a, const uint8_t *crl, size_t len);
+
+/* The TDX collateral (Intel PCS TCB info, QE identity, TCB signing chain,
+ * root CRL, PCK CRL) that kg_attest_verify uses for TDX evidence.  The
+ * bytes are copied; the previous set is replaced atomically and may be
+ * called again at any time (collateral refreshed from the database) while
+ * other threads verify.  NULL clears it: TDX evidence then fails with
+ * tdx_collateral_missing. */
+KG_MUST_CHECK kg_err kg_attest_set_tdx_collateral(struct kg_attest *a, const struct kg_tdx_collateral *c);
+
 /* Which TEE a RA-TLS evidence tag denotes; KG_TEE_NONE when unknown. */
 enum kg_tee kg_attest_tee_for_tag(uint64_t tag);
 
 /* Verifies evidence of the given TEE at time now.  For SNP, evidence is
  * the 1184-byte report optionally followed by the GHCB certificate table;
- * extra supplies certificates from elsewhere (command line), may be NULL. */
+ * extra supplies certificates from elsewhere (command line), may be NULL.
+ * For TDX, evidence is a DCAP quote (v4/v5), extra is ignored, and the
+ * collateral is the one set with kg_attest_set_tdx_collateral; claims carry
+ * measurement = MRTD (48 bytes), report_data = REPORTDATA, debug =
+ * TD_ATTRIBUTES bit 0 and the TCB status in u.tdx. */
 KG_MUST_CHECK kg_err kg_attest_verify(struct kg_attest *a, enum kg_tee tee, const uint8_t *evidence, size_t len,
 				      const struct kg_snp_certs *extra, time_t now, struct kg_claims *out);
 

@@ -10,7 +10,9 @@
  *   GHCB  SEV-ES Guest-Hypervisor Communication Block Standardization
  *         (AMD 56421) §4.1.8.1, the extended report's certificate table.
  *   KDS   AMD Key Distribution Service interface (57230): VCEK/VLEK
- *         certificate extensions 1.3.6.1.4.1.3704.1.*.
+ *         certificate extensions 1.3.6.1.4.1.3704.1.*, and the CRL each
+ *         product's ARK issues (/vcek/v1/{product}/crl).
+ *   5280  RFC 5280 §5, X.509 CRLs: their fields and extensions.
  * checked against go-sev-guest (abi/abi.go, kds/kds.go, verify/verify.go)
  * and virtee/sev, and against the real reports in shared/vectors/snp.
  *
@@ -447,24 +449,18 @@ static bool algor_is(const X509_ALGOR *a, int nid)
 	return OBJ_obj2nid(obj) == nid;
 }
 
-/* AMD signs every ARK, ASK, ASVK, VCEK and VLEK with RSASSA-PSS, SHA-384,
- * MGF1-SHA-384, salt 48 (go-sev-guest verify.go insists on
- * x509.SHA384WithRSAPSS, i.e. exactly these).  Anything else is refused,
- * as is a TBS algorithm that differs from the outer one. */
-static bool sigalg_is_amd_pss(const X509 *x)
+/* AMD signs every ARK, ASK, ASVK, VCEK, VLEK and CRL with RSASSA-PSS,
+ * SHA-384, MGF1-SHA-384, salt 48 (go-sev-guest verify.go insists on
+ * x509.SHA384WithRSAPSS, i.e. exactly these).  Anything else is refused. */
+static bool algor_is_amd_pss(const X509_ALGOR *alg)
 {
-	const ASN1_BIT_STRING *sig;
-	const X509_ALGOR *outer;
 	const ASN1_STRING *seq;
 	const unsigned char *p;
 	RSA_PSS_PARAMS *pss = NULL;
 	X509_ALGOR *mgf1md = NULL;
 	bool ok = false;
 
-	X509_get0_signature(&sig, &outer, x);
-	if (X509_ALGOR_cmp(outer, X509_get0_tbs_sigalg(x)) != 0)
-		return false;
-	if ((seq = algor_seq_param(outer, NID_rsassaPss)) == NULL)
+	if ((seq = algor_seq_param(alg, NID_rsassaPss)) == NULL)
 		return false;
 	p = ASN1_STRING_get0_data(seq);
 	pss = d2i_RSA_PSS_PARAMS(NULL, &p, ASN1_STRING_length(seq));
@@ -488,6 +484,16 @@ out:
 	X509_ALGOR_free(mgf1md);
 	RSA_PSS_PARAMS_free(pss);
 	return ok;
+}
+
+/* A certificate's signature algorithm: AMD's, and the TBS one the same. */
+static bool sigalg_is_amd_pss(const X509 *x)
+{
+	const ASN1_BIT_STRING *sig;
+	const X509_ALGOR *outer;
+
+	X509_get0_signature(&sig, &outer, x);
+	return X509_ALGOR_cmp(outer, X509_get0_tbs_sigalg(x)) == 0 && algor_is_amd_pss(outer);
 }
 
 /* child is signed by parent: names chain, AMD's PSS parameters, an RSA
@@ -750,6 +756,15 @@ kg_err kg_snp_vek_info_parse(const uint8_t *cert, size_t len, struct kg_snp_vek_
 
 #define ANCHORS_MAX 8
 #define INTERS_MAX 16
+/* Verified CRLs remembered per verifier: one per product and a few
+ * generations. */
+#define CRL_CACHE_MAX 8
+/* CRLs in one PEM text: one per product, with room to spare. */
+#define CRL_BUNDLE_MAX 8
+/* A serial number as DER (tag, length, content).  RFC 5280 §4.1.2.2 caps
+ * serials at 20 octets; AMD's are 3 (ASK, ARK) to 17; we allow more than
+ * twice the cap, and refuse longer ones rather than compare a prefix. */
+#define SERIAL_DER_MAX 48
 
 /* AMD's ARKs, pinned: SHA-256 of the DER (EXPECTED §1.0; the same
  * certificates ship in go-sev-guest verify/trust and virtee/sev). */
@@ -784,6 +799,11 @@ struct inter {
 	bool asvk;
 };
 
+struct serial {
+	uint8_t der[SERIAL_DER_MAX];
+	size_t len;
+};
+
 struct cache_entry {
 	bool used;
 	uint8_t leaf_fp[32], ask_fp[32];
@@ -791,6 +811,20 @@ struct cache_entry {
 	EVP_PKEY *pkey;
 	struct vek vek;
 	time_t not_before, not_after; /* intersection of the three certificates' */
+	/* What a CRL is checked against on every call, hit or miss: the
+	 * serials of the leaf and of the ASK/ASVK the chain went through. */
+	struct serial leaf_serial, ask_serial;
+	uint64_t last_use;
+};
+
+/* A CRL that verified under anchors[anchor]; its dates and its entries
+ * are checked on each use.  crl is read-only once here (nothing calls
+ * X509_CRL_get0_by_serial, which sorts the entries in place). */
+struct crl_entry {
+	bool used;
+	uint8_t hash[32]; /* SHA-256 of the CRL text as supplied */
+	size_t anchor;
+	X509_CRL *crl;
 	uint64_t last_use;
 };
 
@@ -800,8 +834,10 @@ struct kg_snp_verifier {
 	struct inter inters[INTERS_MAX];
 	size_t n_inters;
 	pthread_mutex_t lock; /* guards everything below */
-	uint64_t tick, hits, misses;
+	bool require_crl;
+	uint64_t tick, hits, misses, crl_hits, crl_misses;
 	struct cache_entry cache[KG_SNP_CACHE_MAX];
+	struct crl_entry crls[CRL_CACHE_MAX];
 };
 
 static kg_err add_anchor(struct kg_snp_verifier *v, X509 *x, bool pinned)
@@ -946,6 +982,8 @@ void kg_snp_verifier_free(struct kg_snp_verifier *v)
 		X509_free(v->inters[i].cert);
 	for (size_t i = 0; i < KG_SNP_CACHE_MAX; i++)
 		EVP_PKEY_free(v->cache[i].pkey);
+	for (size_t i = 0; i < CRL_CACHE_MAX; i++)
+		X509_CRL_free(v->crls[i].crl);
 	pthread_mutex_destroy(&v->lock);
 	free(v);
 }
@@ -956,9 +994,28 @@ void kg_snp_verifier_stats(struct kg_snp_verifier *v, struct kg_snp_cache_stats 
 	pthread_mutex_lock(&v->lock);
 	out->hits = v->hits;
 	out->misses = v->misses;
+	out->crl_hits = v->crl_hits;
+	out->crl_misses = v->crl_misses;
 	for (size_t i = 0; i < KG_SNP_CACHE_MAX; i++)
 		out->entries += v->cache[i].used;
 	pthread_mutex_unlock(&v->lock);
+}
+
+void kg_snp_verifier_require_crl(struct kg_snp_verifier *v, bool required)
+{
+	pthread_mutex_lock(&v->lock);
+	v->require_crl = required;
+	pthread_mutex_unlock(&v->lock);
+}
+
+static bool requires_crl(struct kg_snp_verifier *v)
+{
+	bool r;
+
+	pthread_mutex_lock(&v->lock);
+	r = v->require_crl;
+	pthread_mutex_unlock(&v->lock);
+	return r;
 }
 
 /* ---------------------------------------------------------------------------
@@ -985,8 +1042,7 @@ static bool known_inter(const struct kg_snp_verifier *v, const uint8_t fp[static
  * a supplied ASK or ARK other than the cached one misses, and without a
  * supplied ASK only an entry whose ASK the roots know can hit, since the
  * cold path would find no other. */
-static bool cache_lookup(struct kg_snp_verifier *v, const struct chain_certs *cc, time_t now, EVP_PKEY **pkey,
-			 struct vek *vek)
+static bool cache_lookup(struct kg_snp_verifier *v, const struct chain_certs *cc, time_t now, struct cache_entry *out)
 {
 	bool hit = false;
 
@@ -1003,9 +1059,8 @@ static bool cache_lookup(struct kg_snp_verifier *v, const struct chain_certs *cc
 			continue; /* outside validity: the cold path says why */
 		if (EVP_PKEY_up_ref(e->pkey) != 1)
 			continue;
-		*pkey = e->pkey;
-		*vek = e->vek;
 		e->last_use = ++v->tick;
+		*out = *e; /* out->pkey: the reference just taken */
 		hit = true;
 	}
 	if (hit)
@@ -1040,6 +1095,18 @@ static void cache_insert(struct kg_snp_verifier *v, const struct cache_entry *n)
 		slot->last_use = ++v->tick;
 	}
 	pthread_mutex_unlock(&v->lock);
+}
+
+static kg_err serial_get(const X509 *x, struct serial *out)
+{
+	const ASN1_INTEGER *a = X509_get0_serialNumber(x);
+	unsigned char *p = out->der;
+	int n = i2d_ASN1_INTEGER(a, NULL);
+
+	KG_ENSURE(n > 0 && (size_t)n <= sizeof out->der, KG_ERR_SNP_CHAIN);
+	KG_ENSURE(i2d_ASN1_INTEGER(a, &p) == n, KG_ERR_CRYPTO);
+	out->len = (size_t)n;
+	return KG_OK;
 }
 
 /* The full check of leaf -> ASK -> ARK; fills e (with a new reference to
@@ -1124,6 +1191,8 @@ static kg_err chain_verify_cold(struct kg_snp_verifier *v, const struct chain_ce
 		if (i == 0 || t < e->not_after)
 			e->not_after = t;
 	}
+	KG_TRY(serial_get(cc->leaf, &e->leaf_serial));
+	KG_TRY(serial_get(ask, &e->ask_serial));
 	memcpy(e->leaf_fp, cc->leaf_fp, 32);
 	memcpy(e->ask_fp, ask_fp, 32);
 	e->anchor = (size_t)(anc - v->anchors);
@@ -1140,13 +1209,264 @@ static kg_err sha256(const uint8_t *p, size_t len, uint8_t out[static 32])
 	return KG_OK;
 }
 
+/* ---------------------------------------------------------------------------
+ * AMD's CRL: an X.509 v2 CRL (5280 §5) that each product's ARK issues and
+ * signs (KDS /vcek/v1/{product}/crl), listing revoked ASK/ASVK and
+ * VCEK/VLEK serials.  go-sev-guest verify.go verifyCRL checks the same
+ * signer and the ASK's serial; we check the leaf's too.
+ */
+
+/* 5280 §5.2: a CRL with a critical extension we do not process must not
+ * be used.  We process none, and also refuse what would narrow or
+ * qualify the list's scope even when marked non-critical: a delta-CRL
+ * indicator, an issuing distribution point, entries with critical
+ * extensions (e.g. certificateIssuer of an indirect CRL). */
+static kg_err crl_extensions_ok(X509_CRL *crl)
+{
+	const STACK_OF(X509_EXTENSION) *exts = X509_CRL_get0_extensions(crl);
+	STACK_OF(X509_REVOKED) *revoked = X509_CRL_get_REVOKED(crl);
+
+	for (int i = 0; i < sk_X509_EXTENSION_num(exts); i++) {
+		X509_EXTENSION *e = sk_X509_EXTENSION_value(exts, i);
+		int nid = OBJ_obj2nid(X509_EXTENSION_get_object(e));
+		KG_ENSURE(!X509_EXTENSION_get_critical(e), KG_ERR_SNP_CRL_INVALID);
+		KG_ENSURE(nid != NID_delta_crl && nid != NID_issuing_distribution_point, KG_ERR_SNP_CRL_INVALID);
+	}
+	for (int i = 0; i < sk_X509_REVOKED_num(revoked); i++) {
+		const STACK_OF(X509_EXTENSION) *rx = X509_REVOKED_get0_extensions(sk_X509_REVOKED_value(revoked, i));
+		for (int k = 0; k < sk_X509_EXTENSION_num(rx); k++)
+			KG_ENSURE(!X509_EXTENSION_get_critical(sk_X509_EXTENSION_value(rx, k)), KG_ERR_SNP_CRL_INVALID);
+	}
+	return KG_OK;
+}
+
+/* The CRL's form: v2, a nextUpdate, extensions we can honour, AMD's
+ * signature algorithm. */
+static kg_err crl_form_ok(X509_CRL *crl)
+{
+	const ASN1_BIT_STRING *sig;
+	const X509_ALGOR *outer;
+
+	KG_ENSURE(X509_CRL_get_version(crl) == 1 /* v2 */, KG_ERR_SNP_CRL_INVALID);
+	KG_ENSURE(X509_CRL_get0_nextUpdate(crl) != NULL, KG_ERR_SNP_CRL_INVALID);
+	KG_TRY(crl_extensions_ok(crl));
+	X509_CRL_get0_signature(crl, &sig, &outer);
+	KG_ENSURE(algor_is_amd_pss(outer), KG_ERR_SNP_CRL_INVALID);
+	return KG_OK;
+}
+
+/* The CRL is the anchor's: of the right form, issued by it by name,
+ * signed by its key (which may sign CRLs).  Its dates are checked per
+ * call (crl_check). */
+static kg_err crl_verify(X509_CRL *crl, const struct anchor *anc)
+{
+	EVP_PKEY *pk = X509_get0_pubkey(anc->cert);
+
+	KG_TRY(crl_form_ok(crl));
+	/* crl_get selects by issuer already; kept so this stands alone. */
+	KG_ENSURE(X509_NAME_cmp(X509_CRL_get_issuer(crl), X509_get_subject_name(anc->cert)) == 0,
+		  KG_ERR_SNP_CRL_INVALID);
+	/* AMD's ARKs: keyUsage keyCertSign, cRLSign (5280 §4.2.1.3). */
+	KG_ENSURE((X509_get_key_usage(anc->cert) & KU_CRL_SIGN) != 0, KG_ERR_SNP_CRL_INVALID);
+	KG_ENSURE(pk != NULL && EVP_PKEY_get_base_id(pk) == EVP_PKEY_RSA && EVP_PKEY_get_bits(pk) >= RSA_MIN_BITS,
+		  KG_ERR_SNP_CRL_INVALID);
+	/* OpenSSL 3.0's X509_CRL_verify, like X509_verify, also refuses a
+	 * tbsCertList algorithm other than the outer one (5280 §5.1.1.2);
+	 * test crl_invalid holds it to that. */
+	KG_ENSURE(X509_CRL_verify(crl, pk) == 1, KG_ERR_SNP_CRL_INVALID);
+	return KG_OK;
+}
+
+/* The CRLs of a text: one DER CRL (no trailing bytes), or every "X509 CRL"
+ * block of a PEM text (other blocks skipped), at most CRL_BUNDLE_MAX. */
+static kg_err crl_load_all(const uint8_t *buf, size_t len, X509_CRL *out[static CRL_BUNDLE_MAX], size_t *n)
+{
+	BIO *b = NULL;
+	X509_CRL *x;
+	unsigned long e;
+	kg_err rc = KG_ERR_SNP_CRL_INVALID;
+
+	*n = 0;
+	if (buf[0] == 0x30) { /* a DER SEQUENCE */
+		const unsigned char *p = buf;
+		x = d2i_X509_CRL(NULL, &p, (long)len);
+		if (x && (size_t)(p - buf) != len) { /* trailing bytes */
+			X509_CRL_free(x);
+			x = NULL;
+		}
+		KG_ENSURE_OUT(x != NULL, KG_ERR_SNP_CRL_INVALID);
+		out[(*n)++] = x;
+		rc = KG_OK;
+		goto out;
+	}
+	ERR_clear_error(); /* the end-of-text check below reads the queue */
+	KG_ENSURE_OUT((b = BIO_new_mem_buf(buf, (int)len)) != NULL, KG_ERR_NOMEM);
+	while ((x = PEM_read_bio_X509_CRL(b, NULL, NULL, NULL)) != NULL) {
+		if (*n == CRL_BUNDLE_MAX) {
+			X509_CRL_free(x);
+			goto out;
+		}
+		out[(*n)++] = x;
+	}
+	/* As in load_bundle: only "no start line" ends the text cleanly. */
+	e = ERR_peek_last_error();
+	KG_ENSURE_OUT(e == 0 || (ERR_GET_LIB(e) == ERR_LIB_PEM && ERR_GET_REASON(e) == PEM_R_NO_START_LINE),
+		      KG_ERR_SNP_CRL_INVALID);
+	KG_ENSURE_OUT(*n > 0, KG_ERR_SNP_CRL_INVALID);
+	rc = KG_OK;
+out:
+	if (rc != KG_OK) {
+		for (size_t i = 0; i < *n; i++)
+			X509_CRL_free(out[i]);
+		*n = 0;
+	}
+	BIO_free(b);
+	ERR_clear_error();
+	return rc;
+}
+
+kg_err kg_snp_crl_parse(const uint8_t *buf, size_t len, size_t *n)
+{
+	X509_CRL *all[CRL_BUNDLE_MAX];
+	size_t count = 0;
+	kg_err rc = KG_OK;
+
+	*n = 0;
+	KG_ENSURE(len <= KG_SNP_CRL_MAX, KG_ERR_TOO_LARGE);
+	KG_ENSURE(buf != NULL && len > 0, KG_ERR_SNP_CRL_INVALID);
+	KG_TRY(crl_load_all(buf, len, all, &count));
+	for (size_t i = 0; i < count && rc == KG_OK; i++)
+		rc = crl_form_ok(all[i]);
+	for (size_t i = 0; i < count; i++)
+		X509_CRL_free(all[i]);
+	ERR_clear_error();
+	if (rc == KG_OK)
+		*n = count;
+	return rc;
+}
+
+/* The verified CRL of anchors[anchor] from text buf (a new reference):
+ * from the cache when these very bytes verified under this anchor before,
+ * else parsed, selected by issuer (exactly one), verified and cached. */
+static kg_err crl_get(struct kg_snp_verifier *v, const uint8_t *buf, size_t len, size_t anchor, X509_CRL **out)
+{
+	X509_CRL *all[CRL_BUNDLE_MAX], *mine = NULL;
+	struct crl_entry *slot = NULL;
+	uint8_t hash[32];
+	size_t n = 0;
+	kg_err rc;
+
+	*out = NULL;
+	KG_TRY(sha256(buf, len, hash));
+	pthread_mutex_lock(&v->lock);
+	for (size_t i = 0; i < CRL_CACHE_MAX && *out == NULL; i++) {
+		struct crl_entry *e = &v->crls[i];
+		if (e->used && e->anchor == anchor && memcmp(e->hash, hash, 32) == 0 && X509_CRL_up_ref(e->crl) == 1) {
+			e->last_use = ++v->tick;
+			*out = e->crl;
+		}
+	}
+	if (*out)
+		v->crl_hits++;
+	else
+		v->crl_misses++;
+	pthread_mutex_unlock(&v->lock);
+	if (*out)
+		return KG_OK;
+
+	KG_TRY(crl_load_all(buf, len, all, &n));
+	for (size_t i = 0; i < n; i++) {
+		if (X509_NAME_cmp(X509_CRL_get_issuer(all[i]), X509_get_subject_name(v->anchors[anchor].cert)) != 0)
+			continue;
+		/* Two CRLs of one ARK: which one is current is not ours to guess. */
+		KG_ENSURE_OUT(mine == NULL, KG_ERR_SNP_CRL_INVALID);
+		mine = all[i];
+	}
+	KG_ENSURE_OUT(mine != NULL, KG_ERR_SNP_CRL_INVALID);
+	KG_TRY_OUT(crl_verify(mine, &v->anchors[anchor]));
+	KG_ENSURE_OUT(X509_CRL_up_ref(mine) == 1, KG_ERR_CRYPTO);
+	*out = mine;
+
+	pthread_mutex_lock(&v->lock);
+	for (size_t i = 0; i < CRL_CACHE_MAX; i++) {
+		struct crl_entry *e = &v->crls[i];
+		if (e->used && e->anchor == anchor && memcmp(e->hash, hash, 32) == 0) {
+			slot = e; /* another thread verified it meanwhile */
+			break;
+		}
+		if (slot == NULL || !e->used || (slot->used && e->last_use < slot->last_use))
+			slot = e; /* a free slot, else the least recently used */
+	}
+	assert(slot != NULL);
+	if (X509_CRL_up_ref(mine) == 1) {
+		X509_CRL_free(slot->crl);
+		slot->used = true;
+		memcpy(slot->hash, hash, 32);
+		slot->anchor = anchor;
+		slot->crl = mine;
+		slot->last_use = ++v->tick;
+	}
+	pthread_mutex_unlock(&v->lock);
+	rc = KG_OK;
+out:
+	for (size_t i = 0; i < n; i++)
+		X509_CRL_free(all[i]);
+	ERR_clear_error();
+	return rc;
+}
+
+/* Whether the CRL lists the serial (DER, from a verified certificate). */
+static kg_err crl_lists(X509_CRL *crl, const struct serial *s, bool *listed)
+{
+	STACK_OF(X509_REVOKED) *revoked = X509_CRL_get_REVOKED(crl);
+	const unsigned char *p = s->der;
+	ASN1_INTEGER *want = d2i_ASN1_INTEGER(NULL, &p, (long)s->len);
+
+	*listed = false;
+	KG_ENSURE(want != NULL, KG_ERR_CRYPTO);
+	for (int i = 0; i < sk_X509_REVOKED_num(revoked) && !*listed; i++)
+		*listed = ASN1_INTEGER_cmp(X509_REVOKED_get0_serialNumber(sk_X509_REVOKED_value(revoked, i)), want) == 0;
+	ASN1_INTEGER_free(want);
+	return KG_OK;
+}
+
+/* The chain in e against the CRL text, at now.  A listed serial counts
+ * whatever its revocation date or reason: AMD's revocations are permanent
+ * (5280 removeFromCRL exists only in delta CRLs, which we refuse), and a
+ * stale CRL that lists a certificate still proves it revoked, so
+ * revocation is checked before the dates. */
+static kg_err crl_check(struct kg_snp_verifier *v, const uint8_t *buf, size_t len, const struct cache_entry *e,
+			time_t now)
+{
+	X509_CRL *crl = NULL;
+	bool leaf = false, ask = false;
+	int tu, nu;
+	kg_err rc;
+
+	KG_TRY(crl_get(v, buf, len, e->anchor, &crl));
+	KG_TRY_OUT(crl_lists(crl, &e->leaf_serial, &leaf));
+	KG_TRY_OUT(crl_lists(crl, &e->ask_serial, &ask));
+	KG_ENSURE_OUT(!leaf && !ask, KG_ERR_SNP_CERT_REVOKED);
+	/* thisUpdate <= now < nextUpdate, in X509_cmp_time's terms (-1: at or
+	 * before now, 1: after, 0: unreadable). */
+	tu = X509_cmp_time(X509_CRL_get0_lastUpdate(crl), &now);
+	nu = X509_cmp_time(X509_CRL_get0_nextUpdate(crl), &now);
+	KG_ENSURE_OUT(tu != 0 && nu != 0, KG_ERR_SNP_CRL_INVALID);
+	KG_ENSURE_OUT(tu < 0 && nu > 0, KG_ERR_SNP_CRL_EXPIRED);
+	rc = KG_OK;
+out:
+	X509_CRL_free(crl);
+	ERR_clear_error();
+	return rc;
+}
+
 /* The verified VCEK/VLEK key (a new reference) and what it certifies. */
 static kg_err chain_get(struct kg_snp_verifier *v, const struct kg_snp_certs *certs, int signing_key, time_t now,
 			EVP_PKEY **pkey, struct vek *vek)
 {
 	struct chain_certs cc;
 	struct cache_entry e;
-	bool looked_up = false;
+	bool looked_up = false, has_crl;
 	kg_err rc;
 
 	*pkey = NULL;
@@ -1157,8 +1477,12 @@ static kg_err chain_get(struct kg_snp_verifier *v, const struct kg_snp_certs *ce
 	KG_ENSURE(certs->vcek_len <= KG_SNP_CERT_MAX, KG_ERR_TOO_LARGE);
 	cc.has_ask = certs->ask != NULL && certs->ask_len > 0;
 	cc.has_ark = certs->ark != NULL && certs->ark_len > 0;
+	has_crl = certs->crl != NULL && certs->crl_len > 0;
 	KG_ENSURE(!cc.has_ask || certs->ask_len <= KG_SNP_CERT_MAX, KG_ERR_TOO_LARGE);
 	KG_ENSURE(!cc.has_ark || certs->ark_len <= KG_SNP_CERT_MAX, KG_ERR_TOO_LARGE);
+	KG_ENSURE(!has_crl || certs->crl_len <= KG_SNP_CRL_MAX, KG_ERR_TOO_LARGE);
+	/* Fail closed before any work when the broker insists on a CRL. */
+	KG_ENSURE(has_crl || !requires_crl(v), KG_ERR_SNP_CRL_MISSING);
 
 	/* Fast path: DER certificates are looked up by the SHA-256 of the bytes
 	 * as given, before any parsing.  The cache is keyed by the SHA-256 of
@@ -1173,10 +1497,8 @@ static kg_err chain_get(struct kg_snp_verifier *v, const struct kg_snp_certs *ce
 		if (cc.has_ark)
 			KG_TRY(sha256(certs->ark, certs->ark_len, cc.ark_fp));
 		looked_up = true;
-		if (cache_lookup(v, &cc, now, pkey, vek)) {
-			rc = KG_OK;
+		if (cache_lookup(v, &cc, now, &e))
 			goto hit;
-		}
 	}
 
 	KG_TRY_OUT(cert_load(certs->vcek, certs->vcek_len, &cc.leaf));
@@ -1189,33 +1511,31 @@ static kg_err chain_get(struct kg_snp_verifier *v, const struct kg_snp_certs *ce
 		KG_TRY_OUT(cert_load(certs->ark, certs->ark_len, &cc.ark));
 		KG_TRY_OUT(cert_fingerprint(cc.ark, cc.ark_fp));
 	}
-	if (!looked_up && cache_lookup(v, &cc, now, pkey, vek)) {
-		rc = KG_OK;
+	if (!looked_up && cache_lookup(v, &cc, now, &e))
 		goto hit;
-	}
 	KG_TRY_OUT(chain_verify_cold(v, &cc, signing_key, now, &e));
 	cache_insert(v, &e);
-	*pkey = e.pkey;
-	e.pkey = NULL;
-	*vek = e.vek;
-	rc = KG_OK;
-	goto out;
+	goto chain_ok;
 hit:
 	/* Served from the cache: the chain verified for this very
 	 * certificate, with this ASK/ARK, and is still in date.  The kind
 	 * check is the cold path's first, repeated here. */
-	if (vek->info.vlek != (signing_key == 1))
-		rc = KG_ERR_SNP_SIGNING_KEY;
+	KG_ENSURE_OUT(e.vek.info.vlek == (signing_key == 1), KG_ERR_SNP_SIGNING_KEY);
+chain_ok:
+	/* Revocation, on every call: neither cache entry stands for it. */
+	if (has_crl)
+		KG_TRY_OUT(crl_check(v, certs->crl, certs->crl_len, &e, now));
+	*pkey = e.pkey;
+	e.pkey = NULL;
+	*vek = e.vek;
+	rc = KG_OK;
 out:
-	if (rc != KG_OK) {
-		EVP_PKEY_free(*pkey);
-		*pkey = NULL;
-		ERR_clear_error();
-	}
 	EVP_PKEY_free(e.pkey);
 	X509_free(cc.leaf);
 	X509_free(cc.ask);
 	X509_free(cc.ark);
+	if (rc != KG_OK)
+		ERR_clear_error();
 	return rc;
 }
 

@@ -23,6 +23,9 @@
 #define KG_SNP_CERT_MAX (16 * 1024)
 /* Verified VCEK/VLEK certificates remembered per verifier (LRU). */
 #define KG_SNP_CACHE_MAX 256
+/* Upper bound on the CRL text handed to the verifier (one DER CRL, or PEM
+ * with one CRL per product); AMD's are a few KiB.  Checked first. */
+#define KG_SNP_CRL_MAX (128 * 1024)
 
 /* TCB_VERSION, decoded for the report's CPU generation (Milan/Genoa layout
  * or Turin layout, see formats notes §2.3).  raw keeps the 8 bytes as a
@@ -117,26 +120,58 @@ KG_MUST_CHECK kg_err kg_snp_verifier_new(struct kg_snp_verifier **out, const cha
 void kg_snp_verifier_free(struct kg_snp_verifier *v);
 
 /* Certificates supplied beside the evidence (DER or PEM each, any may be
- * NULL): from the report's cert table or from files on the command line. */
+ * NULL): from the report's cert table or from files on the command line.
+ *
+ * crl (optional, never from the evidence: the broker's own copy) is AMD's
+ * certificate revocation list as KDS serves it at
+ * https://kdsintf.amd.com/vcek/v1/{product}/crl: an X.509 v2 CRL issued
+ * and signed by the product's ARK (RSASSA-PSS/SHA-384), listing revoked
+ * ASK/ASVK and VCEK/VLEK serials.  DER holds one CRL; PEM may hold several
+ * ("X509 CRL" blocks, e.g. Milan's, Genoa's and Turin's concatenated), and
+ * the one issued by the ARK the chain ends in is used.  Members added
+ * after the first three pairs: initialise the struct with memset or
+ * designated initialisers so that they are zero when unused. */
 struct kg_snp_certs {
 	const uint8_t *vcek, *ask, *ark; /* vcek may hold a VLEK, ask an ASVK */
 	size_t vcek_len, ask_len, ark_len;
+	const uint8_t *crl;
+	size_t crl_len;
 };
+
+/* Whether verification insists on a CRL (default false).  When true, a
+ * call whose certs carry no CRL fails with KG_ERR_SNP_CRL_MISSING before
+ * anything is verified, so that a broker without a current CRL fails
+ * closed.  Thread-safe; applies to calls that start after it returns. */
+void kg_snp_verifier_require_crl(struct kg_snp_verifier *v, bool required);
 
 /* Verifies a report at time now: parses it (see kg_snp_report_parse), then
  * the chain VCEK -> ASK -> ARK (VLEK -> ASVK -> ARK when SIGNING_KEY is 1)
  * to a trust anchor, every certificate RSASSA-PSS/SHA-384/salt 48 and
- * valid at now, then the VCEK extensions against the report (product ==
- * the root's == the CPUID's, hwID == CHIP_ID for a VCEK, each SPL ==
- * REPORTED_TCB), then the ECDSA P-384 signature over bytes 0..0x29F.
- * A missing ASK/ARK is taken from the verifier's roots.  Reason codes:
- * SNP_NO_VCEK, SNP_SIGNING_KEY (certificate kind differs from the
- * report's), SNP_CHAIN, SNP_CHAIN_EXPIRED, SNP_UNTRUSTED_ROOT,
+ * valid at now, then the CRL when one is supplied (see below), then the
+ * VCEK extensions against the report (product == the root's == the
+ * CPUID's, hwID == CHIP_ID for a VCEK, each SPL == REPORTED_TCB), then the
+ * ECDSA P-384 signature over bytes 0..0x29F.  A missing ASK/ARK is taken
+ * from the verifier's roots.
+ *
+ * The CRL: the one issued by the chain's ARK (by name) must be a v2 CRL
+ * signed by that ARK with AMD's RSASSA-PSS parameters, with nextUpdate,
+ * no critical extension, no delta-CRL indicator or issuing distribution
+ * point, else SNP_CRL_INVALID (also when none of the supplied CRLs is the
+ * ARK's, or two are); if it lists the serial of the ASK/ASVK or of the
+ * VCEK/VLEK the chain used, SNP_CERT_REVOKED; unless thisUpdate <= now <
+ * nextUpdate, SNP_CRL_EXPIRED.  KG_ERR_TOO_LARGE beyond KG_SNP_CRL_MAX.
+ *
+ * Reason codes: SNP_NO_VCEK, SNP_CRL_MISSING, SNP_SIGNING_KEY (certificate
+ * kind differs from the report's), SNP_CHAIN, SNP_CHAIN_EXPIRED,
+ * SNP_UNTRUSTED_ROOT, SNP_CRL_INVALID, SNP_CERT_REVOKED, SNP_CRL_EXPIRED,
  * SNP_PRODUCT, SNP_VCEK_EXT, SNP_CHIP_MISMATCH, SNP_TCB_MISMATCH,
  * SNP_SIGNATURE, and the parser's.  out (may be NULL) is filled only on
  * success, with product set and the TCBs decoded for it.  A VCEK/VLEK that
  * verified is cached; later calls check only the report against it while
- * now stays inside every certificate's validity. */
+ * now stays inside every certificate's validity.  The cache never stands
+ * in for the CRL: the serials of a cached chain are checked against the
+ * supplied CRL on every call (a CRL that verified is cached too, by the
+ * SHA-256 of its bytes and the ARK, but its dates are checked every time). */
 KG_MUST_CHECK kg_err kg_snp_verify(struct kg_snp_verifier *v, const uint8_t *report, size_t report_len,
 				   const struct kg_snp_certs *certs, time_t now, struct kg_snp_report *out);
 
@@ -152,8 +187,9 @@ struct kg_snp_vek_info {
 };
 
 /* Verifies a VCEK/VLEK chain alone (no report) at time now, as
- * kg_snp_verify does; signing_key 0 expects a VCEK under an ASK, 1 a VLEK
- * under an ASVK.  info (may be NULL) receives the certified values. */
+ * kg_snp_verify does, CRL included; signing_key 0 expects a VCEK under an
+ * ASK, 1 a VLEK under an ASVK.  info (may be NULL) receives the certified
+ * values. */
 KG_MUST_CHECK kg_err kg_snp_verify_chain(struct kg_snp_verifier *v, const struct kg_snp_certs *certs,
 					 int signing_key, time_t now, struct kg_snp_vek_info *info);
 
@@ -161,6 +197,7 @@ KG_MUST_CHECK kg_err kg_snp_verify_chain(struct kg_snp_verifier *v, const struct
 struct kg_snp_cache_stats {
 	uint64_t hits, misses;
 	size_t entries;
+	uint64_t crl_hits, crl_misses; /* the verified-CRL cache */
 };
 void kg_snp_verifier_stats(struct kg_snp_verifier *v, struct kg_snp_cache_stats *out);
 

@@ -52,4 +52,14 @@ void kg_snp_tcb_decode(uint64_t raw, bool turin, struct kg_snp_tcb *out);
  * its extensions are missing or malformed. */
 KG_MUST_CHECK kg_err kg_snp_vek_info_parse(const uint8_t *cert, size_t len, struct kg_snp_vek_info *out);
 
+/* Parses a CRL text as kg_snp_certs.crl carries it (one DER CRL without
+ * trailing bytes, or up to 8 "X509 CRL" blocks of a PEM text) and checks
+ * each CRL's form as kg_snp_verify does (v2, a nextUpdate, no critical
+ * extension, no delta-CRL indicator or issuing distribution point, no
+ * critical entry extension, AMD's RSASSA-PSS parameters), but no signature,
+ * issuer or date: for the fuzz target and tests only, never for trust.  n
+ * receives the number of CRLs (0 on failure).  KG_ERR_TOO_LARGE beyond
+ * KG_SNP_CRL_MAX, KG_ERR_SNP_CRL_INVALID otherwise. */
+KG_MUST_CHECK kg_err kg_snp_crl_parse(const uint8_t *buf, size_t len, size_t *n);
+
 #endif

@@ -7,6 +7,7 @@
 #define _GNU_SOURCE
 #include "snp_sim.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -142,15 +143,25 @@ static bool add_ext_ia5(X509 *x, const char *oid, const char *s)
 	return ok;
 }
 
-/* RSASSA-PSS, SHA-384, MGF1-SHA-384, salt 48: what AMD signs with. */
-static bool sign_pss(X509 *x, EVP_PKEY *key)
+/* RSASSA-PSS, SHA-384, MGF1-SHA-384, salt 48: what AMD signs with.  A
+ * signing context for X509_sign_ctx / X509_CRL_sign_ctx, or NULL. */
+static EVP_MD_CTX *pss_ctx(EVP_PKEY *key)
 {
 	EVP_MD_CTX *md = EVP_MD_CTX_new();
 	EVP_PKEY_CTX *pctx = NULL;
-	bool ok = md && EVP_DigestSignInit(md, &pctx, EVP_sha384(), NULL, key) == 1 &&
-		  EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) == 1 &&
-		  EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, 48) == 1 &&
-		  EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, EVP_sha384()) == 1 && X509_sign_ctx(x, md) > 0;
+
+	if (md && EVP_DigestSignInit(md, &pctx, EVP_sha384(), NULL, key) == 1 &&
+	    EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) == 1 &&
+	    EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, 48) == 1 && EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, EVP_sha384()) == 1)
+		return md;
+	EVP_MD_CTX_free(md);
+	return NULL;
+}
+
+static bool sign_pss(X509 *x, EVP_PKEY *key)
+{
+	EVP_MD_CTX *md = pss_ctx(key);
+	bool ok = md && X509_sign_ctx(x, md) > 0;
 
 	EVP_MD_CTX_free(md);
 	return ok;
@@ -256,6 +267,8 @@ kg_err kg_snp_sim_init(const char *dir)
 	uint8_t hwid[64];
 
 	KG_ENSURE(dir != NULL, KG_ERR_INVALID_ARG);
+	/* ark-key.pem is not required here: a set made before it was kept
+	 * stays (its root is configured somewhere), it only cannot issue CRLs. */
 	if (file_exists(dir, KG_SNP_SIM_ARK) && file_exists(dir, KG_SNP_SIM_ASK) &&
 	    file_exists(dir, KG_SNP_SIM_ASK_KEY) && file_exists(dir, KG_SNP_SIM_VCEK) &&
 	    file_exists(dir, KG_SNP_SIM_VCEK_KEY))
@@ -273,6 +286,9 @@ kg_err kg_snp_sim_init(const char *dir)
 	/* The ARK last: the set is complete only when all files exist. */
 	KG_TRY_OUT(write_key(dir, KG_SNP_SIM_VCEK_KEY, vcek_key));
 	KG_TRY_OUT(write_key(dir, KG_SNP_SIM_ASK_KEY, ask_key));
+	/* Kept for the simulated KDS's CRLs, which the ARK signs (see
+	 * snp_sim.h for what keeping it costs). */
+	KG_TRY_OUT(write_key(dir, KG_SNP_SIM_ARK_KEY, ark_key));
 	KG_TRY_OUT(write_cert(dir, KG_SNP_SIM_VCEK, vcek));
 	KG_TRY_OUT(write_cert(dir, KG_SNP_SIM_ASK, ask));
 	KG_TRY_OUT(write_cert(dir, KG_SNP_SIM_ARK, ark));
@@ -282,7 +298,6 @@ out:
 	X509_free(ark);
 	X509_free(ask);
 	X509_free(vcek);
-	/* The ARK key dies here: nothing but this ASK can join the root. */
 	EVP_PKEY_free(ark_key);
 	EVP_PKEY_free(ask_key);
 	EVP_PKEY_free(vcek_key);
@@ -522,6 +537,114 @@ out:
 	X509_free(ask);
 	X509_free(ark);
 	EVP_PKEY_free(key);
+	ERR_clear_error();
+	return rc;
+}
+
+/* ---------------------------------------------------------------------------
+ * crl: the simulated KDS's revocation list (RFC 5280 §5)
+ */
+
+static bool crl_revoke(X509_CRL *crl, X509 *x, const ASN1_TIME *when)
+{
+	X509_REVOKED *r = X509_REVOKED_new();
+	ASN1_TIME *t = ASN1_STRING_dup(when);
+
+	if (r && t && X509_REVOKED_set_serialNumber(r, X509_get_serialNumber(x)) == 1 &&
+	    X509_REVOKED_set_revocationDate(r, t) == 1 && X509_CRL_add0_revoked(crl, r) == 1) {
+		ASN1_TIME_free(t);
+		return true;
+	}
+	ASN1_TIME_free(t);
+	X509_REVOKED_free(r);
+	return false;
+}
+
+/* The revoked VCEKs: vcek.pem and every vcek-*.pem of dir. */
+static kg_err crl_revoke_vceks(const char *dir, X509_CRL *crl, const ASN1_TIME *when)
+{
+	DIR *d;
+	struct dirent *de;
+	X509 *x = NULL;
+	kg_err rc;
+
+	KG_TRY(read_cert(dir, KG_SNP_SIM_VCEK, &x));
+	rc = crl_revoke(crl, x, when) ? KG_OK : KG_ERR_CRYPTO;
+	X509_free(x);
+	KG_TRY(rc);
+	KG_ENSURE((d = opendir(dir)) != NULL, KG_ERR_IO);
+	while (rc == KG_OK && (de = readdir(d)) != NULL) {
+		size_t n = strlen(de->d_name);
+		if (strncmp(de->d_name, "vcek-", 5) != 0 || n < 9 || strcmp(de->d_name + n - 4, ".pem") != 0 ||
+		    strcmp(de->d_name, KG_SNP_SIM_VCEK_KEY) == 0)
+			continue;
+		if ((rc = read_cert(dir, de->d_name, &x)) == KG_OK) {
+			rc = crl_revoke(crl, x, when) ? KG_OK : KG_ERR_CRYPTO;
+			X509_free(x);
+		}
+	}
+	closedir(d);
+	return rc;
+}
+
+kg_err kg_snp_sim_crl(const char *dir, bool revoke_vcek, bool revoke_ask, time_t this_update, time_t next_update,
+		      uint8_t **der, size_t *len)
+{
+	X509_CRL *crl = NULL;
+	X509 *ark = NULL, *ask = NULL;
+	EVP_PKEY *ark_key = NULL;
+	ASN1_TIME *tu = NULL, *nu = NULL;
+	ASN1_INTEGER *number = NULL;
+	X509_EXTENSION *aki = NULL;
+	EVP_MD_CTX *md = NULL;
+	X509V3_CTX ctx;
+	unsigned char *out = NULL;
+	int n;
+	kg_err rc = KG_ERR_CRYPTO;
+
+	*der = NULL;
+	*len = 0;
+	KG_ENSURE(dir != NULL, KG_ERR_INVALID_ARG);
+	KG_TRY_OUT(read_key(dir, KG_SNP_SIM_ARK_KEY, &ark_key));
+	KG_TRY_OUT(read_cert(dir, KG_SNP_SIM_ARK, &ark));
+	KG_TRY_OUT(read_cert(dir, KG_SNP_SIM_ASK, &ask));
+	KG_ENSURE_OUT((crl = X509_CRL_new()) != NULL, KG_ERR_NOMEM);
+	KG_ENSURE_OUT((tu = ASN1_TIME_set(NULL, this_update)) != NULL, KG_ERR_CRYPTO);
+	KG_ENSURE_OUT((nu = ASN1_TIME_set(NULL, next_update)) != NULL, KG_ERR_CRYPTO);
+	KG_ENSURE_OUT(X509_CRL_set_version(crl, 1 /* v2 */) == 1 &&
+			      X509_CRL_set_issuer_name(crl, X509_get_subject_name(ark)) == 1 &&
+			      X509_CRL_set1_lastUpdate(crl, tu) == 1 && X509_CRL_set1_nextUpdate(crl, nu) == 1,
+		      KG_ERR_CRYPTO);
+	if (revoke_ask)
+		KG_ENSURE_OUT(crl_revoke(crl, ask, tu), KG_ERR_CRYPTO);
+	if (revoke_vcek)
+		KG_TRY_OUT(crl_revoke_vceks(dir, crl, tu));
+	/* Extensions, non-critical as in 5280 §5.2.1 and §5.2.3. */
+	X509V3_set_ctx(&ctx, ark, NULL, NULL, crl, 0);
+	KG_ENSURE_OUT((aki = X509V3_EXT_conf_nid(NULL, &ctx, NID_authority_key_identifier, "keyid:always")) != NULL,
+		      KG_ERR_CRYPTO);
+	KG_ENSURE_OUT(X509_CRL_add_ext(crl, aki, -1) == 1, KG_ERR_CRYPTO);
+	KG_ENSURE_OUT((number = ASN1_INTEGER_new()) != NULL && ASN1_INTEGER_set_int64(number, this_update) == 1 &&
+			      X509_CRL_add1_ext_i2d(crl, NID_crl_number, number, 0, 0) == 1,
+		      KG_ERR_CRYPTO);
+	KG_ENSURE_OUT(X509_CRL_sort(crl) == 1, KG_ERR_CRYPTO);
+	KG_ENSURE_OUT((md = pss_ctx(ark_key)) != NULL && X509_CRL_sign_ctx(crl, md) > 0, KG_ERR_CRYPTO);
+	KG_ENSURE_OUT((n = i2d_X509_CRL(crl, &out)) > 0, KG_ERR_CRYPTO);
+	KG_ENSURE_OUT((*der = malloc((size_t)n)) != NULL, KG_ERR_NOMEM);
+	memcpy(*der, out, (size_t)n);
+	*len = (size_t)n;
+	rc = KG_OK;
+out:
+	OPENSSL_free(out);
+	EVP_MD_CTX_free(md);
+	X509_EXTENSION_free(aki);
+	ASN1_INTEGER_free(number);
+	ASN1_TIME_free(tu);
+	ASN1_TIME_free(nu);
+	X509_CRL_free(crl);
+	X509_free(ark);
+	X509_free(ask);
+	EVP_PKEY_free(ark_key); /* EVP_PKEY_free wipes the private key */
 	ERR_clear_error();
 	return rc;
 }

@@ -8,6 +8,8 @@
  *   ark.pem       test ARK, RSA-4096, self-signed, RSASSA-PSS/SHA-384
  *                 ("CN=ARK-Milan", O=Keygate simulated SEV-SNP): the trust
  *                 anchor to configure
+ *   ark-key.pem   the ARK's private key, PKCS#8, mode 0600 (the simulated
+ *                 KDS signs its CRLs with it, as AMD's ARK signs theirs)
  *   ask.pem       test ASK ("CN=SEV-Milan"), RSA-4096, signed by the ARK
  *   ask-key.pem   the ASK's private key, PKCS#8, mode 0600 (the simulated
  *                 KDS: it issues a VCEK for each TCB a report claims)
@@ -15,11 +17,20 @@
  *                 AMD's extensions: productName "Milan-B0", the SPLs of
  *                 KG_SNP_SIM_TCB_* and a random 64-byte hwID
  *   vcek-key.pem  the VCEK's private key, PKCS#8, mode 0600
- * The ARK's private key is discarded after init, so nothing but this ASK
- * can ever join the test root.  Like AMD's KDS, which issues one VCEK per
- * (chip, TCB), the simulator certifies the VCEK key anew (same key and
- * hwID, other SPLs) when a report claims a TCB other than vcek.pem's, and
- * keeps that certificate as vcek-BBTTSSUU.pem (the SPLs in hex).
+ *
+ * The ARK's private key is kept because AMD's CRL is issued by the ARK
+ * itself (KDS /vcek/v1/{product}/crl), so revocation cannot be simulated
+ * without it.  The cost: whoever can read ark-key.pem can mint ASKs under
+ * the test root.  That root is a test root only, trusted only by a broker
+ * configured with this ark.pem; keep the directory private (it is created
+ * 0700) and never configure a production broker with it.  A directory made
+ * before ark-key.pem was kept still attests, but cannot issue CRLs
+ * (kg_snp_sim_crl fails with KG_ERR_IO): delete it to start over.
+ *
+ * Like AMD's KDS, which issues one VCEK per (chip, TCB), the simulator
+ * certifies the VCEK key anew (same key and hwID, other SPLs) when a
+ * report claims a TCB other than vcek.pem's, and keeps that certificate as
+ * vcek-BBTTSSUU.pem (the SPLs in hex).
  *
  * Reports are laid out as AMD's (ABI 56860 ATTESTATION_REPORT) and signed
  * like AMD's (ECDSA P-384/SHA-384 over bytes 0..0x29F, R and S
@@ -32,10 +43,12 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "../common/err.h"
 
 #define KG_SNP_SIM_ARK "ark.pem"
+#define KG_SNP_SIM_ARK_KEY "ark-key.pem"
 #define KG_SNP_SIM_ASK "ask.pem"
 #define KG_SNP_SIM_ASK_KEY "ask-key.pem"
 #define KG_SNP_SIM_VCEK "vcek.pem"
@@ -80,8 +93,9 @@ struct kg_snp_sim_params {
  * PLATFORM_INFO 0x25, CHIP_ID = the VCEK's hwID, certificate table on. */
 struct kg_snp_sim_params kg_snp_sim_params_default(void);
 
-/* Creates dir (mode 0700) if needed and the five files above, unless all
- * five exist already, in which case it keeps them: the test root stays
+/* Creates dir (mode 0700) if needed and the six files above, unless the
+ * certificates and the ASK and VCEK keys exist already (ark-key.pem may be
+ * missing, see above), in which case it keeps them: the test root stays
  * stable across runs, so a broker configured with ark.pem keeps trusting
  * it.  Delete the files to start over.  Takes a few seconds (two RSA-4096
  * key generations). */
@@ -95,5 +109,17 @@ KG_MUST_CHECK kg_err kg_snp_sim_init(const char *dir);
  * is malloc'd; the caller frees it. */
 KG_MUST_CHECK kg_err kg_snp_sim_attest(const char *dir, const struct kg_snp_sim_params *p,
 				       const uint8_t report_data[static 64], uint8_t **evidence, size_t *len);
+
+/* Issues a CRL shaped like the one AMD's KDS serves per product: an X.509
+ * v2 CRL issued and signed by dir's ARK (RSASSA-PSS, SHA-384, MGF1-SHA-384,
+ * salt 48) with an authority key identifier and a CRL number (=
+ * this_update), thisUpdate = this_update and nextUpdate = next_update.
+ * It lists, each revoked at this_update, the serial of ask.pem when
+ * revoke_ask, and when revoke_vcek the serials of vcek.pem and of every
+ * vcek-*.pem issued so far (the simulated KDS's VCEKs for other TCBs; a
+ * VCEK issued after the CRL is not on it).  *der is malloc'd DER; the
+ * caller frees it.  KG_ERR_IO when dir holds no ark-key.pem. */
+KG_MUST_CHECK kg_err kg_snp_sim_crl(const char *dir, bool revoke_vcek, bool revoke_ask, time_t this_update,
+				    time_t next_update, uint8_t **der, size_t *len);
 
 #endif

@@ -14,13 +14,37 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: keygate evidence verify --tee snp FILE [--certs DIR] [--roots PEM] [--at TIME]\n\n"
+	fprintf(f, "usage: keygate evidence verify --tee snp FILE [--certs DIR] [--roots PEM] [--at TIME]\n"
+		   "       keygate evidence verify --tee tdx QUOTE --collateral DIR... [--roots PEM] [--at TIME]\n\n"
 		   "Verifies FILE (SEV-SNP: the 1184-byte report, optionally followed by the extended\n"
 		   "report's certificate table) and prints its claims as JSON (exit 0), or the reason\n"
 		   "code (exit 1).  DIR may hold vcek.{der,pem} (or vlek.*), ask.*, ark.*; missing ASK/ARK\n"
 		   "come from AMD's roots shipped with Keygate, or from --roots PEM, which replaces them\n"
 		   "as trust anchors.  --at evaluates validity at TIME (2024-05-01T00:00:00Z or Unix\n"
-		   "seconds) instead of now, for evidence captured in the past.\n");
+		   "seconds) instead of now, for evidence captured in the past.\n\n"
+		   "TDX: QUOTE is a DCAP quote (v4 or v5).  --collateral DIR (repeatable, searched in\n"
+		   "order) holds Intel's collateral as PCS publishes it: tcbInfo.json, qeIdentity.json\n"
+		   "(or enclaveIdentity.json), TCB_Signing_chain.pem (the TCB-Info-Issuer-Chain),\n"
+		   "IntelSGXRootCA.crl.der (or .der/.pem) and pckcrl_platform.crl.der (or\n"
+		   "pckcrl_processor.crl.der, pckcrl.der; PEM accepted).  --roots PEM replaces the\n"
+		   "shipped Intel SGX Root CA.  The claims include the TCB status and advisory IDs.\n");
+}
+
+/* TDX collateral: the first of names found in any of dirs. */
+static void read_first(char *const *dirs, size_t n_dirs, const char *const *names, uint8_t **buf, size_t *len)
+{
+	char path[4096];
+
+	*buf = NULL;
+	*len = 0;
+	for (size_t d = 0; d < n_dirs; d++) {
+		for (size_t i = 0; names[i]; i++) {
+			if ((size_t)snprintf(path, sizeof path, "%s/%s", dirs[d], names[i]) >= sizeof path)
+				continue;
+			if (kg_file_read(path, KG_TDX_COLLATERAL_MAX, buf, len) == KG_OK)
+				return;
+		}
+	}
 }
 
 /* Reads DIR/NAME.der or DIR/NAME.pem if either exists. */
@@ -52,10 +76,25 @@ int kg_cmd_evidence(int argc, char **argv)
 					     {"certs", required_argument, NULL, 'c'},
 					     {"roots", required_argument, NULL, 'r'},
 					     {"at", required_argument, NULL, 'a'},
+					     {"collateral", required_argument, NULL, 'C'},
 					     {"help", no_argument, NULL, 'h'},
 					     {NULL, 0, NULL, 0}};
 	const char *tee_name = NULL, *certs_dir = NULL, *roots = NULL;
 	uint8_t *ev = NULL, *vcek = NULL, *ask = NULL, *ark = NULL;
+	/* TDX collateral: tcb info, QE identity, signing chain, root CRL, PCK CRL. */
+	static const char *const coll_names[5][6] = {
+		{"tcbInfo.json", "tcb_info.json", "tcbinfo.json", NULL},
+		{"qeIdentity.json", "qe_identity.json", "enclaveIdentity.json", NULL},
+		{"TCB_Signing_chain.pem", "tcb_signing_chain.pem", "TCB-Info-Issuer-Chain.pem", NULL},
+		{"IntelSGXRootCA.crl.der", "IntelSGXRootCA.der", "IntelSGXRootCA.crl", "root_crl.der", "root_crl.pem",
+		 NULL},
+		{"pckcrl_platform.crl.der", "pckcrl_processor.crl.der", "pckcrl.der", "pck_crl.der", "pck_crl.pem", NULL},
+	};
+	char *coll_dirs[8];
+	size_t n_coll_dirs = 0;
+	uint8_t *coll_buf[5] = {NULL, NULL, NULL, NULL, NULL};
+	size_t coll_len[5] = {0, 0, 0, 0, 0};
+	struct kg_tdx_collateral tcoll;
 	size_t ev_len = 0;
 	struct kg_snp_certs certs;
 	struct kg_attest_config acfg;
@@ -77,7 +116,7 @@ int kg_cmd_evidence(int argc, char **argv)
 	}
 	argc--;
 	argv++;
-	while ((c = getopt_long(argc, argv, "t:c:r:a:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "t:c:r:a:C:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 't':
 			tee_name = optarg;
@@ -94,6 +133,13 @@ int kg_cmd_evidence(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case 'C':
+			if (n_coll_dirs == sizeof coll_dirs / sizeof coll_dirs[0]) {
+				fprintf(stderr, "keygate evidence verify: too many --collateral\n");
+				return 2;
+			}
+			coll_dirs[n_coll_dirs++] = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -107,7 +153,7 @@ int kg_cmd_evidence(int argc, char **argv)
 		return 2;
 	}
 	if ((tee = kg_tee_from_name(tee_name)) == KG_TEE_NONE) {
-		fprintf(stderr, "keygate evidence verify: unknown --tee '%s' (known: snp)\n", tee_name);
+		fprintf(stderr, "keygate evidence verify: unknown --tee '%s' (known: snp, tdx)\n", tee_name);
 		return 2;
 	}
 	if ((e = kg_file_read(argv[optind], KG_EVIDENCE_FILE_MAX, &ev, &ev_len)) != KG_OK) {
@@ -129,11 +175,32 @@ int kg_cmd_evidence(int argc, char **argv)
 		certs.ark = ark;
 		certs.ark_len = ark ? l : 0;
 	}
-	acfg.snp_roots = roots;
-	if ((e = kg_attest_new(&a, &acfg)) != KG_OK) {
+	memset(&acfg, 0, sizeof acfg);
+	acfg.snp_roots = tee == KG_TEE_SNP ? roots : NULL;
+	if ((e = kg_attest_new(&a, &acfg)) != KG_OK ||
+	    (tee == KG_TEE_TDX && roots && (e = kg_attest_set_tdx_roots(a, roots)) != KG_OK)) {
 		fprintf(stderr, "keygate evidence verify: cannot load trust anchors\n");
 		ret = 2;
 		goto out;
+	}
+	if (tee == KG_TEE_TDX && n_coll_dirs > 0) {
+		for (int i = 0; i < 5; i++)
+			read_first(coll_dirs, n_coll_dirs, coll_names[i], &coll_buf[i], &coll_len[i]);
+		memset(&tcoll, 0, sizeof tcoll);
+		tcoll.tcb_info = coll_buf[0];
+		tcoll.tcb_info_len = coll_len[0];
+		tcoll.qe_identity = coll_buf[1];
+		tcoll.qe_identity_len = coll_len[1];
+		tcoll.tcb_signing_chain = coll_buf[2];
+		tcoll.tcb_signing_chain_len = coll_len[2];
+		tcoll.root_crl = coll_buf[3];
+		tcoll.root_crl_len = coll_len[3];
+		tcoll.pck_crl = coll_buf[4];
+		tcoll.pck_crl_len = coll_len[4];
+		if ((e = kg_attest_set_tdx_collateral(a, &tcoll)) != KG_OK) {
+			ret = fail(e);
+			goto out;
+		}
 	}
 	if ((claims = calloc(1, sizeof *claims)) == NULL) {
 		ret = fail(KG_ERR_NOMEM);
@@ -157,5 +224,7 @@ out:
 	free(vcek);
 	free(ask);
 	free(ark);
+	for (int i = 0; i < 5; i++)
+		free(coll_buf[i]);
 	return ret;
 }

@@ -70,6 +70,37 @@
 	X(SNP_VCEK_EXT, "vcek_extension_invalid", 401, 1, "VCEK extension invalid")           \
 	X(SNP_SIGNING_KEY, "snp_signing_key_unsupported", 401, 1, "SNP signing key kind")     \
 	X(SNP_PRODUCT, "snp_product_mismatch", 401, 1, "SNP product mismatch")                \
+	X(SNP_CRL_MISSING, "snp_crl_missing", 401, 1, "SNP CRL required but not supplied")    \
+	X(SNP_CRL_INVALID, "snp_crl_invalid", 401, 1, "SNP CRL does not verify")              \
+	X(SNP_CRL_EXPIRED, "snp_crl_expired", 401, 1, "SNP CRL outside its validity")         \
+	X(SNP_CERT_REVOKED, "snp_cert_revoked", 401, 1, "SNP ASK or VCEK is revoked")         \
+	/* Intel TDX (DCAP ECDSA quotes) */                                                  \
+	X(TDX_QUOTE_MALFORMED, "tdx_quote_malformed", 401, 1, "TDX quote is malformed")       \
+	X(TDX_VERSION, "tdx_version_unsupported", 401, 1, "TDX quote version unsupported")    \
+	X(TDX_ATT_KEY_TYPE, "tdx_att_key_type_unsupported", 401, 1,                           \
+	  "TDX attestation key type unsupported")                                             \
+	X(TDX_TEE_TYPE, "tdx_tee_type_unsupported", 401, 1, "quote is not a TDX quote")       \
+	X(TDX_BODY_TYPE, "tdx_body_type_unsupported", 401, 1, "TDX quote body type")          \
+	X(TDX_CERT_TYPE, "tdx_cert_data_unsupported", 401, 1, "TDX certification data type")  \
+	X(TDX_QE_VENDOR, "tdx_qe_vendor_unsupported", 401, 1, "TDX QE vendor is not Intel")   \
+	X(TDX_SIGNATURE, "tdx_signature_invalid", 401, 1, "TDX quote signature invalid")      \
+	X(TDX_QE_REPORT, "tdx_qe_report_invalid", 401, 1, "TDX QE report signature invalid")  \
+	X(TDX_QE_BINDING, "tdx_qe_binding_mismatch", 401, 1,                                  \
+	  "QE report does not bind the attestation key")                                      \
+	X(TDX_PCK_CHAIN, "tdx_pck_chain_invalid", 401, 1, "PCK chain does not verify")        \
+	X(TDX_PCK_EXPIRED, "tdx_pck_chain_expired", 401, 1, "PCK chain outside validity")     \
+	X(TDX_UNTRUSTED_ROOT, "tdx_root_untrusted", 401, 1, "PCK root is not a trust anchor") \
+	X(TDX_PCK_EXT, "tdx_pck_extension_invalid", 401, 1, "PCK SGX extensions invalid")     \
+	X(TDX_PCK_REVOKED, "tdx_pck_revoked", 401, 1, "PCK chain certificate is revoked")     \
+	X(TDX_COLLATERAL_MISSING, "tdx_collateral_missing", 401, 1, "TDX collateral missing") \
+	X(TDX_COLLATERAL_EXPIRED, "tdx_collateral_expired", 401, 1,                           \
+	  "TDX collateral outside validity")                                                  \
+	X(TDX_COLLATERAL_INVALID, "tdx_collateral_invalid", 401, 1,                           \
+	  "TDX collateral malformed or not signed by the root")                               \
+	X(TDX_FMSPC, "tdx_fmspc_mismatch", 401, 1, "TCB info is for another FMSPC or PCE")    \
+	X(TDX_MODULE, "tdx_module_mismatch", 401, 1, "TDX module identity does not match")    \
+	X(TDX_QE_IDENTITY, "tdx_qe_identity_mismatch", 401, 1, "QE identity does not match")  \
+	X(TDX_TCB_UNSUPPORTED, "tdx_tcb_unsupported", 401, 1, "no TCB level matches")         \
 	/* HPKE */                                                                            \
 	X(HPKE_SUITE, "hpke_suite_unsupported", 400, 1, "HPKE suite unsupported")             \
 	X(HPKE_DH, "hpke_dh_failed", 400, 1, "HPKE DH produced an invalid value")             \
@@ -91,6 +122,33 @@
 	X(ID_KEY, "id_key_not_allowed", 403, 1, "ID key digest not allowed")                  \
 	X(AUTHOR_KEY, "author_key_not_allowed", 403, 1, "author key digest not allowed")      \
 	X(GUEST_SVN, "guest_svn_too_low", 403, 1, "guest SVN below the policy minimum")        \
+	/* ledger (transparency log, ledger/) */                                              \
+	X(LEDGER_NOTE_MALFORMED, "ledger_note_malformed", 400, 1,                             \
+	  "signed note or checkpoint is malformed")                                           \
+	X(LEDGER_BUNDLE_MALFORMED, "ledger_bundle_malformed", 400, 1,                         \
+	  "ledger bundle is malformed")                                                       \
+	X(LEDGER_ENTRY_MALFORMED, "ledger_entry_malformed", 400, 1,                           \
+	  "ledger entry is malformed")                                                        \
+	X(LEDGER_BAD_SIGNATURE, "ledger_bad_signature", 403, 1,                               \
+	  "a known key's signature does not verify")                                          \
+	X(LEDGER_UNKNOWN_ORIGIN, "ledger_unknown_origin", 403, 1,                             \
+	  "checkpoint origin is not a trusted ledger")                                        \
+	X(LEDGER_UNKNOWN_KEY, "ledger_unknown_key", 403, 1,                                   \
+	  "no signature by a trusted ledger key")                                             \
+	X(LEDGER_TOO_FEW_WITNESSES, "ledger_too_few_witnesses", 403, 1,                       \
+	  "too few witness cosignatures")                                                     \
+	X(LEDGER_PROOF_INVALID, "ledger_proof_invalid", 403, 1,                               \
+	  "inclusion proof does not verify")                                                  \
+	X(LEDGER_STALE_CHECKPOINT, "ledger_stale_checkpoint", 403, 1, "checkpoint is too old") \
+	X(LEDGER_ROLLBACK, "ledger_rollback", 403, 1,                                         \
+	  "checkpoint is older than one already seen")                                        \
+	X(LEDGER_INCONSISTENT, "ledger_inconsistent", 403, 1,                                 \
+	  "checkpoint is inconsistent with one seen")                                         \
+	X(LEDGER_CONSISTENCY_MISSING, "ledger_consistency_missing", 403, 1,                   \
+	  "no consistency proof from the seen checkpoint")                                    \
+	X(LEDGER_REVOKED, "ledger_revoked", 403, 1, "measurement is revoked in the ledger")   \
+	X(LEDGER_NOT_IN_LEDGER, "ledger_not_in_ledger", 403, 1,                               \
+	  "measurement is not the ledger entry's")                                            \
 	/* database, keys */                                                                  \
 	X(DB_UNAVAILABLE, "database_unavailable", 503, 0, "database is unavailable")          \
 	X(DB_QUERY, "database_error", 503, 0, "database query failed")                        \

@@ -53,10 +53,24 @@ verify_fails "truncated report" snp_report_size "$tmp/short.bin" --certs "$tmp/v
 "$kgc" sim-init "$tmp/sim" 2>/dev/null
 verify_fails "a real report under a test root only" snp_root_untrusted "$vec/snp/gsg-milan/attestation.bin" --certs "$vec/snp/gsg-milan" --roots "$tmp/sim/ark.pem" --at 2024-06-01T00:00:00Z
 
+# Intel TDX: a real quote with Intel's 2023 collateral (EXPECTED.md §2.4).
+tdx=$vec/tdx
+out=$("$kg" evidence verify --tee tdx "$tdx/trustee-v4/quote.dat" --collateral "$tdx/gtg-v4-spr" --collateral "$tdx/intel-roots" \
+	--at 2023-07-01T00:00:00Z 2>/dev/null); rc=$?
+check "tdx trustee-v4: verifies with its collateral (exit 0)" test "$rc" -eq 0
+check "tdx trustee-v4: MRTD as EXPECTED.md says" grep -q '"measurement": "705ee9381b8633a9fbe532b52345e8433343d2868959f57889d84ca377c395b689cac1599ccea1b7d420483a9ce5f031"' <<<"$out"
+check "tdx trustee-v4: TCB status UpToDate" grep -q '"tcb_status": "UpToDate"' <<<"$out"
+check "tdx trustee-v4: the debug bit is reported" grep -q '"debug": true' <<<"$out"
+out=$("$kg" evidence verify --tee tdx "$tdx/trustee-v4/quote.dat" --at 2023-07-01T00:00:00Z 2>/dev/null); rc=$?
+check "tdx without collateral: exit 1 with tdx_collateral_missing" test "$rc" -eq 1 -a -n "$(grep '"error":"tdx_collateral_missing"' <<<"$out")"
+out=$("$kg" evidence verify --tee tdx "$tdx/trustee-v4/quote.dat" --collateral "$tdx/gtg-v4-spr" --collateral "$tdx/intel-roots" \
+	--at 2023-07-10T00:00:00Z 2>/dev/null); rc=$?
+check "tdx with expired collateral: exit 1 with tdx_collateral_expired" test "$rc" -eq 1 -a -n "$(grep '"error":"tdx_collateral_expired"' <<<"$out")"
+
 "$kg" evidence verify --tee tpm x >/dev/null 2>&1; check "unknown --tee is a usage error (exit 2)" test $? -eq 2
 "$kg" evidence verify --tee snp >/dev/null 2>&1; check "missing FILE is a usage error (exit 2)" test $? -eq 2
 "$kg" nonsense >/dev/null 2>&1; check "unknown command: exit 2" test $? -eq 2
-for c in "" serve migrate "evidence" key; do
+for c in "" serve migrate "evidence" key collateral; do
 	"$kg" $c --help >/dev/null 2>&1; check "keygate $c --help exits 0" test $? -eq 0
 done
 "$kgc" --help >/dev/null 2>&1; check "keygate-client --help exits 0" test $? -eq 0

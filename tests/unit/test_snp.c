@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -25,6 +26,7 @@
 #include <openssl/rsa.h>
 #include <openssl/sha.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include "../../attest/snp.h"
 #include "../../attest/snp_internal.h"
@@ -164,6 +166,21 @@ static bool is_zero(const uint8_t *b, size_t n)
 		if (b[i])
 			return false;
 	return true;
+}
+
+/* The certificates of a parsed table, as the verifier takes them. */
+static struct kg_snp_certs certs_of(const struct kg_snp_cert_table *t)
+{
+	struct kg_snp_certs c;
+
+	memset(&c, 0, sizeof c);
+	c.vcek = t->vcek;
+	c.vcek_len = t->vcek_len;
+	c.ask = t->ask;
+	c.ask_len = t->ask_len;
+	c.ark = t->ark;
+	c.ark_len = t->ark_len;
+	return c;
 }
 
 static kg_err verify_with(struct kg_snp_verifier *v, const struct blob *rep, const uint8_t *vcek, size_t vcek_len,
@@ -594,7 +611,7 @@ static void untrusted_roots(void **state)
 	 * AMD's roots. */
 	assert_int_equal(kg_snp_sim_attest(fx.dir, NULL, rd, &ev, &len), KG_OK);
 	assert_int_equal(kg_snp_cert_table_parse(ev + KG_SNP_REPORT_SIZE, len - KG_SNP_REPORT_SIZE, &t), KG_OK);
-	c = (struct kg_snp_certs){t.vcek, t.ask, t.ark, t.vcek_len, t.ask_len, t.ark_len};
+	c = certs_of(&t);
 	assert_int_equal(kg_snp_verify(fx.amd, ev, KG_SNP_REPORT_SIZE, &c, time(NULL), NULL),
 			 KG_ERR_SNP_UNTRUSTED_ROOT);
 	c.ark = NULL, c.ark_len = 0;
@@ -913,8 +930,10 @@ static void no_vcek(void **state)
  * The simulator, round trip and variants
  */
 
-static kg_err sim_verify(struct kg_snp_verifier *v, const struct kg_snp_sim_params *p, time_t now,
-			 struct kg_snp_report *out)
+/* Simulated evidence verified with its table's certificates and crl
+ * (NULL: none) beside them. */
+static kg_err sim_verify_crl(struct kg_snp_verifier *v, const struct kg_snp_sim_params *p, time_t now,
+			     const uint8_t *crl, size_t crl_len, struct kg_snp_report *out)
 {
 	uint8_t rd[64], *ev = NULL;
 	size_t len = 0;
@@ -930,12 +949,20 @@ static kg_err sim_verify(struct kg_snp_verifier *v, const struct kg_snp_sim_para
 		free(ev);
 		return KG_ERR_INTERNAL;
 	}
-	c = (struct kg_snp_certs){t.vcek, t.ask, t.ark, t.vcek_len, t.ask_len, t.ark_len};
+	c = certs_of(&t);
+	c.crl = crl;
+	c.crl_len = crl_len;
 	e = kg_snp_verify(v, ev, KG_SNP_REPORT_SIZE, &c, now, out);
 	if (e == KG_OK && out)
 		assert_memory_equal(out->report_data, rd, 64);
 	free(ev);
 	return e;
+}
+
+static kg_err sim_verify(struct kg_snp_verifier *v, const struct kg_snp_sim_params *p, time_t now,
+			 struct kg_snp_report *out)
+{
+	return sim_verify_crl(v, p, now, NULL, 0, out);
 }
 
 static void sim_roundtrip(void **state)
@@ -986,7 +1013,7 @@ static void sim_roundtrip(void **state)
 		size_t l2 = 0;
 		assert_int_equal(kg_snp_sim_attest(fx.dir, &p, rd, &e2, &l2), KG_OK);
 		assert_int_equal(kg_snp_cert_table_parse(e2 + KG_SNP_REPORT_SIZE, l2 - KG_SNP_REPORT_SIZE, &t), KG_OK);
-		c = (struct kg_snp_certs){t.vcek, t.ask, t.ark, t.vcek_len, t.ask_len, t.ark_len};
+		c = certs_of(&t);
 		assert_int_equal(kg_snp_verifier_new(&v, fx.ark_path), KG_OK);
 		t_cold = now_s();
 		assert_int_equal(kg_snp_verify(v, e2, KG_SNP_REPORT_SIZE, &c, time(NULL), NULL), KG_OK);
@@ -1224,6 +1251,670 @@ static void threads(void **state)
 }
 
 /* ------------------------------------------------------------------------
+ * Revocation: AMD's CRL, simulated (kg_snp_sim_crl issues it with the test
+ * ARK's key, as KDS's is issued by the product's ARK)
+ */
+
+#define HOUR 3600L
+#define DAY 86400L
+
+static struct blob sim_crl(bool revoke_vcek, bool revoke_ask, time_t tu, time_t nu)
+{
+	struct blob b = {NULL, 0};
+
+	assert_int_equal(kg_snp_sim_crl(fx.dir, revoke_vcek, revoke_ask, tu, nu, &b.p, &b.len), KG_OK);
+	assert_true(b.len > 0 && b.p[0] == 0x30);
+	return b;
+}
+
+static EVP_PKEY *sim_key(const char *name)
+{
+	char path[160];
+	EVP_PKEY *k;
+	FILE *f;
+
+	snprintf(path, sizeof path, "%s/%s", fx.dir, name);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	k = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+	fclose(f);
+	assert_non_null(k);
+	return k;
+}
+
+/* Another RSA-4096 key than the ARK's, without a keygen: the test ASK's
+ * (a key of the same hierarchy, the likeliest wrong signer). */
+static EVP_PKEY *other_key(void)
+{
+	static EVP_PKEY *k;
+
+	if (k == NULL)
+		k = sim_key(KG_SNP_SIM_ASK_KEY);
+	return k;
+}
+
+enum crl_sig { CRL_PSS_AMD, CRL_PSS_SALT32, CRL_PKCS1 };
+enum crl_edit { EDIT_NONE, EDIT_V1, EDIT_CRITICAL_EXT, EDIT_DELTA, EDIT_ISSUER_GENOA, EDIT_ENTRY_CRITICAL, EDIT_NO_NEXT };
+
+/* The CRL in, edited, re-signed by key (X509_CRL_sign_ctx re-encodes the
+ * TBS with the new algorithm inside and out). */
+static struct blob crl_resign(const struct blob *in, EVP_PKEY *key, enum crl_sig how, enum crl_edit edit)
+{
+	const unsigned char *p = in->p;
+	X509_CRL *crl = d2i_X509_CRL(NULL, &p, (long)in->len);
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	EVP_PKEY_CTX *pctx = NULL;
+	unsigned char *der = NULL;
+	struct blob out;
+	int n;
+
+	assert_non_null(crl);
+	assert_non_null(md);
+	switch (edit) {
+	case EDIT_NONE:
+		break;
+	case EDIT_V1:
+		/* v1 has no extensions: drop them too. */
+		while (X509_CRL_get_ext_count(crl) > 0)
+			X509_EXTENSION_free(X509_CRL_delete_ext(crl, 0));
+		assert_int_equal(X509_CRL_set_version(crl, 0), 1);
+		break;
+	case EDIT_CRITICAL_EXT: {
+		/* An unknown private extension, marked critical. */
+		ASN1_OBJECT *o = OBJ_txt2obj("1.3.6.1.4.1.3704.99", 1);
+		ASN1_OCTET_STRING *os = ASN1_OCTET_STRING_new();
+		X509_EXTENSION *e;
+		assert_int_equal(ASN1_OCTET_STRING_set(os, (const unsigned char *)"\x05\x00", 2), 1);
+		e = X509_EXTENSION_create_by_OBJ(NULL, o, 1, os);
+		assert_non_null(e);
+		assert_int_equal(X509_CRL_add_ext(crl, e, -1), 1);
+		X509_EXTENSION_free(e);
+		ASN1_OCTET_STRING_free(os);
+		ASN1_OBJECT_free(o);
+		break;
+	}
+	case EDIT_DELTA: {
+		ASN1_INTEGER *base = ASN1_INTEGER_new();
+		assert_int_equal(ASN1_INTEGER_set(base, 1), 1);
+		assert_int_equal(X509_CRL_add1_ext_i2d(crl, NID_delta_crl, base, 0, 0), 1); /* even non-critical */
+		ASN1_INTEGER_free(base);
+		break;
+	}
+	case EDIT_ISSUER_GENOA: {
+		X509_NAME *nm = X509_NAME_new();
+		assert_int_equal(X509_NAME_add_entry_by_txt(nm, "CN", MBSTRING_ASC, (const unsigned char *)"ARK-Genoa", -1, -1, 0), 1);
+		assert_int_equal(X509_CRL_set_issuer_name(crl, nm), 1);
+		X509_NAME_free(nm);
+		break;
+	}
+	case EDIT_NO_NEXT: {
+		/* OpenSSL cannot unset nextUpdate: the same CRL anew without it. */
+		X509_CRL *fresh = X509_CRL_new();
+		assert_non_null(fresh);
+		assert_int_equal(X509_CRL_set_version(fresh, 1), 1);
+		assert_int_equal(X509_CRL_set_issuer_name(fresh, X509_CRL_get_issuer(crl)), 1);
+		assert_int_equal(X509_CRL_set1_lastUpdate(fresh, X509_CRL_get0_lastUpdate(crl)), 1);
+		X509_CRL_free(crl);
+		crl = fresh;
+		break;
+	}
+	case EDIT_ENTRY_CRITICAL: {
+		/* An entry with a critical certificateIssuer: an indirect CRL. */
+		X509_REVOKED *r = X509_REVOKED_new();
+		ASN1_INTEGER *sn = ASN1_INTEGER_new();
+		GENERAL_NAMES *gens = sk_GENERAL_NAME_new_null();
+		GENERAL_NAME *g = GENERAL_NAME_new();
+		X509_NAME *nm = X509_NAME_new();
+		assert_int_equal(ASN1_INTEGER_set(sn, 12345), 1);
+		assert_int_equal(X509_REVOKED_set_serialNumber(r, sn), 1);
+		assert_int_equal(X509_REVOKED_set_revocationDate(r, (ASN1_TIME *)X509_CRL_get0_lastUpdate(crl)), 1);
+		assert_int_equal(X509_NAME_add_entry_by_txt(nm, "CN", MBSTRING_ASC, (const unsigned char *)"SEV-Other", -1, -1, 0), 1);
+		GENERAL_NAME_set0_value(g, GEN_DIRNAME, nm);
+		assert_true(sk_GENERAL_NAME_push(gens, g) > 0);
+		assert_int_equal(X509_REVOKED_add1_ext_i2d(r, NID_certificate_issuer, gens, 1, 0), 1);
+		assert_int_equal(X509_CRL_add0_revoked(crl, r), 1);
+		GENERAL_NAMES_free(gens);
+		ASN1_INTEGER_free(sn);
+		break;
+	}
+	}
+	assert_int_equal(EVP_DigestSignInit(md, &pctx, EVP_sha384(), NULL, key), 1);
+	if (how != CRL_PKCS1) {
+		assert_int_equal(EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING), 1);
+		assert_int_equal(EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, how == CRL_PSS_SALT32 ? 32 : 48), 1);
+		assert_int_equal(EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, EVP_sha384()), 1);
+	}
+	assert_true(X509_CRL_sign_ctx(crl, md) > 0);
+	n = i2d_X509_CRL(crl, &der);
+	assert_true(n > 0);
+	out.p = malloc((size_t)n);
+	assert_non_null(out.p);
+	memcpy(out.p, der, (size_t)n);
+	out.len = (size_t)n;
+	OPENSSL_free(der);
+	EVP_MD_CTX_free(md);
+	X509_CRL_free(crl);
+	return out;
+}
+
+/* DER: one TLV's header length and content span at b[off]. */
+static size_t der_span(const uint8_t *b, size_t off, size_t *content_off)
+{
+	size_t len = b[off + 1], hdr = 2;
+
+	if (len & 0x80) {
+		size_t n = len & 0x7f;
+		len = 0;
+		for (size_t i = 0; i < n; i++)
+			len = (len << 8) | b[off + 2 + i];
+		hdr += n;
+	}
+	*content_off = off + hdr;
+	return hdr + len;
+}
+
+static size_t der_put_header(uint8_t *out, uint8_t tag, size_t len)
+{
+	out[0] = tag;
+	if (len < 0x80) {
+		out[1] = (uint8_t)len;
+		return 2;
+	}
+	out[1] = 0x82;
+	out[2] = (uint8_t)(len >> 8);
+	out[3] = (uint8_t)len;
+	return 4;
+}
+
+/* A CRL whose tbsCertList names PSS with salt 32 while the outer
+ * algorithm is AMD's and the signature (by the ARK) is made with AMD's
+ * parameters over that very TBS: only the inner/outer comparison
+ * refuses it (5280 §5.1.1.2). */
+static struct blob crl_inner_alg_differs(const struct blob *crl, EVP_PKEY *ark)
+{
+	struct blob s32 = crl_resign(crl, ark, CRL_PSS_SALT32, EDIT_NONE), out;
+	size_t c, tbs_off, tbs_len, alg_off, alg_len, dummy;
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	EVP_PKEY_CTX *pctx = NULL;
+	uint8_t sig[1024];
+	size_t sig_len = sizeof sig, body, n = 0;
+
+	/* The salt-32 TBS, and AMD's AlgorithmIdentifier from the original. */
+	der_span(s32.p, 0, &c);
+	tbs_off = c;
+	tbs_len = der_span(s32.p, tbs_off, &dummy);
+	der_span(crl->p, 0, &c);
+	alg_off = c + der_span(crl->p, c, &dummy);
+	alg_len = der_span(crl->p, alg_off, &dummy);
+	assert_int_equal(EVP_DigestSignInit(md, &pctx, EVP_sha384(), NULL, ark), 1);
+	assert_int_equal(EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING), 1);
+	assert_int_equal(EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, 48), 1);
+	assert_int_equal(EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, EVP_sha384()), 1);
+	assert_int_equal(EVP_DigestSign(md, sig, &sig_len, s32.p + tbs_off, tbs_len), 1);
+	body = tbs_len + alg_len + 4 + 1 + sig_len;
+	out.p = malloc(body + 4);
+	assert_non_null(out.p);
+	n += der_put_header(out.p, 0x30, body);
+	memcpy(out.p + n, s32.p + tbs_off, tbs_len);
+	n += tbs_len;
+	memcpy(out.p + n, crl->p + alg_off, alg_len);
+	n += alg_len;
+	n += der_put_header(out.p + n, 0x03, sig_len + 1);
+	out.p[n++] = 0; /* no unused bits */
+	memcpy(out.p + n, sig, sig_len);
+	n += sig_len;
+	out.len = n;
+	EVP_MD_CTX_free(md);
+	blob_free(&s32);
+	return out;
+}
+
+static struct blob crl_pem(const struct blob *der)
+{
+	const unsigned char *p = der->p;
+	X509_CRL *crl = d2i_X509_CRL(NULL, &p, (long)der->len);
+	BIO *b = BIO_new(BIO_s_mem());
+	char *data;
+	long n;
+	struct blob out;
+
+	assert_non_null(crl);
+	assert_int_equal(PEM_write_bio_X509_CRL(b, crl), 1);
+	n = BIO_get_mem_data(b, &data);
+	assert_true(n > 0);
+	out.p = malloc((size_t)n);
+	memcpy(out.p, data, (size_t)n);
+	out.len = (size_t)n;
+	BIO_free(b);
+	X509_CRL_free(crl);
+	return out;
+}
+
+static struct blob blob_cat(const struct blob *a, const struct blob *b)
+{
+	struct blob out = {malloc(a->len + b->len), a->len + b->len};
+
+	assert_non_null(out.p);
+	memcpy(out.p, a->p, a->len);
+	memcpy(out.p + a->len, b->p, b->len);
+	return out;
+}
+
+/* A CRL that lists nothing of this chain: the evidence verifies, DER or
+ * PEM, alone or in a bundle with another product's, at thisUpdate and up
+ * to just before nextUpdate; the verified CRL is cached by its bytes. */
+static void crl_good(void **state)
+{
+	time_t now = time(NULL);
+	struct blob crl = sim_crl(false, false, now - HOUR, now + 7 * DAY), pem = crl_pem(&crl);
+	struct blob genoa_der = crl_resign(&crl, other_key(), CRL_PSS_AMD, EDIT_ISSUER_GENOA), genoa = crl_pem(&genoa_der);
+	struct blob bundle = blob_cat(&genoa, &pem);
+	struct kg_snp_verifier *v = NULL;
+	struct kg_snp_cache_stats s0, s1;
+	struct kg_snp_sim_params p;
+	struct kg_snp_report r;
+
+	(void)state;
+	assert_int_equal(kg_snp_verifier_new(&v, fx.ark_path), KG_OK);
+	assert_int_equal(sim_verify_crl(v, NULL, now, crl.p, crl.len, &r), KG_OK);
+	assert_string_equal(r.product, "Milan");
+	kg_snp_verifier_stats(v, &s0);
+	assert_int_equal(s0.crl_misses, 1);
+	assert_int_equal(sim_verify_crl(v, NULL, now, crl.p, crl.len, NULL), KG_OK);
+	kg_snp_verifier_stats(v, &s1);
+	assert_int_equal(s1.crl_hits, s0.crl_hits + 1);
+	assert_int_equal(s1.hits, s0.hits + 1);
+	/* PEM, and a PEM bundle whose first CRL is another ARK's. */
+	assert_int_equal(sim_verify_crl(v, NULL, now, pem.p, pem.len, NULL), KG_OK);
+	assert_int_equal(sim_verify_crl(v, NULL, now, bundle.p, bundle.len, NULL), KG_OK);
+	/* The window: thisUpdate <= now < nextUpdate. */
+	assert_int_equal(sim_verify_crl(v, NULL, now - HOUR, crl.p, crl.len, NULL), KG_OK);
+	assert_int_equal(sim_verify_crl(v, NULL, now + 7 * DAY - 1, crl.p, crl.len, NULL), KG_OK);
+	/* Report versions 2 and 5 with the CRL; and the chain alone. */
+	p = kg_snp_sim_params_default();
+	p.version = 2;
+	assert_int_equal(sim_verify_crl(v, &p, now, crl.p, crl.len, &r), KG_OK);
+	assert_int_equal(r.version, 2);
+	assert_string_equal(r.product, "Milan");
+	p = kg_snp_sim_params_default();
+	p.version = 5;
+	p.current_mit_vector = 3;
+	assert_int_equal(sim_verify_crl(v, &p, now, crl.p, crl.len, &r), KG_OK);
+	assert_int_equal(r.version, 5);
+	assert_int_equal(r.current_mit_vector, 3);
+	{
+		char path[160];
+		struct blob vc;
+		struct kg_snp_certs c;
+		snprintf(path, sizeof path, "%s/%s", fx.dir, KG_SNP_SIM_VCEK);
+		assert_int_equal(kg_file_read(path, 1 << 16, &vc.p, &vc.len), KG_OK);
+		struct blob ask;
+		snprintf(path, sizeof path, "%s/%s", fx.dir, KG_SNP_SIM_ASK);
+		assert_int_equal(kg_file_read(path, 1 << 16, &ask.p, &ask.len), KG_OK);
+		memset(&c, 0, sizeof c);
+		c.vcek = vc.p;
+		c.vcek_len = vc.len;
+		c.ask = ask.p;
+		c.ask_len = ask.len;
+		c.crl = crl.p;
+		c.crl_len = crl.len;
+		assert_int_equal(kg_snp_verify_chain(v, &c, 0, now, NULL), KG_OK);
+		/* Timings: the chain warm, the CRL cold (parse + RSA-4096 PSS
+		 * verify) and warm (hash, dates, entries). */
+		{
+			struct blob fresh = sim_crl(false, false, now - 2 * HOUR, now + DAY);
+			double t, cold, warm = 1e9;
+			c.crl = fresh.p;
+			c.crl_len = fresh.len;
+			t = now_s();
+			assert_int_equal(kg_snp_verify_chain(v, &c, 0, now, NULL), KG_OK);
+			cold = now_s() - t;
+			for (int i = 0; i < 20; i++) {
+				t = now_s();
+				assert_int_equal(kg_snp_verify_chain(v, &c, 0, now, NULL), KG_OK);
+				if (now_s() - t < warm)
+					warm = now_s() - t;
+			}
+			printf("# snp chain (PEM VCEK+ASK, cached) + CRL: CRL cold %.3f ms, warm %.3f ms\n", cold * 1e3,
+			       warm * 1e3);
+			blob_free(&fresh);
+		}
+		blob_free(&vc);
+		blob_free(&ask);
+	}
+	kg_snp_verifier_free(v);
+	blob_free(&crl);
+	blob_free(&pem);
+	blob_free(&genoa_der);
+	blob_free(&genoa);
+	blob_free(&bundle);
+}
+
+/* The VCEK listed: refused, for reports and for the chain alone; also a
+ * VCEK the simulated KDS issued for another TCB. */
+static void crl_revoked_vcek(void **state)
+{
+	time_t now = time(NULL);
+	struct kg_snp_sim_params other = kg_snp_sim_params_default();
+	struct kg_snp_verifier *v = NULL;
+	struct blob crl;
+
+	(void)state;
+	other.reported_tcb = (struct kg_snp_sim_tcb){2, 0, 7, 0x81};
+	assert_int_equal(kg_snp_verifier_new(&v, fx.ark_path), KG_OK);
+	assert_int_equal(sim_verify(v, &other, now, NULL), KG_OK); /* issues vcek-02000781.pem */
+	crl = sim_crl(true, false, now - HOUR, now + DAY);
+	assert_int_equal(sim_verify_crl(v, NULL, now, crl.p, crl.len, NULL), KG_ERR_SNP_CERT_REVOKED);
+	assert_int_equal(sim_verify_crl(v, &other, now, crl.p, crl.len, NULL), KG_ERR_SNP_CERT_REVOKED);
+	{
+		char path[160];
+		struct blob vc, ask;
+		struct kg_snp_certs c;
+		snprintf(path, sizeof path, "%s/%s", fx.dir, KG_SNP_SIM_VCEK);
+		assert_int_equal(kg_file_read(path, 1 << 16, &vc.p, &vc.len), KG_OK);
+		snprintf(path, sizeof path, "%s/%s", fx.dir, KG_SNP_SIM_ASK);
+		assert_int_equal(kg_file_read(path, 1 << 16, &ask.p, &ask.len), KG_OK);
+		memset(&c, 0, sizeof c);
+		c.vcek = vc.p;
+		c.vcek_len = vc.len;
+		c.ask = ask.p;
+		c.ask_len = ask.len;
+		c.crl = crl.p;
+		c.crl_len = crl.len;
+		assert_int_equal(kg_snp_verify_chain(v, &c, 0, now, NULL), KG_ERR_SNP_CERT_REVOKED);
+		blob_free(&vc);
+		blob_free(&ask);
+	}
+	/* Listed is listed, even in a CRL past its nextUpdate. */
+	assert_int_equal(sim_verify_crl(v, NULL, now + 2 * DAY, crl.p, crl.len, NULL), KG_ERR_SNP_CERT_REVOKED);
+	kg_snp_verifier_free(v);
+	blob_free(&crl);
+}
+
+/* The ASK listed: every VCEK under it is refused. */
+static void crl_revoked_ask(void **state)
+{
+	time_t now = time(NULL);
+	struct kg_snp_sim_params v2 = kg_snp_sim_params_default();
+	struct blob crl = sim_crl(false, true, now - HOUR, now + DAY), pem = crl_pem(&crl);
+
+	(void)state;
+	v2.version = 2;
+	assert_int_equal(sim_verify_crl(fx.sim, NULL, now, crl.p, crl.len, NULL), KG_ERR_SNP_CERT_REVOKED);
+	assert_int_equal(sim_verify_crl(fx.sim, &v2, now, pem.p, pem.len, NULL), KG_ERR_SNP_CERT_REVOKED);
+	blob_free(&crl);
+	crl = sim_crl(true, true, now - HOUR, now + DAY);
+	assert_int_equal(sim_verify_crl(fx.sim, NULL, now, crl.p, crl.len, NULL), KG_ERR_SNP_CERT_REVOKED);
+	blob_free(&crl);
+	blob_free(&pem);
+}
+
+/* Outside thisUpdate <= now < nextUpdate: snp_crl_expired, also when the
+ * very bytes verified (and were cached) earlier. */
+static void crl_expired(void **state)
+{
+	time_t now = time(NULL);
+	struct blob old = sim_crl(false, false, now - 10 * DAY, now - DAY);
+	struct blob future = sim_crl(false, false, now + HOUR, now + DAY);
+	struct blob cur = sim_crl(false, false, now - HOUR, now + DAY);
+
+	(void)state;
+	assert_int_equal(sim_verify_crl(fx.sim, NULL, now, old.p, old.len, NULL), KG_ERR_SNP_CRL_EXPIRED);
+	assert_int_equal(sim_verify_crl(fx.sim, NULL, now, future.p, future.len, NULL), KG_ERR_SNP_CRL_EXPIRED);
+	assert_int_equal(sim_verify_crl(fx.sim, NULL, now, cur.p, cur.len, NULL), KG_OK);
+	/* now == nextUpdate is past it; one second before thisUpdate too. */
+	assert_int_equal(sim_verify_crl(fx.sim, NULL, now + DAY, cur.p, cur.len, NULL), KG_ERR_SNP_CRL_EXPIRED);
+	assert_int_equal(sim_verify_crl(fx.sim, NULL, now - HOUR - 1, cur.p, cur.len, NULL), KG_ERR_SNP_CRL_EXPIRED);
+	blob_free(&old);
+	blob_free(&future);
+	blob_free(&cur);
+}
+
+/* A CRL that does not verify, or is not one we can use: snp_crl_invalid. */
+static void crl_invalid(void **state)
+{
+	time_t now = time(NULL);
+	struct blob crl = sim_crl(false, false, now - HOUR, now + DAY), bad;
+	EVP_PKEY *ark = sim_key(KG_SNP_SIM_ARK_KEY);
+	const struct {
+		EVP_PKEY *key;
+		enum crl_sig how;
+		enum crl_edit edit;
+		kg_err want;
+	} cases[] = {
+		{ark, CRL_PSS_AMD, EDIT_NONE, KG_OK},                     /* re-signed as the sim does: fine */
+		{other_key(), CRL_PSS_AMD, EDIT_NONE, KG_ERR_SNP_CRL_INVALID}, /* signed by the ASK's key */
+		{ark, CRL_PSS_SALT32, EDIT_NONE, KG_ERR_SNP_CRL_INVALID}, /* not AMD's PSS parameters */
+		{ark, CRL_PKCS1, EDIT_NONE, KG_ERR_SNP_CRL_INVALID},
+		{ark, CRL_PSS_AMD, EDIT_V1, KG_ERR_SNP_CRL_INVALID},
+		{ark, CRL_PSS_AMD, EDIT_NO_NEXT, KG_ERR_SNP_CRL_INVALID},
+		{ark, CRL_PSS_AMD, EDIT_CRITICAL_EXT, KG_ERR_SNP_CRL_INVALID},
+		{ark, CRL_PSS_AMD, EDIT_DELTA, KG_ERR_SNP_CRL_INVALID},
+		{ark, CRL_PSS_AMD, EDIT_ENTRY_CRITICAL, KG_ERR_SNP_CRL_INVALID},
+		{ark, CRL_PSS_AMD, EDIT_ISSUER_GENOA, KG_ERR_SNP_CRL_INVALID}, /* not this chain's ARK */
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		bad = crl_resign(&crl, cases[i].key, cases[i].how, cases[i].edit);
+		if (sim_verify_crl(fx.sim, NULL, now, bad.p, bad.len, NULL) != cases[i].want)
+			fail_msg("crl_invalid case %zu", i);
+		blob_free(&bad);
+	}
+	/* The TBS names other PSS parameters than the signature uses. */
+	bad = crl_inner_alg_differs(&crl, ark);
+	assert_int_equal(sim_verify_crl(fx.sim, NULL, now, bad.p, bad.len, NULL), KG_ERR_SNP_CRL_INVALID);
+	blob_free(&bad);
+	/* One bit of the TBS (the CRL number's last byte) or the signature. */
+	bad.len = crl.len;
+	bad.p = malloc(crl.len);
+	memcpy(bad.p, crl.p, crl.len);
+	bad.p[bad.len - 1] ^= 0x01;
+	assert_int_equal(sim_verify_crl(fx.sim, NULL, now, bad.p, bad.len, NULL), KG_ERR_SNP_CRL_INVALID);
+	bad.p[bad.len - 1] ^= 0x01;
+	bad.p[bad.len - 512 - 30] ^= 0x01; /* before the RSA-4096 signature and its algorithm */
+	assert_int_equal(sim_verify_crl(fx.sim, NULL, now, bad.p, bad.len, NULL), KG_ERR_SNP_CRL_INVALID);
+	blob_free(&bad);
+	/* Not a CRL; trailing bytes; the same ARK's CRL twice in a bundle. */
+	assert_int_equal(sim_verify_crl(fx.sim, NULL, now, (const uint8_t *)"hello", 5, NULL), KG_ERR_SNP_CRL_INVALID);
+	bad.len = crl.len + 1;
+	bad.p = calloc(1, bad.len);
+	memcpy(bad.p, crl.p, crl.len);
+	assert_int_equal(sim_verify_crl(fx.sim, NULL, now, bad.p, bad.len, NULL), KG_ERR_SNP_CRL_INVALID);
+	blob_free(&bad);
+	{
+		struct blob pem = crl_pem(&crl), twice = blob_cat(&pem, &pem);
+		assert_int_equal(sim_verify_crl(fx.sim, NULL, now, twice.p, twice.len, NULL), KG_ERR_SNP_CRL_INVALID);
+		blob_free(&pem);
+		blob_free(&twice);
+	}
+	/* Too large, before anything is parsed. */
+	bad.len = KG_SNP_CRL_MAX + 1;
+	bad.p = calloc(1, bad.len);
+	bad.p[0] = 0x30;
+	assert_int_equal(sim_verify_crl(fx.sim, NULL, now, bad.p, bad.len, NULL), KG_ERR_TOO_LARGE);
+	blob_free(&bad);
+	/* The test ARK's CRL beside AMD evidence: not issued by ARK-Milan of
+	 * AMD (same CN, other name), so it does not apply. */
+	{
+		struct blob rep = vec_read(v_gsg.report), vcek = vec_read(v_gsg.vcek);
+		struct kg_snp_certs c;
+		memset(&c, 0, sizeof c);
+		c.vcek = vcek.p;
+		c.vcek_len = vcek.len;
+		c.crl = crl.p;
+		c.crl_len = crl.len;
+		assert_int_equal(kg_snp_verify(fx.amd, rep.p, rep.len, &c, T0, NULL), KG_ERR_SNP_CRL_INVALID);
+		blob_free(&rep);
+		blob_free(&vcek);
+	}
+	EVP_PKEY_free(ark);
+	blob_free(&crl);
+}
+
+/* A broker that requires a CRL fails closed without one. */
+static void crl_required(void **state)
+{
+	time_t now = time(NULL);
+	struct blob crl = sim_crl(false, false, now - HOUR, now + DAY);
+	struct kg_snp_verifier *v = NULL;
+	struct kg_snp_certs none;
+
+	(void)state;
+	memset(&none, 0, sizeof none);
+	assert_int_equal(kg_snp_verifier_new(&v, fx.ark_path), KG_OK);
+	assert_int_equal(sim_verify(v, NULL, now, NULL), KG_OK); /* default: not required */
+	kg_snp_verifier_require_crl(v, true);
+	assert_int_equal(sim_verify(v, NULL, now, NULL), KG_ERR_SNP_CRL_MISSING);
+	assert_int_equal(sim_verify_crl(v, NULL, now, crl.p, 0, NULL), KG_ERR_SNP_CRL_MISSING);
+	assert_int_equal(sim_verify_crl(v, NULL, now, crl.p, crl.len, NULL), KG_OK);
+	assert_int_equal(kg_snp_verify_chain(v, &none, 0, now, NULL), KG_ERR_SNP_NO_VCEK);
+	kg_snp_verifier_require_crl(v, false);
+	assert_int_equal(sim_verify(v, NULL, now, NULL), KG_OK);
+	kg_snp_verifier_free(v);
+	blob_free(&crl);
+}
+
+/* A chain verified (and cached) before its revocation: every later call
+ * that carries the CRL is refused, though the chain comes from the cache,
+ * and a cached CRL is checked against each chain anew. */
+static void crl_cache_after_revocation(void **state)
+{
+	time_t now = time(NULL);
+	struct blob good = sim_crl(false, false, now - HOUR, now + DAY);
+	struct blob rv = sim_crl(true, false, now - HOUR, now + DAY), ra = sim_crl(false, true, now - HOUR, now + DAY);
+	struct kg_snp_verifier *v = NULL;
+	struct kg_snp_cache_stats s0, s1;
+
+	(void)state;
+	assert_int_equal(kg_snp_verifier_new(&v, fx.ark_path), KG_OK);
+	assert_int_equal(sim_verify(v, NULL, now, NULL), KG_OK);                       /* cold, cached */
+	assert_int_equal(sim_verify_crl(v, NULL, now, good.p, good.len, NULL), KG_OK); /* hit */
+	kg_snp_verifier_stats(v, &s0);
+	assert_int_equal(sim_verify_crl(v, NULL, now, rv.p, rv.len, NULL), KG_ERR_SNP_CERT_REVOKED);
+	assert_int_equal(sim_verify_crl(v, NULL, now, ra.p, ra.len, NULL), KG_ERR_SNP_CERT_REVOKED);
+	assert_int_equal(sim_verify_crl(v, NULL, now, rv.p, rv.len, NULL), KG_ERR_SNP_CERT_REVOKED); /* both cached */
+	kg_snp_verifier_stats(v, &s1);
+	assert_int_equal(s1.hits, s0.hits + 3); /* the chain came from the cache each time */
+	assert_int_equal(s1.misses, s0.misses);
+	assert_int_equal(s1.crl_misses, s0.crl_misses + 2);
+	assert_int_equal(s1.crl_hits, s0.crl_hits + 1);
+	kg_snp_verifier_free(v);
+	blob_free(&good);
+	blob_free(&rv);
+	blob_free(&ra);
+}
+
+/* The CRL parser alone (the fuzz target's function): form, no trust. */
+static void crl_parse(void **state)
+{
+	time_t now = time(NULL);
+	struct blob crl = sim_crl(true, true, now - HOUR, now + DAY), pem = crl_pem(&crl), two = blob_cat(&pem, &pem);
+	EVP_PKEY *ark = sim_key(KG_SNP_SIM_ARK_KEY);
+	struct blob v1 = crl_resign(&crl, ark, CRL_PSS_AMD, EDIT_V1), pkcs1 = crl_resign(&crl, ark, CRL_PKCS1, EDIT_NONE);
+	size_t n = 99;
+
+	(void)state;
+	assert_int_equal(kg_snp_crl_parse(crl.p, crl.len, &n), KG_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(kg_snp_crl_parse(two.p, two.len, &n), KG_OK);
+	assert_int_equal(n, 2);
+	assert_int_equal(kg_snp_crl_parse(v1.p, v1.len, &n), KG_ERR_SNP_CRL_INVALID);
+	assert_int_equal(n, 0);
+	assert_int_equal(kg_snp_crl_parse(pkcs1.p, pkcs1.len, &n), KG_ERR_SNP_CRL_INVALID);
+	assert_int_equal(kg_snp_crl_parse(crl.p, crl.len - 1, &n), KG_ERR_SNP_CRL_INVALID);
+	assert_int_equal(kg_snp_crl_parse(crl.p, 0, &n), KG_ERR_SNP_CRL_INVALID);
+	assert_int_equal(kg_snp_crl_parse(NULL, 0, &n), KG_ERR_SNP_CRL_INVALID);
+	assert_int_equal(kg_snp_crl_parse(crl.p, KG_SNP_CRL_MAX + 1, &n), KG_ERR_TOO_LARGE);
+	/* More than eight CRLs in one text. */
+	{
+		struct blob many = {calloc(9, pem.len), 9 * pem.len};
+		for (int i = 0; i < 9; i++)
+			memcpy(many.p + (size_t)i * pem.len, pem.p, pem.len);
+		assert_int_equal(kg_snp_crl_parse(many.p, 8 * pem.len, &n), KG_OK);
+		assert_int_equal(n, 8);
+		assert_int_equal(kg_snp_crl_parse(many.p, many.len, &n), KG_ERR_SNP_CRL_INVALID);
+		blob_free(&many);
+	}
+	/* Seeds for the fuzz corpus, when asked: KG_SNP_CRL_SEEDS=dir. */
+	if (getenv("KG_SNP_CRL_SEEDS")) {
+		const struct {
+			const char *name;
+			const struct blob *b;
+		} seeds[] = {{"sim-revoked-vcek-ask.der", &crl}, {"sim-two.pem", &two},
+			     {"bad-v1.der", &v1}, {"bad-pkcs1.der", &pkcs1}};
+		for (size_t i = 0; i < sizeof seeds / sizeof seeds[0]; i++) {
+			char path[512];
+			snprintf(path, sizeof path, "%s/%s", getenv("KG_SNP_CRL_SEEDS"), seeds[i].name);
+			assert_int_equal(kg_file_write(path, seeds[i].b->p, seeds[i].b->len, 0644), KG_OK);
+		}
+	}
+	EVP_PKEY_free(ark);
+	blob_free(&crl);
+	blob_free(&pem);
+	blob_free(&two);
+	blob_free(&v1);
+	blob_free(&pkcs1);
+}
+
+/* The simulator keeps the ARK key private; a directory without it cannot
+ * issue CRLs. */
+static void sim_crl_key(void **state)
+{
+	char path[160], empty[64];
+	struct stat st;
+	uint8_t *der = (uint8_t *)1;
+	size_t len = 1;
+
+	(void)state;
+	snprintf(path, sizeof path, "%s/%s", fx.dir, KG_SNP_SIM_ARK_KEY);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	snprintf(empty, sizeof empty, "%s", "/tmp/kg-test-snp-empty-XXXXXX");
+	assert_non_null(mkdtemp(empty));
+	assert_int_equal(kg_snp_sim_crl(empty, false, false, 0, 1, &der, &len), KG_ERR_IO);
+	assert_null(der);
+	assert_int_equal(len, 0);
+	rmdir(empty);
+}
+
+/* ------------------------------------------------------------------------
+ * Any single-bit change in the signed part (0x000..0x29F) is refused, on
+ * a warm cache so that each check is one P-384 verify (or a parser error).
+ */
+
+static int flip_every_byte(const struct vec *w)
+{
+	struct blob rep = vec_read(w->report), vcek = vec_read(w->vcek);
+	int refused = 0;
+	double t;
+
+	assert_int_equal(verify_with(fx.amd, &rep, vcek.p, vcek.len, T0, NULL), KG_OK); /* warm */
+	t = now_s();
+	for (size_t i = 0; i < KG_SNP_SIGNED_SIZE; i++) {
+		uint8_t bit = (uint8_t)(1u << (i % 8));
+		rep.p[i] ^= bit;
+		if (verify_with(fx.amd, &rep, vcek.p, vcek.len, T0, NULL) != KG_OK)
+			refused++;
+		else
+			print_error("offset 0x%zx bit %u accepted\n", i, bit);
+		rep.p[i] ^= bit;
+	}
+	printf("# snp every signed byte (%s, %d flips): %.3f s\n", w->report, KG_SNP_SIGNED_SIZE, now_s() - t);
+	assert_int_equal(verify_with(fx.amd, &rep, vcek.p, vcek.len, T0, NULL), KG_OK);
+	blob_free(&rep);
+	blob_free(&vcek);
+	return refused;
+}
+
+static void signed_part_every_byte(void **state)
+{
+	(void)state;
+	assert_int_equal(flip_every_byte(&v_virtee), KG_SNP_SIGNED_SIZE); /* v2 */
+	assert_int_equal(flip_every_byte(&v_genoa), KG_SNP_SIGNED_SIZE);  /* v3 */
+}
+
+/* ------------------------------------------------------------------------
  * Certificate table
  */
 
@@ -1320,6 +2011,20 @@ static void error_codes(void **state)
 	assert_int_equal(kg_err_http(KG_ERR_SNP_PRODUCT), 401);
 	assert_true(kg_err_is_denial(KG_ERR_SNP_PRODUCT));
 	assert_string_equal(kg_err_code(KG_ERR_SNP_TCB_MISMATCH), "vcek_tcb_mismatch");
+	/* Revocation. */
+	const struct {
+		kg_err e;
+		const char *code;
+	} crl[] = {{KG_ERR_SNP_CRL_MISSING, "snp_crl_missing"},
+		   {KG_ERR_SNP_CRL_INVALID, "snp_crl_invalid"},
+		   {KG_ERR_SNP_CRL_EXPIRED, "snp_crl_expired"},
+		   {KG_ERR_SNP_CERT_REVOKED, "snp_cert_revoked"}};
+	for (size_t i = 0; i < sizeof crl / sizeof crl[0]; i++) {
+		assert_string_equal(kg_err_code(crl[i].e), crl[i].code);
+		assert_int_equal(kg_err_from_code(crl[i].code), crl[i].e);
+		assert_int_equal(kg_err_http(crl[i].e), 401);
+		assert_true(kg_err_is_denial(crl[i].e));
+	}
 }
 
 int main(void)
@@ -1352,6 +2057,16 @@ int main(void)
 		cmocka_unit_test(cache_timing_real),
 		cmocka_unit_test(sim_variants),
 		cmocka_unit_test(threads),
+		cmocka_unit_test(crl_good),
+		cmocka_unit_test(crl_revoked_vcek),
+		cmocka_unit_test(crl_revoked_ask),
+		cmocka_unit_test(crl_expired),
+		cmocka_unit_test(crl_invalid),
+		cmocka_unit_test(crl_required),
+		cmocka_unit_test(crl_cache_after_revocation),
+		cmocka_unit_test(crl_parse),
+		cmocka_unit_test(sim_crl_key),
+		cmocka_unit_test(signed_part_every_byte),
 		cmocka_unit_test(cert_table),
 		cmocka_unit_test(error_codes),
 	};
