@@ -30,6 +30,7 @@ struct kg_config {
 	unsigned policy_cache_ttl; /* seconds a cached policy may live; 0 = no cache */
 	unsigned max_connections;  /* open TLS connections, all peers */
 	unsigned per_ip_connections; /* open TLS connections from one address */
+	unsigned snp_require_crl;  /* 1: SEV-SNP evidence needs a current CRL */
 	char *log_level;
 };
 
@@ -84,6 +85,12 @@ struct kg_audit_row {
 	const char *reason;
 	const uint8_t *evidence_sha256; /* NULL = none */
 };
+/* The newest SEV-SNP CRL per issuer from the collateral table, as a PEM
+ * bundle (*pem malloc'd; NULL and 0 when there is none).  The first form
+ * uses a pool connection, the second a given one. */
+KG_MUST_CHECK kg_err kg_store_snp_crls(struct kg_store *s, uint8_t **pem, size_t *len);
+KG_MUST_CHECK kg_err kg_collateral_snp_crls(struct pg_conn *c, uint8_t **pem, size_t *len);
+
 /* INSERTs and commits one row; returns only once it is durable. */
 KG_MUST_CHECK kg_err kg_store_audit(struct kg_store *s, const struct kg_audit_row *row);
 
@@ -95,9 +102,16 @@ struct kg_cache_stats {
 	bool listening;
 };
 
+/* Called on the listener thread, with its connection, once LISTEN is in
+ * place and after every batch of notifications: the place to reload
+ * anything else that the notifications cover (collateral). */
+typedef void (*kg_cache_changed_fn)(void *arg, struct pg_conn *conn);
+
 /* Starts the LISTEN connection (a thread).  Entries live at most ttl_ms
- * and only while the LISTEN connection is up; max bounds the entries. */
-KG_MUST_CHECK kg_err kg_cache_new(struct kg_cache **out, const char *dsn, unsigned ttl_ms, size_t max);
+ * (0: nothing is cached, changes are still reported) and only while the
+ * LISTEN connection is up; max bounds the entries. */
+KG_MUST_CHECK kg_err kg_cache_new(struct kg_cache **out, const char *dsn, unsigned ttl_ms, size_t max,
+				  kg_cache_changed_fn changed, void *arg);
 void kg_cache_free(struct kg_cache *c);
 /* A deep copy of the cached record into *out (true), or false; *gen is
  * the generation to hand to kg_cache_put after loading from the database. */
@@ -155,5 +169,6 @@ int kg_cmd_serve(int argc, char **argv);
 int kg_cmd_migrate(int argc, char **argv);
 int kg_cmd_evidence(int argc, char **argv);
 int kg_cmd_key(int argc, char **argv);
+int kg_cmd_collateral(int argc, char **argv);
 
 #endif

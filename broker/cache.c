@@ -44,6 +44,8 @@ struct kg_cache {
 	pthread_t thread;
 	bool started;
 	int wake[2];
+	kg_cache_changed_fn changed;
+	void *changed_arg;
 };
 
 static double elapsed_ms(const struct timespec *since)
@@ -156,6 +158,8 @@ static void *listener(void *arg)
 		PQclear(r);
 		/* Anything may have changed while no one listened. */
 		invalidate(c, true);
+		if (c->changed)
+			c->changed(c->changed_arg, conn);
 		kg_log(KG_LOG_INFO, "policy_listener_up", NULL);
 		for (;;) {
 			struct pollfd p[2] = {{PQsocket(conn), POLLIN, 0}, {c->wake[0], POLLIN, 0}};
@@ -179,11 +183,15 @@ static void *listener(void *arg)
 			} else if (!PQconsumeInput(conn)) {
 				break;
 			}
+			bool any = false;
 			while ((n = PQnotifies(conn)) != NULL) {
 				invalidate(c, true);
 				kg_log(KG_LOG_DEBUG, "policy_changed", "table", n->extra, NULL);
 				PQfreemem(n);
+				any = true;
 			}
+			if (any && c->changed)
+				c->changed(c->changed_arg, conn);
 		}
 		invalidate(c, false);
 		kg_log(KG_LOG_WARN, "policy_listener_lost", "error", PQerrorMessage(conn), NULL);
@@ -193,7 +201,8 @@ static void *listener(void *arg)
 	}
 }
 
-kg_err kg_cache_new(struct kg_cache **out, const char *dsn, unsigned ttl_ms, size_t max)
+kg_err kg_cache_new(struct kg_cache **out, const char *dsn, unsigned ttl_ms, size_t max, kg_cache_changed_fn changed,
+		    void *arg)
 {
 	struct kg_cache *c;
 
@@ -201,6 +210,8 @@ kg_err kg_cache_new(struct kg_cache **out, const char *dsn, unsigned ttl_ms, siz
 	KG_ENSURE((c = calloc(1, sizeof *c)) != NULL, KG_ERR_NOMEM);
 	c->ttl_ms = ttl_ms;
 	c->max = max;
+	c->changed = changed;
+	c->changed_arg = arg;
 	c->wake[0] = c->wake[1] = -1;
 	pthread_mutex_init(&c->lock, NULL);
 	if (!(c->dsn = strdup(dsn)) || !(c->entries = calloc(max, sizeof *c->entries)) || pipe(c->wake) != 0) {
@@ -245,7 +256,7 @@ bool kg_cache_get(struct kg_cache *c, const char *key_id, enum kg_tee tee, struc
 	memset(out, 0, sizeof *out);
 	pthread_mutex_lock(&c->lock);
 	*gen = c->gen;
-	if (c->listening)
+	if (c->listening && c->ttl_ms > 0)
 		for (size_t i = 0; i < c->n; i++) {
 			struct entry *e = &c->entries[i];
 			if (e->tee != tee || strcmp(e->key_id, key_id) != 0)
@@ -269,7 +280,7 @@ void kg_cache_put(struct kg_cache *c, const char *key_id, enum kg_tee tee, const
 
 	pthread_mutex_lock(&c->lock);
 	/* Loaded before an invalidation, or nobody listening: do not keep. */
-	if (!c->listening || c->gen != gen || strlen(key_id) >= sizeof e->key_id)
+	if (!c->listening || c->ttl_ms == 0 || c->gen != gen || strlen(key_id) >= sizeof e->key_id)
 		goto out;
 	for (size_t i = 0; i < c->n; i++)
 		if (c->entries[i].tee == tee && strcmp(c->entries[i].key_id, key_id) == 0) {

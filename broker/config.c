@@ -22,7 +22,7 @@ static const struct {
 	F(listen, STR),	      F(db, STR),	       F(tls_cert, STR),      F(tls_key, STR),
 	F(challenge_key_file, STR), F(kek_file, STR), F(snp_roots, STR),     F(replica, STR),
 	F(challenge_ttl, UINT), F(threads, UINT),     F(log_level, STR),     F(policy_cache_ttl, UINT),
-	F(max_connections, UINT), F(per_ip_connections, UINT),
+	F(max_connections, UINT), F(per_ip_connections, UINT), F(snp_require_crl, UINT),
 #undef F
 };
 
@@ -42,7 +42,8 @@ kg_err kg_config_set(struct kg_config *cfg, const char *key, const char *value)
 			unsigned long v = strtoul(value, &end, 10);
 			/* Only the cache TTL may be 0 (no cache). */
 			KG_ENSURE(*value && *end == 0 && v <= 100000 &&
-					  (v > 0 || strcmp(key, "policy_cache_ttl") == 0),
+					  (v > 0 || strcmp(key, "policy_cache_ttl") == 0 ||
+					   strcmp(key, "snp_require_crl") == 0),
 				  KG_ERR_CONFIG);
 			*(unsigned *)((char *)cfg + fields[i].off) = (unsigned)v;
 		}
@@ -81,6 +82,8 @@ kg_err kg_config_load(struct kg_config *cfg, const char *path, char *errbuf, siz
 	cfg->max_connections = 4096;
 	/* CVMs behind one NAT share an address; 64 open handshakes each. */
 	cfg->per_ip_connections = 64;
+	/* Fail closed: without AMD's current CRL a revoked VCEK would pass. */
+	cfg->snp_require_crl = 1;
 	/* One TLS handshake keeps a core busy; twice the cores covers the
 	 * time spent waiting on PostgreSQL. */
 	cfg->threads = ncpu > 0 ? (unsigned)ncpu * 2 : 4;

@@ -20,7 +20,8 @@ static const struct {
 	{"serve", kg_cmd_serve, "run the broker (HTTPS, RA-TLS)"},
 	{"migrate", kg_cmd_migrate, "apply db/migrations to the database"},
 	{"evidence", kg_cmd_evidence, "verify attestation evidence offline (evidence verify ...)"},
-	{"key", kg_cmd_key, "manage keys (key import, key create, kek generate)"},
+	{"key", kg_cmd_key, "manage keys (key import, key create, key generate-kek)"},
+	{"collateral", kg_cmd_collateral, "import vendor collateral (collateral import --kind snp-crl FILE)"},
 };
 
 static void usage(FILE *f)
@@ -47,7 +48,8 @@ static void serve_usage(FILE *f)
 	fprintf(f, "usage: keygate serve [--config FILE] [--listen ADDR:PORT] [--db DSN]\n"
 		   "\nSettings come from FILE (key = value), then KEYGATE_* environment variables, then flags.\n"
 		   "Keys: listen db tls_cert tls_key challenge_key_file kek_file snp_roots replica\n"
-		   "      challenge_ttl threads log_level policy_cache_ttl max_connections per_ip_connections\n");
+		   "      challenge_ttl threads log_level policy_cache_ttl max_connections per_ip_connections\n"
+		   "      snp_require_crl (1: refuse SEV-SNP evidence without a current AMD CRL; default 1)\n");
 }
 
 static kg_err load_challenge_key(const char *path, uint8_t **out)
@@ -64,6 +66,42 @@ static kg_err load_challenge_key(const char *path, uint8_t **out)
 	sodium_mprotect_readonly(k);
 	*out = k;
 	return KG_OK;
+}
+
+/* Hands the newest SEV-SNP CRLs to the verifier. */
+static kg_err set_snp_crls(struct kg_broker *b, kg_err loaded, uint8_t *pem, size_t len)
+{
+	kg_err rc = loaded;
+
+	if (rc == KG_OK)
+		rc = kg_attest_set_snp_crl(b->attest, pem, len);
+	if (rc == KG_OK)
+		kg_log(KG_LOG_INFO, "collateral_loaded", "snp_crls", len ? "present" : "none", NULL);
+	else
+		/* The previous CRLs stay in force; their nextUpdate bounds them. */
+		kg_log(KG_LOG_ERROR, "collateral_load_failed", "error", kg_err_code(rc), NULL);
+	free(pem);
+	return rc;
+}
+
+static kg_err reload_collateral_from_store(struct kg_broker *b)
+{
+	uint8_t *pem = NULL;
+	size_t len = 0;
+	kg_err rc = kg_store_snp_crls(b->store, &pem, &len);
+
+	return set_snp_crls(b, rc, pem, len);
+}
+
+/* The policy listener saw a change (or reconnected): collateral may have
+ * changed with it. */
+static void collateral_changed(void *arg, struct pg_conn *conn)
+{
+	uint8_t *pem = NULL;
+	size_t len = 0;
+	kg_err rc = kg_collateral_snp_crls(conn, &pem, &len);
+
+	(void)set_snp_crls(arg, rc, pem, len);
 }
 
 int kg_cmd_serve(int argc, char **argv)
@@ -137,7 +175,9 @@ int kg_cmd_serve(int argc, char **argv)
 		fprintf(stderr, "keygate serve: cannot load the key-encryption key: %s\n", kg_err_msg(e));
 		goto out;
 	}
+	memset(&acfg, 0, sizeof acfg);
 	acfg.snp_roots = cfg.snp_roots;
+	acfg.snp_require_crl = cfg.snp_require_crl;
 	if ((e = kg_attest_new(&b.attest, &acfg)) != KG_OK) {
 		fprintf(stderr, "keygate serve: cannot load trust anchors: %s\n", kg_err_code(e));
 		goto out;
@@ -149,9 +189,13 @@ int kg_cmd_serve(int argc, char **argv)
 		fprintf(stderr, "keygate serve: %s\n", err[0] ? err : kg_err_msg(e));
 		goto out;
 	}
-	if (cfg.policy_cache_ttl > 0 &&
-	    (e = kg_cache_new(&b.cache, cfg.db, cfg.policy_cache_ttl * 1000u, 1024)) != KG_OK) {
-		fprintf(stderr, "keygate serve: cannot start the policy cache: %s\n", kg_err_msg(e));
+	/* Collateral before the first request; the listener keeps it current. */
+	if ((e = reload_collateral_from_store(&b)) != KG_OK) {
+		fprintf(stderr, "keygate serve: cannot load collateral: %s\n", kg_err_msg(e));
+		goto out;
+	}
+	if ((e = kg_cache_new(&b.cache, cfg.db, cfg.policy_cache_ttl * 1000u, 1024, collateral_changed, &b)) != KG_OK) {
+		fprintf(stderr, "keygate serve: cannot start the policy listener: %s\n", kg_err_msg(e));
 		goto out;
 	}
 	if ((e = kg_server_run(&b)) != KG_OK) {

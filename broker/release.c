@@ -179,11 +179,10 @@ static kg_err load_key(struct kg_broker *b, const char *key_id, enum kg_tee tee,
 {
 	uint64_t gen = 0;
 
-	if (b->cache && kg_cache_get(b->cache, key_id, tee, rec, &gen))
+	if (kg_cache_get(b->cache, key_id, tee, rec, &gen))
 		return KG_OK;
 	KG_TRY(kg_store_load_key(b->store, key_id, tee, rec));
-	if (b->cache)
-		kg_cache_put(b->cache, key_id, tee, rec, gen);
+	kg_cache_put(b->cache, key_id, tee, rec, gen);
 	return KG_OK;
 }
 

@@ -119,7 +119,7 @@ static enum MHD_Result handle_metrics(struct kg_broker *b, struct MHD_Connection
 	}
 	OUT("keygate_release_duration_seconds_sum %.6f\n", (double)atomic_load(&b->metrics.release_us_sum) / 1e6);
 	OUT("keygate_release_duration_seconds_count %lu\n", cum);
-	if (b->cache) {
+	{
 		struct kg_cache_stats cs;
 		kg_cache_stats(b->cache, &cs);
 		OUT("# HELP keygate_policy_cache_hits_total Releases whose policy came from memory.\n");
@@ -333,7 +333,7 @@ kg_err kg_server_run(struct kg_broker *b)
 	kg_err rc = KG_ERR_CONFIG;
 
 	/* Everything the handlers use must be in place before serving. */
-	KG_ENSURE(b->challenge_key && b->attest && b->store, KG_ERR_CONFIG);
+	KG_ENSURE(b->challenge_key && b->attest && b->store && b->cache, KG_ERR_CONFIG);
 	KG_TRY(parse_listen(b->cfg->listen, &ss, &v6));
 	KG_ENSURE(b->cfg->tls_cert && b->cfg->tls_key, KG_ERR_CONFIG);
 	KG_TRY_OUT(kg_file_read(b->cfg->tls_cert, KG_PEM_MAX, &cert, &cert_len));

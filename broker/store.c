@@ -7,6 +7,8 @@
 #include <string.h>
 
 #include <libpq-fe.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 
 #include "../common/log.h"
 #include "../common/util.h"
@@ -401,6 +403,59 @@ kg_err kg_store_audit(struct kg_store *s, const struct kg_audit_row *row)
 		rc = query_error(s, slot, res, "audit_insert") == KG_ERR_DB_UNAVAILABLE ? KG_ERR_DB_UNAVAILABLE
 											: KG_ERR_AUDIT_FAILED;
 	PQclear(res);
+	release_conn(s, slot);
+	return rc;
+}
+
+/* The newest SEV-SNP CRL of each issuer, as one PEM bundle (at most 8:
+ * one per AMD product and signing-key kind is far fewer). */
+kg_err kg_collateral_snp_crls(struct pg_conn *c, uint8_t **pem, size_t *len)
+{
+	PGresult *r;
+	BIO *bio = NULL;
+	char *data;
+	long n;
+	kg_err rc = KG_OK;
+
+	*pem = NULL;
+	*len = 0;
+	r = PQexecParams(c,
+			 "SELECT DISTINCT ON (issuer) body FROM collateral WHERE kind = 'snp_crl'"
+			 " ORDER BY issuer, this_update DESC, collateral_id DESC LIMIT 8",
+			 0, NULL, NULL, NULL, NULL, 1);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		kg_log(KG_LOG_ERROR, "db_query_failed", "query", "snp_crls", "error", PQresultErrorMessage(r), NULL);
+		PQclear(r);
+		return KG_ERR_DB_QUERY;
+	}
+	KG_ENSURE_OUT((bio = BIO_new(BIO_s_mem())) != NULL, KG_ERR_NOMEM);
+	for (int i = 0; i < PQntuples(r); i++) {
+		const unsigned char *p = (const unsigned char *)PQgetvalue(r, i, 0);
+		X509_CRL *crl = d2i_X509_CRL(NULL, &p, PQgetlength(r, i, 0));
+		bool ok = crl && PEM_write_bio_X509_CRL(bio, crl) == 1;
+		X509_CRL_free(crl);
+		/* The import parsed it; a row that does not parse now is damage. */
+		KG_ENSURE_OUT(ok, KG_ERR_DB_QUERY);
+	}
+	n = BIO_get_mem_data(bio, &data);
+	if (n > 0) {
+		KG_ENSURE_OUT((*pem = malloc((size_t)n)) != NULL, KG_ERR_NOMEM);
+		memcpy(*pem, data, (size_t)n);
+		*len = (size_t)n;
+	}
+out:
+	BIO_free(bio);
+	PQclear(r);
+	return rc;
+}
+
+kg_err kg_store_snp_crls(struct kg_store *s, uint8_t **pem, size_t *len)
+{
+	unsigned slot;
+	kg_err rc;
+
+	KG_TRY(acquire(s, &slot));
+	rc = kg_collateral_snp_crls(s->conns[slot], pem, len);
 	release_conn(s, slot);
 	return rc;
 }

@@ -55,7 +55,8 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: keygate-client --url URL [--url URL]... --ca CA_PEM --tee TEE --key KEY_ID [--key KEY_ID]...\n"
 		"                      [--out-dir DIR] [--aead aes-256-gcm|chacha20-poly1305] [--retries N]\n"
-		"       keygate-client sim-init DIR\n\n"
+		"       keygate-client sim-init DIR\n"
+		"       keygate-client sim-crl DIR OUT [--revoke-vcek] [--revoke-ask] [--days N] [--expired]\n\n"
 		"Obtains keys from a Keygate broker over RA-TLS.  Each key is opened from its HPKE envelope and,\n"
 		"with --out-dir, written to DIR/KEY_ID (mode 0600).  A JSON line per key goes to stdout.\n\n"
 		"TEE backends:\n"
@@ -378,6 +379,45 @@ out:
 	return ret;
 }
 
+/* `sim-crl DIR OUT`: a CRL from the simulated ARK, as AMD's KDS serves one
+ * per product, for tests and demos of revocation. */
+static int sim_crl(int argc, char **argv)
+{
+	bool vcek = false, ask = false, expired = false;
+	long days = 7;
+	uint8_t *der = NULL;
+	size_t len = 0;
+	time_t now = time(NULL);
+	kg_err e;
+
+	for (int i = 3; i < argc; i++) {
+		if (strcmp(argv[i], "--revoke-vcek") == 0)
+			vcek = true;
+		else if (strcmp(argv[i], "--revoke-ask") == 0)
+			ask = true;
+		else if (strcmp(argv[i], "--expired") == 0)
+			expired = true;
+		else if (strcmp(argv[i], "--days") == 0 && i + 1 < argc && (days = atol(argv[++i])) > 0)
+			;
+		else
+			argc = 0;
+	}
+	if (argc < 3) {
+		usage(stderr);
+		return 2;
+	}
+	/* --expired: a CRL whose nextUpdate has passed. */
+	if (expired)
+		e = kg_snp_sim_crl(argv[1], vcek, ask, now - 2 * 86400, now - 86400, &der, &len);
+	else
+		e = kg_snp_sim_crl(argv[1], vcek, ask, now - 60, now + days * 86400, &der, &len);
+	if (e != KG_OK)
+		return die("sim-crl failed", kg_err_msg(e));
+	e = kg_file_write(argv[2], der, len, 0644);
+	free(der);
+	return e == KG_OK ? 0 : die("cannot write", argv[2]);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -397,6 +437,8 @@ int main(int argc, char **argv)
 
 	if (sodium_init() < 0)
 		return die("libsodium failed to initialise", NULL);
+	if (argc >= 2 && strcmp(argv[1], "sim-crl") == 0)
+		return sim_crl(argc - 1, argv + 1);
 	if (argc >= 2 && strcmp(argv[1], "sim-init") == 0) {
 		kg_err e;
 		if (argc != 3) {

@@ -30,6 +30,8 @@ kg_psql keygate -c "CREATE ROLE kgbench LOGIN IN ROLE keygate_broker" >/dev/null
 kg_make_tls "$tmp/tls"
 head -c 32 /dev/urandom > "$tmp/ck"
 "$kgc" sim-init "$tmp/sim"
+"$kgc" sim-crl "$tmp/sim" "$tmp/crl.der"
+"$kg" collateral import --kind snp-crl "$tmp/crl.der" --db "$(kg_pg_dsn keygate postgres)" >/dev/null
 port=$(kg_free_port)
 KEYGATE_LOG_LEVEL=warn "$kg" serve --listen "127.0.0.1:$port" --db "$(kg_pg_dsn keygate kgbench)" \
 	--config <(printf 'tls_cert=%s\ntls_key=%s\nchallenge_key_file=%s\nsnp_roots=%s\nthreads=4\n' \

@@ -62,11 +62,13 @@ SQL
 psql -X -q -d "$admin_dsn" -c "DO \$\$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'keygate_demo_broker')
   THEN CREATE ROLE keygate_demo_broker LOGIN IN ROLE keygate_broker; END IF; END \$\$"
 
-say "making the KEK, the challenge key, TLS certificates and the simulated SEV-SNP chain"
+say "making the KEK, the challenge key, TLS certificates, the simulated SEV-SNP chain and its CRL"
 "$kg" key generate-kek "$tmp/kek"
 head -c 32 /dev/urandom > "$tmp/challenge.key"
 kg_make_tls "$tmp/tls"
 "$kgc" sim-init "$tmp/sim"
+"$kgc" sim-crl "$tmp/sim" "$tmp/sim-crl.der"
+"$kg" collateral import --kind snp-crl "$tmp/sim-crl.der" --db "$admin_dsn"
 head -c 32 /dev/urandom > "$tmp/disk-key"
 "$kg" key import --db "$admin_dsn" --kek "$tmp/kek" --id demo-disk --file "$tmp/disk-key"
 

@@ -85,6 +85,13 @@ check "the stored model key is not the plaintext" test -n "$stored" -a "${stored
 
 "$kgc" sim-init "$tmp/sim" || { echo "Bail out! sim-init"; exit 1; }
 "$kgc" sim-init "$tmp/sim-other" || { echo "Bail out! sim-init"; exit 1; }
+# AMD's CRL for the (simulated) product, imported as collateral: the broker
+# refuses SEV-SNP evidence without a current one.
+"$kgc" sim-crl "$tmp/sim" "$tmp/crl.der"
+out=$("$kg" collateral import --kind snp-crl "$tmp/crl.der" --db "$admin_dsn" 2>&1)
+check "collateral import stores the SEV-SNP CRL" grep -q '"issuer":"ARK-Milan"' <<<"$out"
+out=$("$kg" collateral import --kind snp-crl "$tmp/challenge.key" --db "$admin_dsn" 2>&1); rc=$?
+check "collateral import refuses a file that is not a CRL" test "$rc" -eq 1
 
 port=$(kg_free_port)
 url=https://127.0.0.1:$port
@@ -169,6 +176,21 @@ out=$("$kgc" --url "$url" --ca "$tmp/tls/ca.pem" --tee snp-sim --sim-dir "$tmp/s
 	--sim-measurement "$meas" --key session1 2>&1)
 check "evidence from an untrusted root: snp_root_untrusted" grep -q '"error":"snp_root_untrusted"' <<<"$out"
 
+# --- revocation: AMD CRLs as collateral ----------------------------------
+"$kgc" sim-crl "$tmp/sim" "$tmp/crl-revoked.der" --revoke-vcek
+sleep 1 # a later thisUpdate than the current CRL's
+"$kgc" sim-crl "$tmp/sim" "$tmp/crl-revoked.der" --revoke-vcek
+"$kg" collateral import --kind snp-crl "$tmp/crl-revoked.der" --db "$admin_dsn" >/dev/null
+check "a VCEK revoked by a newly imported CRL is refused at once: snp_cert_revoked" expect_deny snp_cert_revoked --sim-measurement "$meas" --key session1
+kg_psql keygate -c "DELETE FROM collateral"
+check "no CRL at all: snp_crl_missing" expect_deny snp_crl_missing --sim-measurement "$meas" --key session1
+"$kgc" sim-crl "$tmp/sim" "$tmp/crl-expired.der" --expired
+"$kg" collateral import --kind snp-crl "$tmp/crl-expired.der" --db "$admin_dsn" >/dev/null
+check "only an expired CRL: snp_crl_expired" expect_deny snp_crl_expired --sim-measurement "$meas" --key session1
+"$kgc" sim-crl "$tmp/sim" "$tmp/crl-fresh.der"
+"$kg" collateral import --kind snp-crl "$tmp/crl-fresh.der" --db "$admin_dsn" >/dev/null
+check "releases resume with a current CRL" client --sim-measurement "$meas" --key session1
+
 # --- binding and challenge ------------------------------------------------
 check "certificate key not the one in the claims: binding_pubkey_mismatch" expect_deny binding_pubkey_mismatch --sim-measurement "$meas" --fault pubkey-hash --key session1
 check "REPORT_DATA not committing to the claims: binding_report_data_mismatch" expect_deny binding_report_data_mismatch --sim-measurement "$meas" --fault report-data --key session1
@@ -221,10 +243,10 @@ check "... and accepted once the others close" kg_wait_http "$url/healthz" "$tmp
 
 # --- audit --------------------------------------------------------------
 grants=$(psql_kg -c "SELECT count(*) FROM audit WHERE decision = 'grant'")
-check "every grant is audited (10 grants so far)" test "$grants" = 10
-check "grant rows name the policy, the measurement, the chip and the evidence hash" test "$(psql_kg -c "SELECT count(*) FROM audit WHERE decision = 'grant' AND policy_id IS NOT NULL AND encode(measurement, 'hex') = '$meas' AND length(chip_id) = 64 AND length(evidence_sha256) = 32 AND tcb ? 'microcode'")" = 10
+check "every grant is audited (11 grants so far)" test "$grants" = 11
+check "grant rows name the policy, the measurement, the chip and the evidence hash" test "$(psql_kg -c "SELECT count(*) FROM audit WHERE decision = 'grant' AND policy_id IS NOT NULL AND encode(measurement, 'hex') = '$meas' AND length(chip_id) = 64 AND length(evidence_sha256) = 32 AND tcb ? 'microcode'")" = 11
 for code in measurement_not_allowed debug_not_allowed tcb_too_low vcek_tcb_mismatch unknown_key key_disabled no_policy \
-	key_material_missing snp_root_untrusted vmpl_not_allowed host_data_mismatch guest_svn_too_low binding_pubkey_mismatch binding_report_data_mismatch client_cert_missing \
+	key_material_missing snp_root_untrusted snp_cert_revoked snp_crl_missing snp_crl_expired vmpl_not_allowed host_data_mismatch guest_svn_too_low binding_pubkey_mismatch binding_report_data_mismatch client_cert_missing \
 	challenge_forged challenge_malformed challenge_expired malformed_json unknown_field body_too_large ratls_no_evidence \
 	hpke_suite_unsupported; do
 	cnt=$(psql_kg -c "SELECT count(*) FROM audit WHERE decision = 'deny' AND reason = '$code'")
@@ -284,7 +306,7 @@ check "a key version imported while the broker runs is released at once" grep -q
 check "... with the new material" cmp -s "$tmp/out/disk" "$tmp/disk.v2"
 
 m=$(curl -fsS --cacert "$tmp/tls/ca.pem" "$url/metrics")
-check "/metrics counts grants" grep -q 'keygate_releases_total{decision="grant",reason="ok"} 14' <<<"$m"
+check "/metrics counts grants" grep -q 'keygate_releases_total{decision="grant",reason="ok"} 15' <<<"$m"
 check "/metrics counts denials by reason" grep -q 'keygate_releases_total{decision="deny",reason="debug_not_allowed"} 1' <<<"$m"
 
 kg_pg_stop "$tmp"
