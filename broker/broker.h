@@ -24,6 +24,7 @@ struct kg_config {
 	char *challenge_key_file; /* 32 bytes (raw or hex), shared by all replicas */
 	char *kek_file;		  /* key-encryption key (raw or hex), or a systemd credential */
 	char *snp_roots;	  /* PEM of ARKs to trust instead of AMD's (test roots) */
+	char *tdx_roots;	  /* PEM of the Intel SGX Root CA to trust instead of Intel's (test root) */
 	char *replica;		  /* name written to audit rows */
 	unsigned challenge_ttl;	  /* seconds */
 	unsigned threads;	  /* worker threads = database connections */
@@ -86,10 +87,17 @@ struct kg_audit_row {
 	const uint8_t *evidence_sha256; /* NULL = none */
 };
 /* The newest SEV-SNP CRL per issuer from the collateral table, as a PEM
- * bundle (*pem malloc'd; NULL and 0 when there is none).  The first form
- * uses a pool connection, the second a given one. */
-KG_MUST_CHECK kg_err kg_store_snp_crls(struct kg_store *s, uint8_t **pem, size_t *len);
+ * bundle (*pem malloc'd; NULL and 0 when there is none). */
 KG_MUST_CHECK kg_err kg_collateral_snp_crls(struct pg_conn *c, uint8_t **pem, size_t *len);
+
+/* The newest TDX collateral document of each kind (malloc'd; NULL when
+ * absent), in the order of struct kg_tdx_collateral's members. */
+enum { KG_TDX_COLL_TCB_INFO, KG_TDX_COLL_QE_IDENTITY, KG_TDX_COLL_SIGNING_CHAIN, KG_TDX_COLL_ROOT_CRL,
+       KG_TDX_COLL_PCK_CRL, KG_TDX_COLL_N };
+KG_MUST_CHECK kg_err kg_collateral_tdx(struct pg_conn *c, uint8_t *bufs[static KG_TDX_COLL_N],
+				       size_t lens[static KG_TDX_COLL_N]);
+/* Both loaders on a pool connection. */
+KG_MUST_CHECK kg_err kg_store_collateral(struct kg_store *s, kg_err (*load)(struct pg_conn *, void *), void *arg);
 
 /* INSERTs and commits one row; returns only once it is durable. */
 KG_MUST_CHECK kg_err kg_store_audit(struct kg_store *s, const struct kg_audit_row *row);

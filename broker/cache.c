@@ -93,6 +93,8 @@ static bool record_copy(struct kg_key_record *dst, const struct kg_key_record *s
 				dup_list(s->id_key_digests, s->n_id_key_digests, sizeof *s->id_key_digests, &ok);
 			d->author_key_digests = dup_list(s->author_key_digests, s->n_author_key_digests,
 							 sizeof *s->author_key_digests, &ok);
+			for (int j = 0; j < 4; j++)
+				d->rtmr[j] = dup_list(s->rtmr[j], s->n_rtmr[j], sizeof *s->rtmr[j], &ok);
 		}
 	}
 	if (!ok)

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
 #include <libpq-fe.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -18,11 +19,18 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: keygate collateral import --kind snp-crl FILE [--db DSN]\n\n"
-		   "snp-crl: an AMD CRL as the KDS serves it per product (https://kdsintf.amd.com/vcek/v1/\n"
-		   "         {Milan,Genoa,Turin}/crl), DER or PEM.  The broker uses the newest CRL of each\n"
-		   "         issuer; releases fail closed (snp_crl_missing, snp_crl_expired) without a current one.\n"
-		   "Prints the stored document's id and validity as JSON.\n");
+	fprintf(f, "usage: keygate collateral import --kind KIND FILE [--db DSN]\n\n"
+		   "KIND, and the file an operator downloads for it:\n"
+		   "  snp-crl                AMD KDS CRL per product (https://kdsintf.amd.com/vcek/v1/{Milan,Genoa,\n"
+		   "                         Turin}/crl), DER or PEM\n"
+		   "  tdx-tcb-info           Intel PCS TCB info (GET /tdx/certification/v4/tcb?fmspc=...), JSON\n"
+		   "  tdx-qe-identity        Intel PCS QE identity (GET /tdx/certification/v4/qe/identity), JSON\n"
+		   "  tdx-tcb-signing-chain  the TCB-Info-Issuer-Chain header of those answers, PEM\n"
+		   "  tdx-root-crl           Intel SGX Root CA CRL, DER or PEM\n"
+		   "  tdx-pck-crl            PCK CRL (GET /sgx/certification/v4/pckcrl?ca=platform), DER or PEM\n\n"
+		   "Each document is parsed here and verified by the broker when used; the broker uses the\n"
+		   "newest of each kind (for snp-crl: of each issuer) and refuses evidence whose collateral is\n"
+		   "missing or expired.  Prints the stored document's id and validity as JSON.\n");
 }
 
 static int fail(const char *what)
@@ -41,81 +49,157 @@ static bool iso_time(const ASN1_TIME *t, char out[static 32])
 	return strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) > 0;
 }
 
-static int import_snp_crl(const char *db, const char *file)
+/* Stores one document; prints its row as JSON. */
+static int store(const char *db, const char *kind, const char *issuer, const uint8_t *body, size_t len,
+		 const char *this_u, const char *next_u)
 {
-	uint8_t *buf = NULL, *der = NULL, h[32];
-	size_t len = 0;
-	int der_len;
-	const unsigned char *p;
-	X509_CRL *crl = NULL;
-	BIO *bio = NULL;
-	char issuer[257] = "", this_u[32], next_u[32], hash_hex[65], *out_id = NULL;
+	uint8_t h[32];
+	char hash_hex[65];
 	PGconn *c = NULL;
 	PGresult *r = NULL;
 	int ret = 1;
 
-	if (kg_file_read(file, KG_COLLATERAL_FILE_MAX, &buf, &len) != KG_OK) {
-		ret = fail("cannot read the file (or it is larger than 256 KiB)");
-		goto out;
-	}
-	p = buf;
-	if (!(crl = d2i_X509_CRL(NULL, &p, (long)len)) || p != buf + len) {
-		X509_CRL_free(crl);
-		crl = NULL;
-		if ((bio = BIO_new_mem_buf(buf, (int)len)) != NULL)
-			crl = PEM_read_bio_X509_CRL(bio, NULL, NULL, NULL);
-	}
-	if (!crl) {
-		ret = fail("not a CRL (DER or PEM)");
-		goto out;
-	}
-	X509_NAME_get_text_by_NID(X509_CRL_get_issuer(crl), NID_commonName, issuer, sizeof issuer);
-	if (!issuer[0] || !iso_time(X509_CRL_get0_lastUpdate(crl), this_u) ||
-	    !iso_time(X509_CRL_get0_nextUpdate(crl), next_u)) {
-		ret = fail("the CRL lacks an issuer common name, thisUpdate or nextUpdate");
-		goto out;
-	}
-	if ((der_len = i2d_X509_CRL(crl, &der)) <= 0 ||
-	    EVP_Digest(der, (size_t)der_len, h, NULL, EVP_sha256(), NULL) != 1) {
-		ret = fail("cannot encode the CRL");
-		goto out;
-	}
+	if (EVP_Digest(body, len, h, NULL, EVP_sha256(), NULL) != 1)
+		return fail("cannot hash the document");
 	kg_hex(hash_hex, h, 32);
-	if (!db) {
-		ret = fail("no database (--db or KEYGATE_DB)");
-		goto out;
-	}
+	if (!db)
+		return fail("no database (--db or KEYGATE_DB)");
 	c = PQconnectdb(db);
 	if (PQstatus(c) != CONNECTION_OK) {
 		ret = fail(PQerrorMessage(c));
 		goto out;
 	}
 	{
-		const char *v[5] = {issuer, (const char *)der, (const char *)h, this_u, next_u};
-		int l[5] = {0, der_len, 32, 0, 0}, f[5] = {0, 1, 1, 0, 0};
+		const char *v[6] = {kind, issuer, (const char *)body, (const char *)h, this_u, next_u};
+		int l[6] = {0, 0, (int)len, 32, 0, 0}, f[6] = {0, 0, 1, 1, 0, 0};
 		r = PQexecParams(c,
 				 "INSERT INTO collateral (kind, issuer, body, sha256, this_update, next_update)"
-				 " VALUES ('snp_crl', $1, $2, $3, $4::timestamptz, $5::timestamptz)"
+				 " VALUES ($1, $2, $3, $4, $5::timestamptz, $6::timestamptz)"
 				 " ON CONFLICT (sha256) DO UPDATE SET sha256 = EXCLUDED.sha256"
 				 " RETURNING collateral_id",
-				 5, NULL, v, l, f, 0);
+				 6, NULL, v, l, f, 0);
 	}
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
 		ret = fail(PQresultErrorMessage(r));
 		goto out;
 	}
-	out_id = PQgetvalue(r, 0, 0);
-	printf("{\"collateral_id\":%s,\"kind\":\"snp_crl\",\"issuer\":\"%s\",\"this_update\":\"%s\","
-	       "\"next_update\":\"%s\",\"revoked\":%d,\"sha256\":\"%s\"}\n",
-	       out_id, issuer, this_u, next_u, sk_X509_REVOKED_num(X509_CRL_get_REVOKED(crl)), hash_hex);
+	{
+		json_t *o = json_pack("{s:I,s:s,s:s,s:s,s:s,s:s}", "collateral_id",
+				      (json_int_t)strtoll(PQgetvalue(r, 0, 0), NULL, 10), "kind", kind, "issuer", issuer,
+				      "this_update", this_u, "next_update", next_u, "sha256", hash_hex);
+		char *txt = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+		if (txt)
+			printf("%s\n", txt);
+		free(txt);
+		json_decref(o);
+	}
 	ret = 0;
 out:
 	PQclear(r);
 	if (c)
 		PQfinish(c);
+	return ret;
+}
+
+/* A CRL (DER or PEM): stored as DER, named by its issuer's CN. */
+static int import_crl(const char *db, const char *kind, const uint8_t *buf, size_t len)
+{
+	const unsigned char *p = buf;
+	X509_CRL *crl = d2i_X509_CRL(NULL, &p, (long)len);
+	BIO *bio = NULL;
+	uint8_t *der = NULL;
+	char issuer[257] = "", this_u[32], next_u[32];
+	int der_len, ret;
+
+	if (!crl || p != buf + len) {
+		X509_CRL_free(crl);
+		crl = NULL;
+		if ((bio = BIO_new_mem_buf(buf, (int)len)) != NULL)
+			crl = PEM_read_bio_X509_CRL(bio, NULL, NULL, NULL);
+	}
+	if (!crl)
+		ret = fail("not a CRL (DER or PEM)");
+	else if (X509_NAME_get_text_by_NID(X509_CRL_get_issuer(crl), NID_commonName, issuer, sizeof issuer) <= 0 ||
+		 !iso_time(X509_CRL_get0_lastUpdate(crl), this_u) || !iso_time(X509_CRL_get0_nextUpdate(crl), next_u))
+		ret = fail("the CRL lacks an issuer common name, thisUpdate or nextUpdate");
+	else if ((der_len = i2d_X509_CRL(crl, &der)) <= 0)
+		ret = fail("cannot encode the CRL");
+	else
+		ret = store(db, kind, issuer, der, (size_t)der_len, this_u, next_u);
 	OPENSSL_free(der);
 	X509_CRL_free(crl);
 	BIO_free(bio);
+	return ret;
+}
+
+/* Intel's signed JSON: {"<member>": {... "issueDate", "nextUpdate" ...},
+ * "signature": "..."}; stored byte for byte (the signature covers the
+ * exact text), named by fmspc (TCB info) or id (QE identity). */
+static int import_intel_json(const char *db, const char *kind, const char *member, const char *name_field,
+			     const uint8_t *buf, size_t len)
+{
+	json_error_t err;
+	json_t *root = json_loadb((const char *)buf, len, JSON_REJECT_DUPLICATES, &err), *inner;
+	const char *issue, *next, *name;
+	char issuer[80];
+	int ret;
+
+	inner = root ? json_object_get(root, member) : NULL;
+	issue = json_string_value(json_object_get(inner, "issueDate"));
+	next = json_string_value(json_object_get(inner, "nextUpdate"));
+	name = json_string_value(json_object_get(inner, name_field));
+	if (!inner || !issue || !next || !name || !json_is_string(json_object_get(root, "signature")))
+		ret = fail("not Intel PCS collateral of this kind (member, dates, signature)");
+	else {
+		snprintf(issuer, sizeof issuer, "%s:%s", name_field, name);
+		ret = store(db, kind, issuer, buf, len, issue, next);
+	}
+	json_decref(root);
+	return ret;
+}
+
+/* A PEM chain, first certificate the signer; valid as that certificate. */
+static int import_chain(const char *db, const char *kind, const uint8_t *buf, size_t len)
+{
+	BIO *bio = BIO_new_mem_buf(buf, (int)len);
+	X509 *x = bio ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
+	char cn[257] = "", nb[32], na[32];
+	int ret;
+
+	if (!x || X509_NAME_get_text_by_NID(X509_get_subject_name(x), NID_commonName, cn, sizeof cn) <= 0 ||
+	    !iso_time(X509_get0_notBefore(x), nb) || !iso_time(X509_get0_notAfter(x), na))
+		ret = fail("not a PEM certificate chain");
+	else
+		ret = store(db, kind, cn, buf, len, nb, na);
+	X509_free(x);
+	BIO_free(bio);
+	return ret;
+}
+
+static int import(const char *db, const char *kind, const char *file)
+{
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	int ret;
+
+	if (kg_file_read(file, KG_COLLATERAL_FILE_MAX, &buf, &len) != KG_OK)
+		return fail("cannot read the file (or it is larger than 256 KiB)");
+	if (strcmp(kind, "snp-crl") == 0)
+		ret = import_crl(db, "snp_crl", buf, len);
+	else if (strcmp(kind, "tdx-root-crl") == 0)
+		ret = import_crl(db, "tdx_root_crl", buf, len);
+	else if (strcmp(kind, "tdx-pck-crl") == 0)
+		ret = import_crl(db, "tdx_pck_crl", buf, len);
+	else if (strcmp(kind, "tdx-tcb-info") == 0)
+		ret = import_intel_json(db, "tdx_tcb_info", "tcbInfo", "fmspc", buf, len);
+	else if (strcmp(kind, "tdx-qe-identity") == 0)
+		ret = import_intel_json(db, "tdx_qe_identity", "enclaveIdentity", "id", buf, len);
+	else if (strcmp(kind, "tdx-tcb-signing-chain") == 0)
+		ret = import_chain(db, "tdx_tcb_signing_chain", buf, len);
+	else {
+		fprintf(stderr, "keygate collateral import: unknown --kind '%s' (see --help)\n", kind);
+		ret = 2;
+	}
 	free(buf);
 	return ret;
 }
@@ -156,8 +240,5 @@ int kg_cmd_collateral(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	if (strcmp(kind, "snp-crl") == 0)
-		return import_snp_crl(db, argv[optind]);
-	fprintf(stderr, "keygate collateral import: unknown --kind '%s' (known: snp-crl)\n", kind);
-	return 2;
+	return import(db, kind, argv[optind]);
 }

@@ -20,7 +20,7 @@ static const struct {
 } fields[] = {
 #define F(k, kind) {#k, "KEYGATE_" #k, kind, offsetof(struct kg_config, k)}
 	F(listen, STR),	      F(db, STR),	       F(tls_cert, STR),      F(tls_key, STR),
-	F(challenge_key_file, STR), F(kek_file, STR), F(snp_roots, STR),     F(replica, STR),
+	F(challenge_key_file, STR), F(kek_file, STR), F(snp_roots, STR),     F(tdx_roots, STR),     F(replica, STR),
 	F(challenge_ttl, UINT), F(threads, UINT),     F(log_level, STR),     F(policy_cache_ttl, UINT),
 	F(max_connections, UINT), F(per_ip_connections, UINT), F(snp_require_crl, UINT),
 #undef F

@@ -47,7 +47,7 @@ static void serve_usage(FILE *f)
 {
 	fprintf(f, "usage: keygate serve [--config FILE] [--listen ADDR:PORT] [--db DSN]\n"
 		   "\nSettings come from FILE (key = value), then KEYGATE_* environment variables, then flags.\n"
-		   "Keys: listen db tls_cert tls_key challenge_key_file kek_file snp_roots replica\n"
+		   "Keys: listen db tls_cert tls_key challenge_key_file kek_file snp_roots tdx_roots replica\n"
 		   "      challenge_ttl threads log_level policy_cache_ttl max_connections per_ip_connections\n"
 		   "      snp_require_crl (1: refuse SEV-SNP evidence without a current AMD CRL; default 1)\n");
 }
@@ -68,40 +68,56 @@ static kg_err load_challenge_key(const char *path, uint8_t **out)
 	return KG_OK;
 }
 
-/* Hands the newest SEV-SNP CRLs to the verifier. */
-static kg_err set_snp_crls(struct kg_broker *b, kg_err loaded, uint8_t *pem, size_t len)
+/* Loads the collateral (AMD CRLs, Intel TDX documents) with conn and
+ * hands it to the verifiers.  On failure the previous collateral stays in
+ * force: each document's own nextUpdate bounds it. */
+static kg_err load_collateral(struct pg_conn *conn, void *arg)
 {
-	kg_err rc = loaded;
+	struct kg_broker *b = arg;
+	uint8_t *pem = NULL, *tdx[KG_TDX_COLL_N];
+	size_t len = 0, tdx_len[KG_TDX_COLL_N];
+	struct kg_tdx_collateral tc;
+	kg_err rc;
 
-	if (rc == KG_OK)
+	if ((rc = kg_collateral_snp_crls(conn, &pem, &len)) == KG_OK)
 		rc = kg_attest_set_snp_crl(b->attest, pem, len);
-	if (rc == KG_OK)
-		kg_log(KG_LOG_INFO, "collateral_loaded", "snp_crls", len ? "present" : "none", NULL);
-	else
-		/* The previous CRLs stay in force; their nextUpdate bounds them. */
-		kg_log(KG_LOG_ERROR, "collateral_load_failed", "error", kg_err_code(rc), NULL);
 	free(pem);
+	KG_TRY(rc);
+	KG_TRY(kg_collateral_tdx(conn, tdx, tdx_len));
+	memset(&tc, 0, sizeof tc);
+	tc.tcb_info = tdx[KG_TDX_COLL_TCB_INFO];
+	tc.tcb_info_len = tdx_len[KG_TDX_COLL_TCB_INFO];
+	tc.qe_identity = tdx[KG_TDX_COLL_QE_IDENTITY];
+	tc.qe_identity_len = tdx_len[KG_TDX_COLL_QE_IDENTITY];
+	tc.tcb_signing_chain = tdx[KG_TDX_COLL_SIGNING_CHAIN];
+	tc.tcb_signing_chain_len = tdx_len[KG_TDX_COLL_SIGNING_CHAIN];
+	tc.root_crl = tdx[KG_TDX_COLL_ROOT_CRL];
+	tc.root_crl_len = tdx_len[KG_TDX_COLL_ROOT_CRL];
+	tc.pck_crl = tdx[KG_TDX_COLL_PCK_CRL];
+	tc.pck_crl_len = tdx_len[KG_TDX_COLL_PCK_CRL];
+	rc = kg_attest_set_tdx_collateral(b->attest, &tc);
+	for (int i = 0; i < KG_TDX_COLL_N; i++)
+		free(tdx[i]);
 	return rc;
 }
 
 static kg_err reload_collateral_from_store(struct kg_broker *b)
 {
-	uint8_t *pem = NULL;
-	size_t len = 0;
-	kg_err rc = kg_store_snp_crls(b->store, &pem, &len);
+	kg_err rc = kg_store_collateral(b->store, load_collateral, b);
 
-	return set_snp_crls(b, rc, pem, len);
+	kg_log(rc == KG_OK ? KG_LOG_INFO : KG_LOG_ERROR, rc == KG_OK ? "collateral_loaded" : "collateral_load_failed",
+	       "result", kg_err_code(rc), NULL);
+	return rc;
 }
 
 /* The policy listener saw a change (or reconnected): collateral may have
  * changed with it. */
 static void collateral_changed(void *arg, struct pg_conn *conn)
 {
-	uint8_t *pem = NULL;
-	size_t len = 0;
-	kg_err rc = kg_collateral_snp_crls(conn, &pem, &len);
+	kg_err rc = load_collateral(conn, arg);
 
-	(void)set_snp_crls(arg, rc, pem, len);
+	kg_log(rc == KG_OK ? KG_LOG_INFO : KG_LOG_ERROR, rc == KG_OK ? "collateral_loaded" : "collateral_load_failed",
+	       "result", kg_err_code(rc), NULL);
 }
 
 int kg_cmd_serve(int argc, char **argv)
@@ -182,8 +198,14 @@ int kg_cmd_serve(int argc, char **argv)
 		fprintf(stderr, "keygate serve: cannot load trust anchors: %s\n", kg_err_code(e));
 		goto out;
 	}
+	if (cfg.tdx_roots && (e = kg_attest_set_tdx_roots(b.attest, cfg.tdx_roots)) != KG_OK) {
+		fprintf(stderr, "keygate serve: cannot load tdx_roots: %s\n", kg_err_code(e));
+		goto out;
+	}
 	if (cfg.snp_roots)
 		kg_log(KG_LOG_WARN, "custom_trust_anchors", "snp_roots", cfg.snp_roots, NULL);
+	if (cfg.tdx_roots)
+		kg_log(KG_LOG_WARN, "custom_trust_anchors", "tdx_roots", cfg.tdx_roots, NULL);
 	if ((e = kg_store_new(&b.store, cfg.db, cfg.threads)) != KG_OK ||
 	    (e = kg_store_check_role(b.store, err, sizeof err)) != KG_OK) {
 		fprintf(stderr, "keygate serve: %s\n", err[0] ? err : kg_err_msg(e));

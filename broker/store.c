@@ -196,7 +196,13 @@ static const char *load_key_sql =
 	"       p.min_tcb_fmc, array_to_string(p.allowed_vmpls, ','), encode(p.host_data, 'hex'),"
 	"       array_to_string(ARRAY(SELECT encode(m, 'hex') FROM unnest(p.id_key_digests) AS m), ','),"
 	"       array_to_string(ARRAY(SELECT encode(m, 'hex') FROM unnest(p.author_key_digests) AS m), ','),"
-	"       p.min_guest_svn"
+	"       p.min_guest_svn,"
+	"       array_to_string(ARRAY(SELECT encode(m, 'hex') FROM unnest(p.tdx_rtmr0) AS m), ','),"
+	"       array_to_string(ARRAY(SELECT encode(m, 'hex') FROM unnest(p.tdx_rtmr1) AS m), ','),"
+	"       array_to_string(ARRAY(SELECT encode(m, 'hex') FROM unnest(p.tdx_rtmr2) AS m), ','),"
+	"       array_to_string(ARRAY(SELECT encode(m, 'hex') FROM unnest(p.tdx_rtmr3) AS m), ','),"
+	"       encode(p.tdx_mr_config_id, 'hex'), encode(p.tdx_mr_owner, 'hex'),"
+	"       encode(p.tdx_mr_owner_config, 'hex'), array_to_string(p.tdx_tcb_statuses, ',')"
 	"  FROM keys k"
 	"  LEFT JOIN LATERAL (SELECT version, wrapped FROM key_versions"
 	"                      WHERE key_id = k.key_id ORDER BY version DESC LIMIT 1) v ON true"
@@ -251,6 +257,14 @@ static kg_err parse_hex_list(const char *csv, size_t stride, size_t max, void **
 	return KG_OK;
 }
 
+static kg_err opt_hex48(PGresult *res, int r, int col, bool *has, uint8_t out[static 48])
+{
+	*has = !PQgetisnull(res, r, col);
+	if (*has)
+		KG_ENSURE(kg_unhex(out, 48, PQgetvalue(res, r, col)) == KG_OK, KG_ERR_DB_QUERY);
+	return KG_OK;
+}
+
 static kg_err parse_policy_row(PGresult *res, int r, enum kg_tee tee, struct kg_policy *p)
 {
 	size_t n, len;
@@ -287,6 +301,29 @@ static kg_err parse_policy_row(PGresult *res, int r, enum kg_tee tee, struct kg_
 	p->author_key_digests = list;
 	p->n_author_key_digests = n;
 	p->min_guest_svn = PQgetisnull(res, r, 21) ? -1 : strtoll(PQgetvalue(res, r, 21), NULL, 10);
+	for (int i = 0; i < 4; i++) {
+		KG_TRY(parse_hex_list(PQgetvalue(res, r, 22 + i), 48, KG_POLICY_MAX_MEASUREMENTS, &list, &n, &len));
+		p->rtmr[i] = list;
+		p->n_rtmr[i] = n;
+	}
+	KG_TRY(opt_hex48(res, r, 26, &p->has_mr_config_id, p->mr_config_id));
+	KG_TRY(opt_hex48(res, r, 27, &p->has_mr_owner, p->mr_owner));
+	KG_TRY(opt_hex48(res, r, 28, &p->has_mr_owner_config, p->mr_owner_config));
+	p->tdx_tcb_statuses = 0;
+	for (const char *q = PQgetvalue(res, r, 29); *q;) {
+		size_t l = strcspn(q, ",");
+		bool known = false;
+		for (int st = 0; st < KG_TDX_TCB__COUNT; st++) {
+			const char *name = kg_tdx_tcb_status_name((enum kg_tdx_tcb_status)st);
+			if (strlen(name) == l && strncmp(name, q, l) == 0) {
+				p->tdx_tcb_statuses |= 1u << st;
+				known = true;
+			}
+		}
+		/* The schema lists the names; an unknown one is damage. */
+		KG_ENSURE(known, KG_ERR_DB_QUERY);
+		q += l + (q[l] == ',');
+	}
 	return KG_OK;
 }
 
@@ -345,6 +382,8 @@ void kg_key_record_free(struct kg_key_record *r)
 		free(r->policies[i].measurements);
 		free(r->policies[i].id_key_digests);
 		free(r->policies[i].author_key_digests);
+		for (int j = 0; j < 4; j++)
+			free(r->policies[i].rtmr[j]);
 	}
 	free(r->policies);
 	kg_wipe(r->wrapped, sizeof r->wrapped);
@@ -449,13 +488,56 @@ out:
 	return rc;
 }
 
-kg_err kg_store_snp_crls(struct kg_store *s, uint8_t **pem, size_t *len)
+kg_err kg_store_collateral(struct kg_store *s, kg_err (*load)(struct pg_conn *, void *), void *arg)
 {
 	unsigned slot;
 	kg_err rc;
 
 	KG_TRY(acquire(s, &slot));
-	rc = kg_collateral_snp_crls(s->conns[slot], pem, len);
+	rc = load(s->conns[slot], arg);
 	release_conn(s, slot);
+	return rc;
+}
+
+/* The newest document of each TDX kind (one platform type per broker:
+ * the TCB info is that of one FMSPC).  bufs/lens indexed as enum
+ * kg_tdx_coll_item; absent ones stay NULL. */
+kg_err kg_collateral_tdx(struct pg_conn *c, uint8_t *bufs[static KG_TDX_COLL_N], size_t lens[static KG_TDX_COLL_N])
+{
+	static const char *const kinds[KG_TDX_COLL_N] = {"tdx_tcb_info", "tdx_qe_identity", "tdx_tcb_signing_chain",
+							 "tdx_root_crl", "tdx_pck_crl"};
+	PGresult *r;
+	kg_err rc = KG_OK;
+
+	for (int i = 0; i < KG_TDX_COLL_N; i++) {
+		bufs[i] = NULL;
+		lens[i] = 0;
+	}
+	r = PQexecParams(c,
+			 "SELECT DISTINCT ON (kind) kind, body FROM collateral WHERE kind LIKE 'tdx\\_%'"
+			 " ORDER BY kind, this_update DESC, collateral_id DESC",
+			 0, NULL, NULL, NULL, NULL, 1);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		kg_log(KG_LOG_ERROR, "db_query_failed", "query", "tdx_collateral", "error", PQresultErrorMessage(r),
+		       NULL);
+		PQclear(r);
+		return KG_ERR_DB_QUERY;
+	}
+	for (int row = 0; row < PQntuples(r); row++)
+		for (int i = 0; i < KG_TDX_COLL_N; i++) {
+			size_t n = (size_t)PQgetlength(r, row, 1);
+			if (strcmp(PQgetvalue(r, row, 0), kinds[i]) != 0)
+				continue;
+			KG_ENSURE_OUT((bufs[i] = malloc(n ? n : 1)) != NULL, KG_ERR_NOMEM);
+			memcpy(bufs[i], PQgetvalue(r, row, 1), n);
+			lens[i] = n;
+		}
+out:
+	PQclear(r);
+	if (rc != KG_OK)
+		for (int i = 0; i < KG_TDX_COLL_N; i++) {
+			free(bufs[i]);
+			bufs[i] = NULL;
+		}
 	return rc;
 }

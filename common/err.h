@@ -122,6 +122,11 @@
 	X(ID_KEY, "id_key_not_allowed", 403, 1, "ID key digest not allowed")                  \
 	X(AUTHOR_KEY, "author_key_not_allowed", 403, 1, "author key digest not allowed")      \
 	X(GUEST_SVN, "guest_svn_too_low", 403, 1, "guest SVN below the policy minimum")        \
+	X(TDX_TCB_STATUS, "tdx_tcb_status_not_allowed", 403, 1, "TDX TCB status not accepted") \
+	X(TDX_RTMR, "rtmr_not_allowed", 403, 1, "an RTMR value is not allowed")               \
+	X(TDX_MR_CONFIG_ID, "mrconfigid_mismatch", 403, 1, "MRCONFIGID differs from the policy's") \
+	X(TDX_MR_OWNER, "mrowner_mismatch", 403, 1, "MROWNER differs from the policy's")      \
+	X(TDX_MR_OWNER_CONFIG, "mrownerconfig_mismatch", 403, 1, "MROWNERCONFIG differs")     \
 	/* ledger (transparency log, ledger/) */                                              \
 	X(LEDGER_NOTE_MALFORMED, "ledger_note_malformed", 400, 1,                             \
 	  "signed note or checkpoint is malformed")                                           \

@@ -63,6 +63,24 @@ kg_err kg_policy_eval(const struct kg_policy *p, const struct kg_claims *c, time
 			  KG_ERR_AUTHOR_KEY);
 		++*passed;
 	}
+	if (c->tee == KG_TEE_TDX) {
+		const struct kg_tdx_claims *t = &c->u.tdx;
+		/* Only an evaluated TCB can be accepted, and never a revoked one. */
+		KG_ENSURE(t->tcb_evaluated && t->tcb_status != KG_TDX_TCB_REVOKED &&
+				  (p->tdx_tcb_statuses >> t->tcb_status) & 1,
+			  KG_ERR_TDX_TCB_STATUS);
+		++*passed;
+		for (int i = 0; i < 4; i++)
+			KG_ENSURE(digest_allowed(p->rtmr[i], p->n_rtmr[i], t->td.rtmr[i]), KG_ERR_TDX_RTMR);
+		++*passed;
+		KG_ENSURE(!p->has_mr_config_id || CRYPTO_memcmp(p->mr_config_id, t->td.mr_config_id, 48) == 0,
+			  KG_ERR_TDX_MR_CONFIG_ID);
+		KG_ENSURE(!p->has_mr_owner || CRYPTO_memcmp(p->mr_owner, t->td.mr_owner, 48) == 0,
+			  KG_ERR_TDX_MR_OWNER);
+		KG_ENSURE(!p->has_mr_owner_config || CRYPTO_memcmp(p->mr_owner_config, t->td.mr_owner_config, 48) == 0,
+			  KG_ERR_TDX_MR_OWNER_CONFIG);
+		++*passed;
+	}
 	return KG_OK;
 }
 

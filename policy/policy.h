@@ -38,6 +38,14 @@ struct kg_policy {
 	uint8_t (*author_key_digests)[48];
 	size_t n_author_key_digests;
 	int64_t min_guest_svn; /* -1 = no floor */
+	/* Intel TDX: allowed values of each RTMR (n = 0: any), required
+	 * MRCONFIGID / MROWNER / MROWNERCONFIG, accepted TCB statuses (bit n
+	 * set = enum kg_tdx_tcb_status n). */
+	uint8_t (*rtmr[4])[48];
+	size_t n_rtmr[4];
+	bool has_mr_config_id, has_mr_owner, has_mr_owner_config;
+	uint8_t mr_config_id[48], mr_owner[48], mr_owner_config[48];
+	uint32_t tdx_tcb_statuses;
 	bool has_not_before, has_not_after; /* false = unbounded on that side */
 	time_t not_before, not_after;
 };

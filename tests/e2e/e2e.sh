@@ -92,6 +92,21 @@ out=$("$kg" collateral import --kind snp-crl "$tmp/crl.der" --db "$admin_dsn" 2>
 check "collateral import stores the SEV-SNP CRL" grep -q '"issuer":"ARK-Milan"' <<<"$out"
 out=$("$kg" collateral import --kind snp-crl "$tmp/challenge.key" --db "$admin_dsn" 2>&1); rc=$?
 check "collateral import refuses a file that is not a CRL" test "$rc" -eq 1
+# Intel's real TDX collateral (2023) imports with its own validity.
+vec=${KG_VECTORS:-$src/../shared/vectors}
+out=$("$kg" collateral import --kind tdx-tcb-info "$vec/tdx/gtg-v4-spr/tcbInfo.json" --db "$admin_dsn" 2>&1)
+check "collateral import stores Intel's TCB info, named by FMSPC" grep -q '"issuer":"fmspc:50806f000000"' <<<"$out"
+out=$("$kg" collateral import --kind tdx-qe-identity "$vec/tdx/gtg-v4-spr/qeIdentity.json" --db "$admin_dsn" 2>&1)
+check "collateral import stores Intel's QE identity" grep -q '"issuer":"id:TD_QE"' <<<"$out"
+out=$("$kg" collateral import --kind tdx-tcb-signing-chain "$vec/tdx/intel-roots/TCB_Signing_chain.pem" --db "$admin_dsn" 2>&1)
+check "collateral import stores the TCB signing chain" grep -q '"issuer":"Intel SGX TCB Signing"' <<<"$out"
+out=$("$kg" collateral import --kind tdx-root-crl "$vec/tdx/intel-roots/IntelSGXRootCA.crl.der" --db "$admin_dsn" 2>&1)
+check "collateral import stores the Intel root CRL" grep -q '"issuer":"Intel SGX Root CA"' <<<"$out"
+out=$("$kg" collateral import --kind tdx-pck-crl "$vec/tdx/intel-roots/pckcrl_platform.crl.der" --db "$admin_dsn" 2>&1)
+check "collateral import stores the PCK CRL" grep -q '"issuer":"Intel SGX PCK Platform CA"' <<<"$out"
+out=$("$kg" collateral import --kind tdx-tcb-info "$vec/tdx/gtg-v4-spr/qeIdentity.json" --db "$admin_dsn" 2>&1); rc=$?
+check "collateral import refuses a QE identity passed as TCB info" test "$rc" -eq 1
+check "the collateral table holds every import once" test "$(psql_kg -c "SELECT count(*) FROM collateral")" = 6
 
 port=$(kg_free_port)
 url=https://127.0.0.1:$port

@@ -35,6 +35,7 @@ static void policy_init(struct kg_policy *p, int64_t id)
 	p->measurement_len = 48;
 	p->min_bootloader = p->min_tee = p->min_snp = p->min_microcode = p->min_fmc = -1;
 	p->allowed_vmpls = 1; /* the schema's default: VMPL 0 only */
+	p->tdx_tcb_statuses = 1u << KG_TDX_TCB_UP_TO_DATE; /* the schema's default */
 	p->min_guest_svn = -1;
 }
 
@@ -202,6 +203,68 @@ static void snp_conditions(void **state)
 	assert_int_equal(decide1(&p, &c, 1000), KG_OK);
 }
 
+static void tdx_conditions(void **state)
+{
+	static uint8_t rtmr2[2][48];
+	struct kg_policy p;
+	struct kg_claims c;
+
+	(void)state;
+	memset(&c, 0, sizeof c);
+	c.tee = KG_TEE_TDX;
+	memset(c.measurement, 0xaa, 48);
+	c.measurement_len = 48;
+	c.u.tdx.tcb_evaluated = true;
+	c.u.tdx.tcb_status = KG_TDX_TCB_UP_TO_DATE;
+	policy_init(&p, 1);
+	p.tee = KG_TEE_TDX;
+	assert_int_equal(decide1(&p, &c, 1000), KG_OK);
+
+	/* TCB status: UpToDate only by default; others by policy; never
+	 * Revoked, never unevaluated. */
+	c.u.tdx.tcb_status = KG_TDX_TCB_OUT_OF_DATE;
+	assert_int_equal(decide1(&p, &c, 1000), KG_ERR_TDX_TCB_STATUS);
+	p.tdx_tcb_statuses |= 1u << KG_TDX_TCB_OUT_OF_DATE;
+	assert_int_equal(decide1(&p, &c, 1000), KG_OK);
+	c.u.tdx.tcb_status = KG_TDX_TCB_REVOKED;
+	p.tdx_tcb_statuses = 0xffffffffu;
+	assert_int_equal(decide1(&p, &c, 1000), KG_ERR_TDX_TCB_STATUS);
+	c.u.tdx.tcb_status = KG_TDX_TCB_UP_TO_DATE;
+	c.u.tdx.tcb_evaluated = false;
+	assert_int_equal(decide1(&p, &c, 1000), KG_ERR_TDX_TCB_STATUS);
+	c.u.tdx.tcb_evaluated = true;
+
+	c.debug = true;
+	assert_int_equal(decide1(&p, &c, 1000), KG_ERR_DEBUG);
+	c.debug = false;
+
+	memset(rtmr2[0], 0x41, 48);
+	memset(rtmr2[1], 0x42, 48);
+	p.rtmr[2] = rtmr2;
+	p.n_rtmr[2] = 2;
+	assert_int_equal(decide1(&p, &c, 1000), KG_ERR_TDX_RTMR);
+	memset(c.u.tdx.td.rtmr[2], 0x42, 48);
+	assert_int_equal(decide1(&p, &c, 1000), KG_OK);
+
+	p.has_mr_config_id = true;
+	memset(p.mr_config_id, 0x51, 48);
+	assert_int_equal(decide1(&p, &c, 1000), KG_ERR_TDX_MR_CONFIG_ID);
+	memset(c.u.tdx.td.mr_config_id, 0x51, 48);
+	p.has_mr_owner = true;
+	memset(p.mr_owner, 0x52, 48);
+	assert_int_equal(decide1(&p, &c, 1000), KG_ERR_TDX_MR_OWNER);
+	memset(c.u.tdx.td.mr_owner, 0x52, 48);
+	p.has_mr_owner_config = true;
+	memset(p.mr_owner_config, 0x53, 48);
+	assert_int_equal(decide1(&p, &c, 1000), KG_ERR_TDX_MR_OWNER_CONFIG);
+	memset(c.u.tdx.td.mr_owner_config, 0x53, 48);
+	assert_int_equal(decide1(&p, &c, 1000), KG_OK);
+
+	/* A TDX policy says nothing about SNP evidence and vice versa. */
+	c.tee = KG_TEE_SNP;
+	assert_int_equal(decide1(&p, &c, 1000), KG_ERR_NO_POLICY);
+}
+
 static void several(void **state)
 {
 	struct kg_policy p[3];
@@ -233,6 +296,7 @@ int main(void)
 		cmocka_unit_test_setup(grant, setup),
 		cmocka_unit_test_setup(reasons, setup),
 		cmocka_unit_test_setup(snp_conditions, setup),
+		cmocka_unit_test_setup(tdx_conditions, setup),
 		cmocka_unit_test_setup(several, setup),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
