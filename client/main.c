@@ -21,6 +21,7 @@
 
 #include "../attest/ratls.h"
 #include "../attest/snp_sim.h"
+#include "../attest/tdx_sim.h"
 #include "../broker/core.h"
 #include "../common/util.h"
 #include "../keys/hpke.h"
@@ -39,6 +40,7 @@ struct opts {
 	const char *tee;
 	const char *sim_dir;
 	struct kg_snp_sim_params sim;
+	struct kg_tdx_sim_params tdx;
 	const char *keys[MAX_KEYS];
 	int nkeys;
 	const char *out_dir;
@@ -55,12 +57,15 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: keygate-client --url URL [--url URL]... --ca CA_PEM --tee TEE --key KEY_ID [--key KEY_ID]...\n"
 		"                      [--out-dir DIR] [--aead aes-256-gcm|chacha20-poly1305] [--retries N]\n"
-		"       keygate-client sim-init DIR\n"
+		"       keygate-client sim-init DIR [--tee snp|tdx]\n"
 		"       keygate-client sim-crl DIR OUT [--revoke-vcek] [--revoke-ask] [--days N] [--expired]\n\n"
 		"Obtains keys from a Keygate broker over RA-TLS.  Each key is opened from its HPKE envelope and,\n"
 		"with --out-dir, written to DIR/KEY_ID (mode 0600).  A JSON line per key goes to stdout.\n\n"
 		"TEE backends:\n"
 		"  snp-sim   simulated SEV-SNP (test chain in --sim-dir, made by 'sim-init'); for tests and demos\n"
+		"  tdx-sim   simulated Intel TDX (test PKI and collateral in --sim-dir, made by 'sim-init --tee tdx');\n"
+		"            --sim-measurement sets MRTD, --sim-debug the TD's DEBUG attribute,\n"
+		"            --sim-version 4|5, --sim-out-of-date a platform below the UpToDate TCB level\n"
 		"            --sim-dir DIR  --sim-measurement HEX(48 bytes)  --sim-debug  --sim-tcb BL:TEE:SNP:UCODE\n"
 		"            --sim-version 2|3|5  --sim-vmpl N  --sim-host-data HEX(32 bytes)  --sim-guest-svn N\n\n"
 		"Testing only (make the request fail in a chosen way):\n"
@@ -274,6 +279,10 @@ static kg_err get_evidence(const struct opts *o, const uint8_t report_data[stati
 		*tag = KG_RATLS_TAG_SNP;
 		return kg_snp_sim_attest(o->sim_dir, &o->sim, report_data, ev, len);
 	}
+	if (strcmp(o->tee, "tdx-sim") == 0) {
+		*tag = KG_RATLS_TAG_INTEL_QUOTE;
+		return kg_tdx_sim_quote(o->sim_dir, &o->tdx, report_data, ev, len);
+	}
 	return KG_ERR_INVALID_ARG;
 }
 
@@ -430,7 +439,8 @@ int main(int argc, char **argv)
 		{"fault", required_argument, NULL, 'F'},   {"quiet", no_argument, NULL, 'q'},
 		{"repeat", required_argument, NULL, 'R'}, {"sim-version", required_argument, NULL, 'V'},
 		{"sim-vmpl", required_argument, NULL, 'P'}, {"sim-host-data", required_argument, NULL, 'H'},
-		{"sim-guest-svn", required_argument, NULL, 'G'}, {"help", no_argument, NULL, 'h'},
+		{"sim-guest-svn", required_argument, NULL, 'G'}, {"sim-out-of-date", no_argument, NULL, 'O'},
+		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}};
 	struct opts o;
 	int c;
@@ -441,11 +451,13 @@ int main(int argc, char **argv)
 		return sim_crl(argc - 1, argv + 1);
 	if (argc >= 2 && strcmp(argv[1], "sim-init") == 0) {
 		kg_err e;
-		if (argc != 3) {
+		bool tdx = argc == 5 && strcmp(argv[3], "--tee") == 0 && strcmp(argv[4], "tdx") == 0;
+		bool snp = argc == 3 || (argc == 5 && strcmp(argv[3], "--tee") == 0 && strcmp(argv[4], "snp") == 0);
+		if (!tdx && !snp) {
 			usage(stderr);
 			return 2;
 		}
-		if ((e = kg_snp_sim_init(argv[2])) != KG_OK)
+		if ((e = tdx ? kg_tdx_sim_init(argv[2]) : kg_snp_sim_init(argv[2])) != KG_OK)
 			return die("sim-init failed", kg_err_msg(e));
 		return 0;
 	}
@@ -453,6 +465,7 @@ int main(int argc, char **argv)
 	o.aead = KG_HPKE_AEAD_CHACHA20_POLY1305;
 	o.retries = 3;
 	o.sim = kg_snp_sim_params_default();
+	o.tdx = kg_tdx_sim_params_default();
 	while ((c = getopt_long(argc, argv, "u:c:t:k:o:a:r:qh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'u':
@@ -485,11 +498,16 @@ int main(int argc, char **argv)
 			o.sim_dir = optarg;
 			break;
 		case 'M':
-			if (kg_unhex(o.sim.measurement, 48, optarg) != KG_OK)
+			if (kg_unhex(o.sim.measurement, 48, optarg) != KG_OK ||
+			    kg_unhex(o.tdx.mr_td, 48, optarg) != KG_OK)
 				return die("--sim-measurement wants 96 hex digits", NULL) + 1;
 			break;
 		case 'D':
 			o.sim.policy |= 1ull << 19;
+			o.tdx.td_attributes |= KG_TDX_TD_ATTR_DEBUG;
+			break;
+		case 'O':
+			o.tdx.out_of_date = true;
 			break;
 		case 'T': {
 			unsigned bl, tee, snp, uc;
@@ -522,6 +540,9 @@ int main(int argc, char **argv)
 			break;
 		case 'V':
 			o.sim.version = (uint32_t)strtoul(optarg, NULL, 10);
+			o.tdx.version = (uint16_t)o.sim.version;
+			if (o.tdx.version == 5)
+				o.tdx.body_type = 3; /* TDX 1.5 */
 			break;
 		case 'P':
 			o.sim.vmpl = (uint32_t)strtoul(optarg, NULL, 10);
@@ -550,10 +571,10 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	if (strcmp(o.tee, "snp-sim") != 0)
-		return die("unknown --tee (this build knows: snp-sim)", o.tee) + 1;
+	if (strcmp(o.tee, "snp-sim") != 0 && strcmp(o.tee, "tdx-sim") != 0)
+		return die("unknown --tee (this build knows: snp-sim, tdx-sim)", o.tee) + 1;
 	if (!o.sim_dir)
-		return die("--tee snp-sim needs --sim-dir", NULL) + 1;
+		return die("a simulated --tee needs --sim-dir", NULL) + 1;
 	if (o.fault == FAULT_VCEK_TCB) {
 		o.sim.vcek_tcb_set = true;
 		o.sim.vcek_tcb = o.sim.reported_tcb;

@@ -68,6 +68,12 @@ INSERT INTO policies (key_id, tee, measurements, host_data) VALUES
 INSERT INTO policies (key_id, tee, measurements, min_guest_svn) VALUES
   ('svn-key', 'snp', ARRAY['\\x$meas'::bytea], 3);
 SQL
+cat > "$tmp/mig/0102_e2e_tdx.sql" <<SQL
+INSERT INTO keys (key_id, kind) VALUES ('tdx-disk', 'session'), ('tdx-ood', 'session');
+INSERT INTO policies (key_id, tee, measurements) VALUES ('tdx-disk', 'tdx', ARRAY['\\x$meas'::bytea]);
+INSERT INTO policies (key_id, tee, measurements, tdx_tcb_statuses) VALUES
+  ('tdx-ood', 'tdx', ARRAY['\\x$meas'::bytea], '{UpToDate,OutOfDate}');
+SQL
 out=$("$kg" migrate --db "$admin_dsn" --dir "$src/db/migrations" --dir "$tmp/mig" 2>&1)
 check "migrate applies the schema and the policy migration" grep -q "applied 0100_e2e_policy.sql" <<<"$out"
 out=$("$kg" migrate --db "$admin_dsn" --dir "$src/db/migrations" --dir "$tmp/mig" 2>&1); rc=$?
@@ -85,6 +91,7 @@ check "the stored model key is not the plaintext" test -n "$stored" -a "${stored
 
 "$kgc" sim-init "$tmp/sim" || { echo "Bail out! sim-init"; exit 1; }
 "$kgc" sim-init "$tmp/sim-other" || { echo "Bail out! sim-init"; exit 1; }
+"$kgc" sim-init "$tmp/tdxsim" --tee tdx || { echo "Bail out! sim-init --tee tdx"; exit 1; }
 # AMD's CRL for the (simulated) product, imported as collateral: the broker
 # refuses SEV-SNP evidence without a current one.
 "$kgc" sim-crl "$tmp/sim" "$tmp/crl.der"
@@ -107,6 +114,11 @@ check "collateral import stores the PCK CRL" grep -q '"issuer":"Intel SGX PCK Pl
 out=$("$kg" collateral import --kind tdx-tcb-info "$vec/tdx/gtg-v4-spr/qeIdentity.json" --db "$admin_dsn" 2>&1); rc=$?
 check "collateral import refuses a QE identity passed as TCB info" test "$rc" -eq 1
 check "the collateral table holds every import once" test "$(psql_kg -c "SELECT count(*) FROM collateral")" = 6
+# The simulated TDX platform's collateral, newer than Intel's 2023 files.
+for kv in tdx-tcb-info:tcbInfo.json tdx-qe-identity:qeIdentity.json tdx-tcb-signing-chain:TCB_Signing_chain.pem \
+	tdx-root-crl:IntelSGXRootCA.crl.der tdx-pck-crl:pckcrl_platform.crl.der; do
+	"$kg" collateral import --kind "${kv%%:*}" "$tmp/tdxsim/${kv#*:}" --db "$admin_dsn" >/dev/null || echo "# import ${kv} failed"
+done
 
 port=$(kg_free_port)
 url=https://127.0.0.1:$port
@@ -119,6 +131,7 @@ tls_key = $tmp/tls/server.key
 challenge_key_file = $tmp/challenge.key
 kek_file = $tmp/kek
 snp_roots = $tmp/sim/ark.pem
+tdx_roots = $tmp/tdxsim/root.pem
 replica = e2e-1
 challenge_ttl = 3
 threads = 4
@@ -191,6 +204,21 @@ out=$("$kgc" --url "$url" --ca "$tmp/tls/ca.pem" --tee snp-sim --sim-dir "$tmp/s
 	--sim-measurement "$meas" --key session1 2>&1)
 check "evidence from an untrusted root: snp_root_untrusted" grep -q '"error":"snp_root_untrusted"' <<<"$out"
 
+# --- Intel TDX (simulated quotes, collateral from PostgreSQL) --------------
+tdxc() { "$kgc" --url "$url" --ca "$tmp/tls/ca.pem" --tee tdx-sim --sim-dir "$tmp/tdxsim" --retries 0 -q "$@"; }
+tdx_deny() {
+	local code=$1 out rc; shift
+	out=$(tdxc "$@" 2>&1); rc=$?
+	[ "$rc" -eq 1 ] && grep -q "\"error\":\"$code\"" <<<"$out" || { echo "# got rc=$rc: $out" | head -5; return 1; }
+}
+check "a TDX CVM (quote v4) obtains its key" tdxc --sim-measurement "$meas" --key tdx-disk
+check "a TDX CVM with a v5 (TDX 1.5) quote obtains its key" tdxc --sim-measurement "$meas" --sim-version 5 --key tdx-disk
+check "TDX: MRTD not in policy: measurement_not_allowed" tdx_deny measurement_not_allowed --sim-measurement "$other" --key tdx-disk
+check "TDX: debug TD: debug_not_allowed" tdx_deny debug_not_allowed --sim-measurement "$meas" --sim-debug --key tdx-disk
+check "TDX: OutOfDate platform under the default policy: tdx_tcb_status_not_allowed" tdx_deny tdx_tcb_status_not_allowed --sim-measurement "$meas" --sim-out-of-date --key tdx-disk
+check "TDX: ... granted where the policy accepts OutOfDate" tdxc --sim-measurement "$meas" --sim-out-of-date --key tdx-ood
+check "TDX evidence for a key with only SEV-SNP policies: no_policy" tdx_deny no_policy --sim-measurement "$meas" --key session1
+
 # --- revocation: AMD CRLs as collateral ----------------------------------
 "$kgc" sim-crl "$tmp/sim" "$tmp/crl-revoked.der" --revoke-vcek
 sleep 1 # a later thisUpdate than the current CRL's
@@ -258,10 +286,10 @@ check "... and accepted once the others close" kg_wait_http "$url/healthz" "$tmp
 
 # --- audit --------------------------------------------------------------
 grants=$(psql_kg -c "SELECT count(*) FROM audit WHERE decision = 'grant'")
-check "every grant is audited (11 grants so far)" test "$grants" = 11
-check "grant rows name the policy, the measurement, the chip and the evidence hash" test "$(psql_kg -c "SELECT count(*) FROM audit WHERE decision = 'grant' AND policy_id IS NOT NULL AND encode(measurement, 'hex') = '$meas' AND length(chip_id) = 64 AND length(evidence_sha256) = 32 AND tcb ? 'microcode'")" = 11
+check "every grant is audited (14 grants so far)" test "$grants" = 14
+check "grant rows name the policy, the measurement, the chip and the evidence hash" test "$(psql_kg -c "SELECT count(*) FROM audit WHERE decision = 'grant' AND policy_id IS NOT NULL AND encode(measurement, 'hex') = '$meas' AND length(evidence_sha256) = 32 AND (tee = 'tdx' OR (length(chip_id) = 64 AND tcb ? 'microcode'))")" = 14
 for code in measurement_not_allowed debug_not_allowed tcb_too_low vcek_tcb_mismatch unknown_key key_disabled no_policy \
-	key_material_missing snp_root_untrusted snp_cert_revoked snp_crl_missing snp_crl_expired vmpl_not_allowed host_data_mismatch guest_svn_too_low binding_pubkey_mismatch binding_report_data_mismatch client_cert_missing \
+	key_material_missing snp_root_untrusted snp_cert_revoked snp_crl_missing snp_crl_expired tdx_tcb_status_not_allowed vmpl_not_allowed host_data_mismatch guest_svn_too_low binding_pubkey_mismatch binding_report_data_mismatch client_cert_missing \
 	challenge_forged challenge_malformed challenge_expired malformed_json unknown_field body_too_large ratls_no_evidence \
 	hpke_suite_unsupported; do
 	cnt=$(psql_kg -c "SELECT count(*) FROM audit WHERE decision = 'deny' AND reason = '$code'")
@@ -321,8 +349,8 @@ check "a key version imported while the broker runs is released at once" grep -q
 check "... with the new material" cmp -s "$tmp/out/disk" "$tmp/disk.v2"
 
 m=$(curl -fsS --cacert "$tmp/tls/ca.pem" "$url/metrics")
-check "/metrics counts grants" grep -q 'keygate_releases_total{decision="grant",reason="ok"} 15' <<<"$m"
-check "/metrics counts denials by reason" grep -q 'keygate_releases_total{decision="deny",reason="debug_not_allowed"} 1' <<<"$m"
+check "/metrics counts grants" grep -q 'keygate_releases_total{decision="grant",reason="ok"} 18' <<<"$m"
+check "/metrics counts denials by reason" grep -q 'keygate_releases_total{decision="deny",reason="debug_not_allowed"} 2' <<<"$m"
 
 kg_pg_stop "$tmp"
 check "database down: 503 database_unavailable" expect_deny database_unavailable --sim-measurement "$meas" --key session1

@@ -15,6 +15,10 @@
  * Revocation cannot be shown with Intel's keys, so a test PKI made here
  * (root, PCK Platform CA, PCK with SGX extensions, TCB signing cert, CRLs)
  * re-signs a real quote's body and the 2023 collateral.
+ *
+ * The simulated attester (attest/tdx_sim.c) is tested at the end: its
+ * quotes and collateral verify at the current time under its own root,
+ * with claims equal to the parameters, and not under Intel's.
  */
 #define _GNU_SOURCE
 #include <setjmp.h>
@@ -36,10 +40,17 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include <sys/stat.h>
+#include <sys/wait.h>
+
 #include "../../attest/attest.h"
 #include "../../attest/tdx.h"
 #include "../../attest/tdx_internal.h"
 #include "../../common/util.h"
+/* The simulated TDX attester is compiled into this test: tests/meson.build
+ * links test_tdx with kg_attest only.  Once it lists kg_snp_sim_dep for
+ * test_tdx (the library that holds tdx_sim.c), include tdx_sim.h instead. */
+#include "../../attest/tdx_sim.h"
 
 #define T_2023 ((time_t)1688169600)    /* 2023-07-01T00:00:00Z */
 #define T_2023_07_10 ((time_t)1688947200)
@@ -119,6 +130,10 @@ static struct {
 	struct kg_tdx_collateral coll_2023;
 } fx;
 
+/* The simulator's shared directory, removed by the teardown. */
+static char sim_shared[96];
+static void sim_rmdir(const char *dir);
+
 static int group_setup(void **state)
 {
 	(void)state;
@@ -150,6 +165,8 @@ static int group_teardown(void **state)
 	blob_free(&fx.signing);
 	blob_free(&fx.root_crl);
 	blob_free(&fx.pck_crl);
+	if (sim_shared[0])
+		sim_rmdir(sim_shared);
 	return 0;
 }
 
@@ -1373,6 +1390,500 @@ static void attest_interface(void **state)
 	blob_free(&q);
 }
 
+/* ------------------------------------------------------------------------
+ * The simulated attester (attest/tdx_sim.c)
+ */
+
+static const char *const sim_all_files[] = {
+	KG_TDX_SIM_ROOT,	  KG_TDX_SIM_ROOT_KEY,	 KG_TDX_SIM_PCK_CA,	  KG_TDX_SIM_PCK_CA_KEY,
+	KG_TDX_SIM_PCK,		  KG_TDX_SIM_PCK_KEY,	 KG_TDX_SIM_TCB_SIGNING, KG_TDX_SIM_TCB_SIGNING_KEY,
+	KG_TDX_SIM_ATTEST_KEY,	  KG_TDX_SIM_TCB_INFO,	 KG_TDX_SIM_QE_IDENTITY, KG_TDX_SIM_SIGNING_CHAIN,
+	KG_TDX_SIM_ROOT_CRL,	  KG_TDX_SIM_PCK_CRL,	 "quote.dat",
+};
+
+/* A fresh directory name for kg_tdx_sim_init to create. */
+static void sim_tmpdir(char out[static 96], const char *tag)
+{
+	char base[] = "/tmp/kg-test-tdxsim-XXXXXX";
+
+	assert_non_null(mkdtemp(base));
+	snprintf(out, 96, "%s/%s", base, tag);
+}
+
+static void sim_rmdir(const char *dir)
+{
+	char path[160], *slash;
+
+	for (size_t i = 0; i < sizeof sim_all_files / sizeof sim_all_files[0]; i++) {
+		snprintf(path, sizeof path, "%s/%s", dir, sim_all_files[i]);
+		unlink(path);
+	}
+	rmdir(dir);
+	snprintf(path, sizeof path, "%s", dir);
+	if ((slash = strrchr(path, '/')) != NULL) {
+		*slash = 0;
+		rmdir(path); /* the mkdtemp parent */
+	}
+}
+
+/* The shared simulator directory (sim_shared), made on first use. */
+static const char *sim_dir(void)
+{
+	if (sim_shared[0] == 0) {
+		sim_tmpdir(sim_shared, "sim");
+		assert_int_equal(kg_tdx_sim_init(sim_shared), KG_OK);
+	}
+	return sim_shared;
+}
+
+static void sim_root_path(char out[static 128], const char *dir)
+{
+	snprintf(out, 128, "%s/%s", dir, KG_TDX_SIM_ROOT);
+}
+
+static struct kg_tdx_verifier *sim_verifier(const char *dir)
+{
+	struct kg_tdx_verifier *v = NULL;
+	char root[128];
+
+	sim_root_path(root, dir);
+	assert_int_equal(kg_tdx_verifier_new(&v, root), KG_OK);
+	return v;
+}
+
+/* Parameters with every TD field distinct, for claims == params. */
+static struct kg_tdx_sim_params sim_params(uint16_t version, uint16_t body_type)
+{
+	struct kg_tdx_sim_params p = kg_tdx_sim_params_default();
+
+	p.version = version;
+	p.body_type = body_type;
+	memset(p.mr_td, 0x11, 48);
+	for (int i = 0; i < 4; i++)
+		memset(p.rtmr[i], 0x20 + i, 48);
+	memset(p.mr_config_id, 0x31, 48);
+	memset(p.mr_owner, 0x32, 48);
+	memset(p.mr_owner_config, 0x33, 48);
+	memset(p.mr_seam, 0x44, 48);
+	memset(p.mr_service_td, 0x55, 48);
+	p.tee_tcb_svn2[0] = 7;
+	memset(p.user_data, 0x66, 20);
+	return p;
+}
+
+static void sim_report_data(uint8_t rd[64], uint8_t seed)
+{
+	for (int i = 0; i < 64; i++)
+		rd[i] = (uint8_t)(seed + 3 * i);
+}
+
+/* A quote of p verified with dir's collateral at now. */
+static kg_err sim_verify(struct kg_tdx_verifier *v, const char *dir, const struct kg_tdx_sim_params *p, time_t now,
+			 struct kg_tdx_claims *c)
+{
+	struct kg_tdx_collateral coll;
+	uint8_t rd[64], *q = NULL, *buf = NULL;
+	size_t len = 0;
+	kg_err e;
+
+	sim_report_data(rd, 9);
+	assert_int_equal(kg_tdx_sim_quote(dir, p, rd, &q, &len), KG_OK);
+	assert_int_equal(kg_tdx_sim_collateral(dir, &coll, &buf), KG_OK);
+	e = kg_tdx_verify(v, q, len, &coll, now, c);
+	free(q);
+	free(buf);
+	return e;
+}
+
+static void sim_init_keeps(void **state)
+{
+	char dir[96], path[160];
+	struct blob root1, root2, tcb1, tcb2;
+	struct stat st;
+	double t0, t_init;
+
+	(void)state;
+	sim_tmpdir(dir, "sim");
+	t0 = now_s();
+	assert_int_equal(kg_tdx_sim_init(dir), KG_OK);
+	t_init = now_s() - t0;
+	assert_int_equal(stat(dir, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0700);
+	for (size_t i = 0; i < sizeof sim_all_files / sizeof sim_all_files[0] - 1; i++) {
+		snprintf(path, sizeof path, "%s/%s", dir, sim_all_files[i]);
+		assert_int_equal(stat(path, &st), 0);
+		if (strstr(sim_all_files[i], "-key.pem"))
+			assert_int_equal(st.st_mode & 0777, 0600);
+		else
+			assert_int_equal(st.st_mode & 0077, 0044); /* public */
+	}
+	snprintf(path, sizeof path, "%s/%s", dir, KG_TDX_SIM_ROOT);
+	assert_int_equal(kg_file_read(path, 1 << 16, &root1.p, &root1.len), KG_OK);
+	snprintf(path, sizeof path, "%s/%s", dir, KG_TDX_SIM_TCB_INFO);
+	assert_int_equal(kg_file_read(path, 1 << 20, &tcb1.p, &tcb1.len), KG_OK);
+	/* Again: everything kept. */
+	assert_int_equal(kg_tdx_sim_init(dir), KG_OK);
+	snprintf(path, sizeof path, "%s/%s", dir, KG_TDX_SIM_ROOT);
+	assert_int_equal(kg_file_read(path, 1 << 16, &root2.p, &root2.len), KG_OK);
+	snprintf(path, sizeof path, "%s/%s", dir, KG_TDX_SIM_TCB_INFO);
+	assert_int_equal(kg_file_read(path, 1 << 20, &tcb2.p, &tcb2.len), KG_OK);
+	assert_int_equal(root1.len, root2.len);
+	assert_memory_equal(root1.p, root2.p, root1.len);
+	assert_int_equal(tcb1.len, tcb2.len);
+	assert_memory_equal(tcb1.p, tcb2.p, tcb1.len);
+	blob_free(&tcb2);
+	blob_free(&root2);
+	/* Missing collateral is issued again under the same PKI. */
+	snprintf(path, sizeof path, "%s/%s", dir, KG_TDX_SIM_PCK_CRL);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(kg_tdx_sim_init(dir), KG_OK);
+	assert_int_equal(stat(path, &st), 0);
+	snprintf(path, sizeof path, "%s/%s", dir, KG_TDX_SIM_ROOT);
+	assert_int_equal(kg_file_read(path, 1 << 16, &root2.p, &root2.len), KG_OK);
+	assert_memory_equal(root1.p, root2.p, root1.len);
+	blob_free(&root2);
+
+	/* The collateral parses as Intel's and its fields are the sim's. */
+	{
+		struct kg_tdx_tcb_info *ti = NULL;
+		struct kg_tdx_signed sig;
+		static const uint8_t fmspc[6] = KG_TDX_SIM_FMSPC;
+		time_t now = time(NULL);
+		assert_int_equal(kg_tdx_tcb_info_parse(tcb1.p, tcb1.len, &ti, &sig), KG_OK);
+		assert_memory_equal(ti->fmspc, fmspc, 6);
+		assert_int_equal(ti->n_levels, 2);
+		assert_int_equal(ti->levels[0].status, KG_TDX_TCB_UP_TO_DATE);
+		assert_int_equal(ti->levels[1].status, KG_TDX_TCB_OUT_OF_DATE);
+		assert_int_equal(ti->n_ids, 1);
+		assert_int_equal(ti->ids[0].major, 1);
+		assert_true(ti->issue_date <= now - 3500 && ti->issue_date >= now - 3700);
+		assert_true(ti->next_update >= now + 30 * 86400 - 100 && ti->next_update <= now + 30 * 86400 + 100);
+		/* The signed bytes are the inner object, as Intel signs. */
+		assert_memory_equal(tcb1.p, "{\"tcbInfo\":{", 12);
+		assert_true(sig.body == tcb1.p + 11);
+		free(ti);
+	}
+	/* Revocation through the simulated PCS, then back. */
+	{
+		struct kg_tdx_verifier *v = sim_verifier(dir);
+		struct kg_tdx_claims c;
+		struct kg_tdx_sim_params p = kg_tdx_sim_params_default();
+		time_t now = time(NULL);
+		assert_int_equal(sim_verify(v, dir, &p, now, &c), KG_OK);
+		assert_int_equal(kg_tdx_sim_collateral_issue(dir, now, true), KG_OK);
+		assert_int_equal(sim_verify(v, dir, &p, now, &c), KG_ERR_TDX_PCK_REVOKED);
+		/* Collateral issued later is valid later. */
+		assert_int_equal(kg_tdx_sim_collateral_issue(dir, now + 40 * 86400, false), KG_OK);
+		assert_int_equal(sim_verify(v, dir, &p, now + 40 * 86400, &c), KG_OK);
+		assert_int_equal(sim_verify(v, dir, &p, now, &c), KG_ERR_TDX_COLLATERAL_EXPIRED);
+		kg_tdx_verifier_free(v);
+	}
+	/* Not initialised. */
+	{
+		uint8_t rd[64] = {0}, *q = NULL, *buf = NULL;
+		size_t len = 0;
+		struct kg_tdx_collateral coll;
+		assert_int_equal(kg_tdx_sim_quote("/nonexistent", NULL, rd, &q, &len), KG_ERR_IO);
+		assert_null(q);
+		assert_int_equal(kg_tdx_sim_collateral("/nonexistent", &coll, &buf), KG_ERR_IO);
+		assert_null(buf);
+	}
+	printf("# tdx sim init: %.1f ms\n", t_init * 1e3);
+	blob_free(&root1);
+	blob_free(&tcb1);
+	sim_rmdir(dir);
+}
+
+static void sim_check_claims(const struct kg_tdx_sim_params *p, const struct kg_tdx_claims *c)
+{
+	static const uint8_t fmspc[6] = KG_TDX_SIM_FMSPC, sgx[16] = KG_TDX_SIM_SGX_TCB;
+	uint8_t rd[64];
+
+	sim_report_data(rd, 9);
+	assert_int_equal(c->version, p->version);
+	assert_int_equal(c->body_type, p->version == 4 ? 2 : p->body_type);
+	assert_int_equal(c->tee_type, 0x81);
+	assert_memory_equal(c->td.mr_td, p->mr_td, 48);
+	for (int i = 0; i < 4; i++)
+		assert_memory_equal(c->td.rtmr[i], p->rtmr[i], 48);
+	assert_memory_equal(c->td.report_data, rd, 64);
+	assert_memory_equal(c->td.mr_config_id, p->mr_config_id, 48);
+	assert_memory_equal(c->td.mr_owner, p->mr_owner, 48);
+	assert_memory_equal(c->td.mr_owner_config, p->mr_owner_config, 48);
+	assert_memory_equal(c->td.mr_seam, p->mr_seam, 48);
+	assert_memory_equal(c->user_data, p->user_data, 20);
+	assert_true(c->td.td_attributes == p->td_attributes);
+	assert_true(c->td.xfam == p->xfam);
+	assert_int_equal(c->debug, (p->td_attributes & KG_TDX_TD_ATTR_DEBUG) != 0);
+	assert_int_equal(c->sept_ve_disable, (p->td_attributes & KG_TDX_TD_ATTR_SEPT_VE_DISABLE) != 0);
+	if (c->body_type == KG_TDX_BODY_TDX15) {
+		assert_memory_equal(c->td.tee_tcb_svn2, p->tee_tcb_svn2, 16);
+		assert_memory_equal(c->td.mr_service_td, p->mr_service_td, 48);
+	} else {
+		assert_true(all_zero(c->td.tee_tcb_svn2, 16) && all_zero(c->td.mr_service_td, 48));
+	}
+	assert_memory_equal(c->fmspc, fmspc, 6);
+	assert_memory_equal(c->pck_cpusvn, sgx, 16);
+	assert_int_equal(c->pck_pcesvn, KG_TDX_SIM_PCESVN);
+	assert_false(c->pck_processor_ca);
+	hex_eq(c->qe_vendor_id, 16, "939a7233f79c4ca9940a0db3957f0607");
+	hex_eq(c->qe_mr_signer, 32, "dc9e2a7c6f948f17474e34a7fc43ed030f7c1563f1babddf6340c82e0e54a8c5");
+	assert_int_equal(c->qe_isv_prod_id, 2);
+	assert_int_equal(c->qe_isv_svn, KG_TDX_SIM_QE_ISVSVN);
+	assert_true(c->tcb_evaluated);
+}
+
+/* v4, v5 with a TDX 1.0 body and v5 with a TDX 1.5 body: UpToDate, and
+ * every claim as the parameters say. */
+static void sim_quotes_verify(void **state)
+{
+	static const uint16_t shapes[3][2] = {{4, 2}, {5, 2}, {5, 3}};
+	const char *dir = sim_dir();
+	struct kg_tdx_verifier *v = sim_verifier(dir);
+	struct kg_tdx_claims c;
+	time_t now = time(NULL);
+
+	(void)state;
+	for (int i = 0; i < 3; i++) {
+		struct kg_tdx_sim_params p = sim_params(shapes[i][0], shapes[i][1]);
+		struct kg_tdx_quote pq;
+		uint8_t rd[64], *q = NULL;
+		size_t len = 0;
+
+		sim_report_data(rd, 9);
+		assert_int_equal(kg_tdx_sim_quote(dir, &p, rd, &q, &len), KG_OK);
+		assert_int_equal(kg_tdx_quote_parse(q, len, &pq), KG_OK);
+		assert_int_equal(pq.padding_len, 0);
+		assert_int_equal(pq.qe_auth_len, 32);
+		assert_int_equal(pq.signed_len, shapes[i][0] == 4 ? 632 : shapes[i][1] == 3 ? 48 + 6 + 648 : 48 + 6 + 584);
+		free(q);
+
+		assert_int_equal(sim_verify(v, dir, &p, now, &c), KG_OK);
+		sim_check_claims(&p, &c);
+		assert_int_equal(c.tcb_status, KG_TDX_TCB_UP_TO_DATE);
+		assert_int_equal(c.platform_status, KG_TDX_TCB_UP_TO_DATE);
+		assert_true(c.module_evaluated); /* TEE_TCB_SVN[1] = 1: TDX_01 */
+		assert_int_equal(c.module_status, KG_TDX_TCB_UP_TO_DATE);
+		assert_int_equal(c.qe_status, KG_TDX_TCB_UP_TO_DATE);
+		assert_int_equal(c.n_advisories, 0);
+		assert_int_equal(c.tcb_eval_data_number, 17);
+		assert_true(c.collateral_expires > now + 29 * 86400 && c.collateral_expires <= now + 30 * 86400 + 60);
+	}
+	/* The defaults (NULL). */
+	{
+		uint8_t rd[64] = {0}, *q = NULL;
+		size_t len = 0;
+		assert_int_equal(kg_tdx_sim_quote(dir, NULL, rd, &q, &len), KG_OK);
+		assert_int_equal(kg_tdx_verify_quote(v, q, len, now, &c), KG_OK);
+		assert_int_equal(c.version, 4);
+		assert_false(c.debug);
+		assert_true(c.sept_ve_disable);
+		assert_true(c.td.xfam == 0x61ae7);
+		hex_eq(c.td.tee_tcb_svn, 16, "05010300000000000000000000000000");
+		free(q);
+	}
+	kg_tdx_verifier_free(v);
+}
+
+/* The knobs: debug, a platform below the UpToDate level, the module. */
+static void sim_knobs(void **state)
+{
+	const char *dir = sim_dir();
+	struct kg_tdx_verifier *v = sim_verifier(dir);
+	struct kg_tdx_sim_params p;
+	struct kg_tdx_claims c;
+	time_t now = time(NULL);
+
+	(void)state;
+	p = sim_params(5, 3);
+	p.td_attributes |= KG_TDX_TD_ATTR_DEBUG;
+	assert_int_equal(sim_verify(v, dir, &p, now, &c), KG_OK);
+	sim_check_claims(&p, &c);
+	assert_true(c.debug);
+	assert_int_equal(c.tcb_status, KG_TDX_TCB_UP_TO_DATE); /* debug is policy's to judge */
+
+	p = sim_params(4, 2);
+	p.out_of_date = true;
+	assert_int_equal(sim_verify(v, dir, &p, now, &c), KG_OK);
+	assert_int_equal(c.tcb_status, KG_TDX_TCB_OUT_OF_DATE);
+	assert_int_equal(c.platform_status, KG_TDX_TCB_OUT_OF_DATE);
+	assert_int_equal(c.module_status, KG_TDX_TCB_UP_TO_DATE);
+	assert_int_equal(c.td.tee_tcb_svn[2], 2);
+	assert_int_equal(c.n_advisories, 2);
+	assert_string_equal(c.advisories[0], "INTEL-SA-01036");
+	assert_string_equal(c.advisories[1], "INTEL-SA-01099");
+
+	/* A TDX 1.0 module (major 0): judged by tdxModule and the levels'
+	 * TDX components, no module identity. */
+	p = sim_params(4, 2);
+	p.tee_tcb_svn[1] = 0;
+	assert_int_equal(sim_verify(v, dir, &p, now, &c), KG_OK);
+	assert_false(c.module_evaluated);
+	assert_int_equal(c.tcb_status, KG_TDX_TCB_UP_TO_DATE);
+	/* An older 1.5 module: TDX_01's OutOfDate level. */
+	p = sim_params(4, 2);
+	p.tee_tcb_svn[0] = 3;
+	assert_int_equal(sim_verify(v, dir, &p, now, &c), KG_OK);
+	assert_int_equal(c.module_status, KG_TDX_TCB_OUT_OF_DATE);
+	assert_int_equal(c.tcb_status, KG_TDX_TCB_OUT_OF_DATE);
+	/* Below every module level; another module signer. */
+	p.tee_tcb_svn[0] = 1;
+	assert_int_equal(sim_verify(v, dir, &p, now, &c), KG_ERR_TDX_TCB_UNSUPPORTED);
+	p = sim_params(4, 2);
+	p.mr_signer_seam[0] = 1;
+	assert_int_equal(sim_verify(v, dir, &p, now, &c), KG_ERR_TDX_MODULE);
+	kg_tdx_verifier_free(v);
+}
+
+/* Roots: the sim under Intel's, Intel's under the sim's; time. */
+static void sim_trust_and_time(void **state)
+{
+	const char *dir = sim_dir();
+	struct kg_tdx_verifier *v = sim_verifier(dir);
+	struct kg_tdx_sim_params p = kg_tdx_sim_params_default();
+	struct blob real = vec_read("tdx/trustee-v4/quote.dat");
+	struct kg_tdx_collateral coll;
+	struct kg_tdx_claims c;
+	uint8_t rd[64] = {1}, *q = NULL, *buf = NULL;
+	size_t len = 0;
+	time_t now = time(NULL), next;
+
+	(void)state;
+	assert_int_equal(kg_tdx_sim_quote(dir, &p, rd, &q, &len), KG_OK);
+	assert_int_equal(kg_tdx_sim_collateral(dir, &coll, &buf), KG_OK);
+	assert_int_equal(kg_tdx_verify_quote(fx.intel, q, len, now, &c), KG_ERR_TDX_UNTRUSTED_ROOT);
+	assert_int_equal(kg_tdx_verify(fx.intel, q, len, &coll, now, &c), KG_ERR_TDX_UNTRUSTED_ROOT);
+	assert_int_equal(kg_tdx_verify_quote(v, real.p, real.len, T_2023, &c), KG_ERR_TDX_UNTRUSTED_ROOT);
+	/* Intel's collateral does not verify under the sim root either. */
+	assert_int_equal(kg_tdx_verify(v, q, len, &fx.coll_2023, now, &c), KG_ERR_TDX_COLLATERAL_INVALID);
+
+	/* Around the collateral's validity. */
+	assert_int_equal(kg_tdx_verify(v, q, len, &coll, now, &c), KG_OK);
+	next = c.collateral_expires;
+	assert_int_equal(kg_tdx_verify(v, q, len, &coll, next - 1, &c), KG_OK);
+	assert_int_equal(kg_tdx_verify(v, q, len, &coll, next + 86400, &c), KG_ERR_TDX_COLLATERAL_EXPIRED);
+	assert_int_equal(kg_tdx_verify(v, q, len, &coll, now - 2 * 3600, &c), KG_ERR_TDX_COLLATERAL_EXPIRED);
+	/* The PCK is good for years; its chain for decades. */
+	assert_int_equal(kg_tdx_verify_quote(v, q, len, now + 6 * 365 * 86400L, &c), KG_OK);
+	assert_int_equal(kg_tdx_verify_quote(v, q, len, now + 8 * 365 * 86400L, &c), KG_ERR_TDX_PCK_EXPIRED);
+	assert_int_equal(kg_tdx_verify_quote(v, q, len, now - 2 * 86400, &c), KG_ERR_TDX_PCK_EXPIRED);
+
+	/* Tampering is caught as in real quotes. */
+	q[0x30 + 0x88] ^= 1; /* MRTD */
+	assert_int_equal(kg_tdx_verify_quote(v, q, len, now, &c), KG_ERR_TDX_SIGNATURE);
+	q[0x30 + 0x88] ^= 1;
+	q[632 + 4 + 128 + 6 + 0x102] ^= 1; /* the QE's ISVSVN */
+	assert_int_equal(kg_tdx_verify_quote(v, q, len, now, &c), KG_ERR_TDX_QE_REPORT);
+	q[632 + 4 + 128 + 6 + 0x102] ^= 1;
+	assert_int_equal(kg_tdx_verify_quote(v, q, len, now, &c), KG_OK);
+	free(q);
+	free(buf);
+	blob_free(&real);
+	kg_tdx_verifier_free(v);
+}
+
+/* Through the common interface, and the CLI when it was built. */
+static void sim_attest_interface(void **state)
+{
+	const char *dir = sim_dir();
+	struct kg_attest *a = NULL;
+	struct kg_claims *cl = calloc(1, sizeof *cl);
+	struct kg_tdx_sim_params p = sim_params(5, 3);
+	struct kg_tdx_collateral coll;
+	uint8_t rd[64], *q = NULL, *buf = NULL;
+	size_t len = 0;
+	char root[128], *json = NULL;
+	double t0, t_quote;
+
+	(void)state;
+	sim_report_data(rd, 9);
+	sim_root_path(root, dir);
+	t0 = now_s();
+	assert_int_equal(kg_tdx_sim_quote(dir, &p, rd, &q, &len), KG_OK);
+	t_quote = now_s() - t0;
+	assert_int_equal(kg_tdx_sim_collateral(dir, &coll, &buf), KG_OK);
+	assert_int_equal(kg_attest_new(&a, NULL), KG_OK);
+	/* The shipped root refuses it. */
+	assert_int_equal(kg_attest_set_tdx_collateral(a, &coll), KG_OK);
+	assert_int_equal(kg_attest_verify(a, KG_TEE_TDX, q, len, NULL, time(NULL), cl), KG_ERR_TDX_UNTRUSTED_ROOT);
+	assert_int_equal(kg_attest_set_tdx_roots(a, root), KG_OK);
+	assert_int_equal(kg_attest_verify(a, KG_TEE_TDX, q, len, NULL, time(NULL), cl), KG_OK);
+	free(buf); /* the setter copied it */
+	assert_int_equal(cl->tee, KG_TEE_TDX);
+	assert_int_equal(cl->measurement_len, 48);
+	assert_memory_equal(cl->measurement, p.mr_td, 48);
+	assert_memory_equal(cl->report_data, rd, 64);
+	assert_false(cl->debug);
+	assert_int_equal(cl->u.tdx.tcb_status, KG_TDX_TCB_UP_TO_DATE);
+	assert_int_equal(kg_claims_to_json(cl, &json), KG_OK);
+	assert_non_null(strstr(json, "\"tcb_status\": \"UpToDate\""));
+	assert_non_null(strstr(json, "\"fmspc\": \"90c06f000000\""));
+	free(json);
+	kg_attest_free(a);
+	free(cl);
+
+	/* keygate evidence verify --tee tdx QUOTE --collateral DIR --roots
+	 * DIR/root.pem, when the build has the binary. */
+	{
+		const char *build = getenv("KG_BUILD_ROOT");
+		char exe[512], qpath[160], cmd[2048], out[8192];
+		size_t n;
+		FILE *f;
+		int st;
+
+		snprintf(exe, sizeof exe, "%s/broker/keygate", build ? build : ".");
+		if (build == NULL || access(exe, X_OK) != 0) {
+			printf("# keygate binary not built: CLI check skipped\n");
+		} else {
+			snprintf(qpath, sizeof qpath, "%s/quote.dat", dir);
+			assert_int_equal(kg_file_write(qpath, q, len, 0644), KG_OK);
+			snprintf(cmd, sizeof cmd, "'%s' evidence verify --tee tdx '%s' --collateral '%s' --roots '%s'", exe,
+				 qpath, dir, root);
+			f = popen(cmd, "r");
+			assert_non_null(f);
+			n = fread(out, 1, sizeof out - 1, f);
+			out[n] = 0;
+			st = pclose(f);
+			assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+			assert_non_null(strstr(out, "\"tcb_status\": \"UpToDate\""));
+			/* Without --roots: Intel's pinned root. */
+			snprintf(cmd, sizeof cmd, "'%s' evidence verify --tee tdx '%s' --collateral '%s' 2>/dev/null", exe,
+				 qpath, dir);
+			f = popen(cmd, "r");
+			assert_non_null(f);
+			n = fread(out, 1, sizeof out - 1, f);
+			out[n] = 0;
+			st = pclose(f);
+			assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 1);
+			assert_non_null(strstr(out, "tdx_root_untrusted"));
+		}
+	}
+	printf("# tdx sim quote: %.2f ms\n", t_quote * 1e3);
+
+	/* KG_TDX_SIM_SEEDS=DIR writes fuzz seeds (a v4 and a v5 quote, the
+	 * collateral) for tests/fuzz/corpus/fuzz_tdx_{quote,collateral}. */
+	if (getenv("KG_TDX_SIM_SEEDS")) {
+		const char *sd = getenv("KG_TDX_SIM_SEEDS");
+		char path[512];
+		struct kg_tdx_sim_params p4 = kg_tdx_sim_params_default();
+		uint8_t *q4 = NULL;
+		size_t l4 = 0;
+		assert_int_equal(kg_tdx_sim_quote(dir, &p4, rd, &q4, &l4), KG_OK);
+		snprintf(path, sizeof path, "%s/sim-v4.dat", sd);
+		assert_int_equal(kg_file_write(path, q4, l4, 0644), KG_OK);
+		snprintf(path, sizeof path, "%s/sim-v5-tdx15.dat", sd);
+		assert_int_equal(kg_file_write(path, q, len, 0644), KG_OK);
+		assert_int_equal(kg_tdx_sim_collateral(dir, &coll, &buf), KG_OK);
+		snprintf(path, sizeof path, "%s/sim-tcbInfo.json", sd);
+		assert_int_equal(kg_file_write(path, coll.tcb_info, coll.tcb_info_len, 0644), KG_OK);
+		snprintf(path, sizeof path, "%s/sim-qeIdentity.json", sd);
+		assert_int_equal(kg_file_write(path, coll.qe_identity, coll.qe_identity_len, 0644), KG_OK);
+		free(buf);
+		free(q4);
+	}
+	free(q);
+}
+
 /* Cold vs warm cost of the quote's own crypto. */
 static void timing(void **state)
 {
@@ -1443,6 +1954,11 @@ int main(void)
 		cmocka_unit_test(pck_extensions),
 		cmocka_unit_test(test_pki),
 		cmocka_unit_test(attest_interface),
+		cmocka_unit_test(sim_init_keeps),
+		cmocka_unit_test(sim_quotes_verify),
+		cmocka_unit_test(sim_knobs),
+		cmocka_unit_test(sim_trust_and_time),
+		cmocka_unit_test(sim_attest_interface),
 		cmocka_unit_test(timing),
 		cmocka_unit_test(error_table),
 	};
