@@ -14,7 +14,7 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: keygate evidence verify --tee snp FILE [--certs DIR] [--roots PEM] [--at TIME]\n"
+	fprintf(f, "usage: keygate evidence verify --tee snp FILE [--certs DIR] [--roots PEM] [--crl FILE] [--at TIME]\n"
 		   "       keygate evidence verify --tee tdx QUOTE --collateral DIR... [--roots PEM] [--at TIME]\n\n"
 		   "Verifies FILE (SEV-SNP: the 1184-byte report, optionally followed by the extended\n"
 		   "report's certificate table) and prints its claims as JSON (exit 0), or the reason\n"
@@ -77,10 +77,12 @@ int kg_cmd_evidence(int argc, char **argv)
 					     {"roots", required_argument, NULL, 'r'},
 					     {"at", required_argument, NULL, 'a'},
 					     {"collateral", required_argument, NULL, 'C'},
+					     {"crl", required_argument, NULL, 'L'},
 					     {"help", no_argument, NULL, 'h'},
 					     {NULL, 0, NULL, 0}};
-	const char *tee_name = NULL, *certs_dir = NULL, *roots = NULL;
-	uint8_t *ev = NULL, *vcek = NULL, *ask = NULL, *ark = NULL;
+	const char *tee_name = NULL, *certs_dir = NULL, *roots = NULL, *crl_file = NULL;
+	uint8_t *ev = NULL, *vcek = NULL, *ask = NULL, *ark = NULL, *crl = NULL;
+	size_t crl_len = 0;
 	/* TDX collateral: tcb info, QE identity, signing chain, root CRL, PCK CRL. */
 	static const char *const coll_names[5][6] = {
 		{"tcbInfo.json", "tcb_info.json", "tcbinfo.json", NULL},
@@ -116,7 +118,7 @@ int kg_cmd_evidence(int argc, char **argv)
 	}
 	argc--;
 	argv++;
-	while ((c = getopt_long(argc, argv, "t:c:r:a:C:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "t:c:r:a:C:L:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 't':
 			tee_name = optarg;
@@ -126,6 +128,9 @@ int kg_cmd_evidence(int argc, char **argv)
 			break;
 		case 'r':
 			roots = optarg;
+			break;
+		case 'L':
+			crl_file = optarg;
 			break;
 		case 'a':
 			if (kg_time_parse(optarg, &now) != KG_OK) {
@@ -174,6 +179,15 @@ int kg_cmd_evidence(int argc, char **argv)
 		(void)read_cert(certs_dir, "ark", &ark, &l);
 		certs.ark = ark;
 		certs.ark_len = ark ? l : 0;
+	}
+	if (crl_file) {
+		if (kg_file_read(crl_file, KG_SNP_CRL_MAX, &crl, &crl_len) != KG_OK) {
+			fprintf(stderr, "keygate evidence verify: cannot read --crl %s\n", crl_file);
+			ret = 2;
+			goto out;
+		}
+		certs.crl = crl;
+		certs.crl_len = crl_len;
 	}
 	memset(&acfg, 0, sizeof acfg);
 	acfg.snp_roots = tee == KG_TEE_SNP ? roots : NULL;
@@ -224,6 +238,7 @@ out:
 	free(vcek);
 	free(ask);
 	free(ark);
+	free(crl);
 	for (int i = 0; i < 5; i++)
 		free(coll_buf[i]);
 	return ret;

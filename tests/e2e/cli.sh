@@ -67,6 +67,9 @@ out=$("$kg" evidence verify --tee tdx "$tdx/trustee-v4/quote.dat" --collateral "
 	--at 2023-07-10T00:00:00Z 2>/dev/null); rc=$?
 check "tdx with expired collateral: exit 1 with tdx_collateral_expired" test "$rc" -eq 1 -a -n "$(grep '"error":"tdx_collateral_expired"' <<<"$out")"
 
+"$kgc" sim-crl "$tmp/sim" "$tmp/sim-crl.der" 2>/dev/null
+verify_fails "a real report with a CRL that is not its ARK's" snp_crl_invalid "$vec/snp/gsg-milan/attestation.bin" --certs "$vec/snp/gsg-milan" --crl "$tmp/sim-crl.der" --at 2024-06-01T00:00:00Z
+
 "$kg" evidence verify --tee tpm x >/dev/null 2>&1; check "unknown --tee is a usage error (exit 2)" test $? -eq 2
 "$kg" evidence verify --tee snp >/dev/null 2>&1; check "missing FILE is a usage error (exit 2)" test $? -eq 2
 "$kg" nonsense >/dev/null 2>&1; check "unknown command: exit 2" test $? -eq 2
