@@ -12,6 +12,7 @@
 #include "../attest/attest.h"
 #include "../common/err.h"
 #include "../keys/kek.h"
+#include "../ledger/ledger.h"
 #include "../policy/policy.h"
 #include "core.h"
 
@@ -68,6 +69,16 @@ struct kg_key_record {
 	size_t wrapped_len;
 	struct kg_policy *policies;
 	size_t n_policies;
+	/* The ledgers the policies name: trust, seen checkpoint, revocations. */
+	struct kg_key_ledger *ledgers;
+	size_t n_ledgers;
+};
+
+struct kg_key_ledger {
+	char id[65];
+	struct kg_ledger_trust trust;
+	struct kg_ledger_digest *revoked;
+	size_t n_revoked;
 };
 KG_MUST_CHECK kg_err kg_store_load_key(struct kg_store *s, const char *key_id, enum kg_tee tee,
 				       struct kg_key_record *out);
@@ -85,6 +96,7 @@ struct kg_audit_row {
 	bool grant;
 	const char *reason;
 	const uint8_t *evidence_sha256; /* NULL = none */
+	const char *ledger_json;	/* NULL = none */
 };
 /* The newest SEV-SNP CRL per issuer from the collateral table, as a PEM
  * bundle (*pem malloc'd; NULL and 0 when there is none). */
@@ -98,6 +110,11 @@ KG_MUST_CHECK kg_err kg_collateral_tdx(struct pg_conn *c, uint8_t *bufs[static K
 				       size_t lens[static KG_TDX_COLL_N]);
 /* Both loaders on a pool connection. */
 KG_MUST_CHECK kg_err kg_store_collateral(struct kg_store *s, kg_err (*load)(struct pg_conn *, void *), void *arg);
+
+/* Advances a ledger's seen checkpoint to (size, root) unless a larger one
+ * is stored already (compare-and-set; shared by all brokers). */
+KG_MUST_CHECK kg_err kg_store_ledger_seen(struct kg_store *s, const char *ledger_id, uint64_t size,
+					  const uint8_t root[static 32]);
 
 /* INSERTs and commits one row; returns only once it is durable. */
 KG_MUST_CHECK kg_err kg_store_audit(struct kg_store *s, const struct kg_audit_row *row);

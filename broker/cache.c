@@ -78,6 +78,20 @@ static bool record_copy(struct kg_key_record *dst, const struct kg_key_record *s
 	*dst = *src;
 	dst->policies = NULL;
 	dst->n_policies = 0;
+	dst->ledgers = NULL;
+	dst->n_ledgers = 0;
+	if (src->n_ledgers) {
+		if ((dst->ledgers = calloc(src->n_ledgers, sizeof *dst->ledgers)) == NULL) {
+			kg_key_record_free(dst);
+			return false;
+		}
+		dst->n_ledgers = src->n_ledgers;
+		for (size_t i = 0; i < src->n_ledgers; i++) {
+			dst->ledgers[i] = src->ledgers[i];
+			dst->ledgers[i].revoked = dup_list(src->ledgers[i].revoked, src->ledgers[i].n_revoked,
+							   sizeof *src->ledgers[i].revoked, &ok);
+		}
+	}
 	if (src->n_policies) {
 		if ((dst->policies = calloc(src->n_policies, sizeof *dst->policies)) == NULL) {
 			kg_key_record_free(dst);

@@ -33,12 +33,21 @@ KG_MUST_CHECK kg_err kg_challenge_check(const uint8_t key[static KG_CHALLENGE_KE
 /* Key ids: 1-64 of [A-Za-z0-9._-] (the same rule as the keys table). */
 int kg_key_id_valid(const char *id);
 
-#define KG_BODY_MAX (16 * 1024)
+/* A ledger bundle (up to 40 KiB of text) travels in the body. */
+#define KG_BODY_MAX (64 * 1024)
+#define KG_LEDGER_TEXT_MAX (48 * 1024)
 
 /* POST /v1/keys/{key_id}/release body, after parsing. */
 struct kg_release_req {
 	uint16_t aead; /* HPKE AEAD id the CVM wants the key sealed with */
+	/* The ledger bundle (C2SP tlog-proof text) and an optional
+	 * consistency proof from the broker's seen checkpoint; malloc'd. */
+	char *ledger_bundle;
+	size_t ledger_bundle_len;
+	char *ledger_consistency;
+	size_t ledger_consistency_len;
 };
+void kg_release_req_free(struct kg_release_req *r);
 
 /* Parses the JSON body (empty body = defaults).  Unknown fields are an
  * error (KG_ERR_UNKNOWN_FIELD), as are wrong types (KG_ERR_BAD_REQUEST)

@@ -64,6 +64,10 @@ struct release_state {
 	uint8_t ct[KG_KEY_MAX + KG_HPKE_NT];
 	size_t ct_len;
 	uint32_t version;
+	/* Per ledger the key's policies name (st->key.ledgers order). */
+	struct kg_ledger_result *ledger_results;
+	struct kg_ledger_verdict *ledger_verdicts;
+	char *ledger_json;
 };
 
 /* Checks everything that needs no database, cheapest first, then
@@ -173,6 +177,67 @@ static char *tcb_json(const struct kg_claims *c)
 	return s;
 }
 
+/* Verifies the request's ledger bundle against each ledger the key's
+ * policies name (pure: trust, seen checkpoint and revocations came with the
+ * key), then records what it established for the decision and the audit. */
+static void judge_ledgers(struct kg_broker *b, struct release_state *st, time_t now)
+{
+	struct kg_ledger_consistency *cons = NULL;
+	size_t n = st->key.n_ledgers;
+	kg_err cons_err = KG_OK;
+	json_t *arr;
+
+	if (n == 0)
+		return;
+	st->ledger_results = calloc(n, sizeof *st->ledger_results);
+	st->ledger_verdicts = calloc(n, sizeof *st->ledger_verdicts);
+	if (!st->ledger_results || !st->ledger_verdicts) {
+		/* No results: every ledger condition fails closed. */
+		st->key.n_ledgers = 0;
+		return;
+	}
+	if (st->req.ledger_consistency &&
+	    ((cons = calloc(1, sizeof *cons)) == NULL ||
+	     (cons_err = kg_ledger_consistency_parse((const uint8_t *)st->req.ledger_consistency,
+						     st->req.ledger_consistency_len, cons)) != KG_OK)) {
+		cons_err = cons ? cons_err : KG_ERR_NOMEM;
+	}
+	arr = json_array();
+	for (size_t i = 0; i < n; i++) {
+		const struct kg_key_ledger *l = &st->key.ledgers[i];
+		struct kg_ledger_verdict *v = &st->ledger_verdicts[i];
+		kg_err e;
+
+		snprintf(st->ledger_results[i].ledger_id, sizeof st->ledger_results[i].ledger_id, "%s", l->id);
+		if (!st->req.ledger_bundle)
+			e = KG_ERR_LEDGER_NOT_IN_LEDGER;
+		else if (cons_err != KG_OK)
+			e = cons_err;
+		else if ((e = kg_ledger_verify_bundle(&l->trust, (const uint8_t *)st->req.ledger_bundle,
+						      st->req.ledger_bundle_len, cons, now, v)) == KG_OK &&
+			 (e = kg_ledger_match(v, kg_tee_name(st->claims.tee), st->claims.measurement,
+					      st->claims.measurement_len)) == KG_OK)
+			e = kg_ledger_check_revoked(l->revoked, l->n_revoked, &v->entry);
+		st->ledger_results[i].result = e;
+		/* A checkpoint that verified moves every broker's floor up,
+		 * whatever the decision: it is the log's, not the CVM's. */
+		if (v->update_seen && (e == KG_OK || e == KG_ERR_LEDGER_NOT_IN_LEDGER || e == KG_ERR_LEDGER_REVOKED) &&
+		    kg_store_ledger_seen(b->store, l->id, v->size, v->root) != KG_OK)
+			kg_log(KG_LOG_WARN, "ledger_seen_not_stored", "ledger", l->id, NULL);
+		if (arr) {
+			char root[65];
+			kg_hex(root, v->root, 32);
+			json_array_append_new(arr, json_pack("{s:s,s:s,s:I,s:I,s:s}", "ledger_id", l->id, "result",
+							     kg_err_code(e), "index", (json_int_t)v->index, "size",
+							     (json_int_t)v->size, "root", root));
+		}
+	}
+	if (arr)
+		st->ledger_json = json_dumps(arr, JSON_COMPACT);
+	json_decref(arr);
+	free(cons);
+}
+
 /* The key and its policies: from the cache when it holds them, else one
  * query (whose result the cache keeps unless it changed meanwhile). */
 static kg_err load_key(struct kg_broker *b, const char *key_id, enum kg_tee tee, struct kg_key_record *rec)
@@ -222,7 +287,9 @@ void kg_release(struct kg_broker *b, const char *key_id, const uint8_t *cert_der
 	} else if (!st->key.active) {
 		e = KG_ERR_KEY_DISABLED;
 	} else {
-		kg_policy_decide(st->key.policies, st->key.n_policies, &st->claims, now, &st->decision);
+		judge_ledgers(b, st, now);
+		kg_policy_decide(st->key.policies, st->key.n_policies, &st->claims, st->ledger_results,
+				 st->key.n_ledgers, now, &st->decision);
 		e = st->decision.reason;
 		if (e == KG_OK && st->key.is_model && st->key.version == 0)
 			e = KG_ERR_KEY_MISSING;
@@ -239,6 +306,7 @@ void kg_release(struct kg_broker *b, const char *key_id, const uint8_t *cert_der
 	row.policy_id = st->decision.policy_id;
 	row.grant = e == KG_OK;
 	row.reason = kg_err_code(e);
+	row.ledger_json = st->ledger_json;
 	if (st->have_cert)
 		row.evidence_sha256 = st->cert.ext_sha256;
 	if (st->have_claims) {
@@ -272,6 +340,10 @@ void kg_release(struct kg_broker *b, const char *key_id, const uint8_t *cert_der
 
 	free(tcb);
 	kg_ratls_free(&st->cert);
+	kg_release_req_free(&st->req);
+	free(st->ledger_results);
+	free(st->ledger_verdicts);
+	free(st->ledger_json);
 	kg_key_record_free(&st->key);
 	kg_wipe(st, sizeof *st);
 	free(st);

@@ -1,4 +1,6 @@
 /* Request bodies and the HPKE info of a release: see core.h. */
+#include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
@@ -62,6 +64,17 @@ kg_err kg_release_req_parse(const uint8_t *body, size_t len, struct kg_release_r
 			KG_ENSURE_OUT(json_is_string(v), KG_ERR_BAD_REQUEST);
 			out->aead = kg_aead_from_name(json_string_value(v));
 			KG_ENSURE_OUT(out->aead != 0, KG_ERR_HPKE_SUITE);
+		} else if (strcmp(k, "ledger_bundle") == 0 || strcmp(k, "ledger_consistency") == 0) {
+			bool bundle = k[7] == 'b';
+			char **dst = bundle ? &out->ledger_bundle : &out->ledger_consistency;
+			size_t *dlen = bundle ? &out->ledger_bundle_len : &out->ledger_consistency_len;
+			size_t n;
+			KG_ENSURE_OUT(json_is_string(v), KG_ERR_BAD_REQUEST);
+			n = json_string_length(v);
+			KG_ENSURE_OUT(n >= 1 && n <= KG_LEDGER_TEXT_MAX, KG_ERR_BAD_REQUEST);
+			KG_ENSURE_OUT((*dst = malloc(n + 1)) != NULL, KG_ERR_NOMEM);
+			memcpy(*dst, json_string_value(v), n + 1);
+			*dlen = n;
 		} else {
 			rc = KG_ERR_UNKNOWN_FIELD;
 			goto out;
@@ -70,7 +83,17 @@ kg_err kg_release_req_parse(const uint8_t *body, size_t len, struct kg_release_r
 	rc = KG_OK;
 out:
 	json_decref(root);
+	if (rc != KG_OK)
+		kg_release_req_free(out);
 	return rc;
+}
+
+void kg_release_req_free(struct kg_release_req *r)
+{
+	free(r->ledger_bundle);
+	free(r->ledger_consistency);
+	r->ledger_bundle = r->ledger_consistency = NULL;
+	r->ledger_bundle_len = r->ledger_consistency_len = 0;
 }
 
 size_t kg_release_info(uint8_t out[static KG_RELEASE_INFO_MAX], const uint8_t evidence_sha256[static 32],

@@ -22,9 +22,11 @@
 
 static const double bucket_le[8] = {0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 1e300};
 
+/* Per request.  The body grows as it arrives, up to KG_BODY_MAX: a
+ * connection that sends nothing costs nothing. */
 struct conn_ctx {
-	uint8_t body[KG_BODY_MAX];
-	size_t len;
+	uint8_t *body;
+	size_t len, cap;
 	bool too_large;
 };
 
@@ -228,11 +230,29 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		return MHD_YES;
 	}
 	if (*upload_data_size) {
-		if (ctx->len + *upload_data_size > sizeof ctx->body)
+		size_t need = ctx->len + *upload_data_size;
+		if (ctx->too_large || need > KG_BODY_MAX) {
 			ctx->too_large = true;
-		else {
+		} else {
+			if (need > ctx->cap) {
+				size_t cap = ctx->cap ? ctx->cap : 1024;
+				uint8_t *nb;
+				while (cap < need)
+					cap *= 2;
+				if (cap > KG_BODY_MAX)
+					cap = KG_BODY_MAX;
+				if ((nb = malloc(cap)) == NULL)
+					return MHD_NO;
+				if (ctx->len)
+					memcpy(nb, ctx->body, ctx->len);
+				if (ctx->body)
+					kg_wipe(ctx->body, ctx->len);
+				free(ctx->body);
+				ctx->body = nb;
+				ctx->cap = cap;
+			}
 			memcpy(ctx->body + ctx->len, upload_data, *upload_data_size);
-			ctx->len += *upload_data_size;
+			ctx->len = need;
 		}
 		*upload_data_size = 0;
 		return MHD_YES;
@@ -270,7 +290,9 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	struct conn_ctx *ctx = *con_cls;
 
 	if (ctx) {
-		kg_wipe(ctx, sizeof *ctx);
+		if (ctx->body)
+			kg_wipe(ctx->body, ctx->len);
+		free(ctx->body);
 		free(ctx);
 	}
 	*con_cls = NULL;
@@ -363,7 +385,7 @@ kg_err kg_server_run(struct kg_broker *b)
 			     MHD_OPTION_THREAD_POOL_SIZE, b->cfg->threads, MHD_OPTION_CONNECTION_TIMEOUT, 10u,
 			     MHD_OPTION_CONNECTION_LIMIT, b->cfg->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
 			     b->cfg->per_ip_connections,
-			     MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)64 * 1024, MHD_OPTION_NOTIFY_COMPLETED,
+			     MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)96 * 1024, MHD_OPTION_NOTIFY_COMPLETED,
 			     on_completed, b, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, b, MHD_OPTION_END);
 	KG_ENSURE_OUT(d != NULL, KG_ERR_CONFIG);
 	kg_log(KG_LOG_INFO, "listening", "address", b->cfg->listen, "replica", b->cfg->replica, NULL);

@@ -177,6 +177,8 @@ kg_err kg_store_check_role(struct kg_store *s, char *why, size_t whylen)
 	return rc;
 }
 
+static kg_err load_ledgers(PGconn *c, struct kg_key_record *rec);
+
 /* One round trip: the key, its newest stored version, and its policies for
  * this TEE (measurements as comma-separated hex). */
 static const char *load_key_sql =
@@ -202,7 +204,7 @@ static const char *load_key_sql =
 	"       array_to_string(ARRAY(SELECT encode(m, 'hex') FROM unnest(p.tdx_rtmr2) AS m), ','),"
 	"       array_to_string(ARRAY(SELECT encode(m, 'hex') FROM unnest(p.tdx_rtmr3) AS m), ','),"
 	"       encode(p.tdx_mr_config_id, 'hex'), encode(p.tdx_mr_owner, 'hex'),"
-	"       encode(p.tdx_mr_owner_config, 'hex'), array_to_string(p.tdx_tcb_statuses, ',')"
+	"       encode(p.tdx_mr_owner_config, 'hex'), array_to_string(p.tdx_tcb_statuses, ','), p.ledger_id"
 	"  FROM keys k"
 	"  LEFT JOIN LATERAL (SELECT version, wrapped FROM key_versions"
 	"                      WHERE key_id = k.key_id ORDER BY version DESC LIMIT 1) v ON true"
@@ -286,7 +288,8 @@ static kg_err parse_policy_row(PGresult *res, int r, enum kg_tee tee, struct kg_
 	p->measurements = list;
 	p->n_measurements = n;
 	p->measurement_len = len;
-	KG_ENSURE(n >= 1, KG_ERR_DB_QUERY);
+	/* The schema requires a list, a ledger, or both. */
+	KG_ENSURE(n >= 1 || !PQgetisnull(res, r, 30), KG_ERR_DB_QUERY);
 	p->min_fmc = opt_int(res, r, 16);
 	p->allowed_vmpls = 0;
 	for (v = PQgetvalue(res, r, 17); *v; v++)
@@ -324,6 +327,8 @@ static kg_err parse_policy_row(PGresult *res, int r, enum kg_tee tee, struct kg_
 		KG_ENSURE(known, KG_ERR_DB_QUERY);
 		q += l + (q[l] == ',');
 	}
+	if ((p->has_ledger = !PQgetisnull(res, r, 30)))
+		snprintf(p->ledger_id, sizeof p->ledger_id, "%s", PQgetvalue(res, r, 30));
 	return KG_OK;
 }
 
@@ -368,11 +373,127 @@ kg_err kg_store_load_key(struct kg_store *s, const char *key_id, enum kg_tee tee
 	KG_ENSURE_OUT((out->policies = calloc((size_t)rows, sizeof *out->policies)) != NULL, KG_ERR_NOMEM);
 	for (int r = 0; r < rows; r++)
 		KG_TRY_OUT(parse_policy_row(res, r, tee, &out->policies[out->n_policies++]));
+	KG_TRY_OUT(load_ledgers(s->conns[slot], out));
 out:
 	PQclear(res);
 	release_conn(s, slot);
 	if (rc != KG_OK)
 		kg_key_record_free(out);
+	return rc;
+}
+
+/* The ledgers named by the record's policies, when any: their trust, the
+ * seen checkpoint and the revoked measurements (one more round trip, only
+ * for such keys and only when the cache misses). */
+static kg_err load_ledgers(PGconn *c, struct kg_key_record *rec)
+{
+	char ids[KG_POLICY_MAX_MEASUREMENTS * 66 + 3] = "{";
+	const char *params[1] = {ids};
+	PGresult *res = NULL;
+	kg_err rc = KG_OK;
+	size_t n = 0;
+
+	for (size_t i = 0; i < rec->n_policies; i++) {
+		bool seen = false;
+		for (size_t j = 0; j < i; j++)
+			seen |= rec->policies[j].has_ledger &&
+				strcmp(rec->policies[j].ledger_id, rec->policies[i].ledger_id) == 0;
+		if (!rec->policies[i].has_ledger || seen)
+			continue;
+		/* ledger ids are [A-Za-z0-9._-]: safe inside an array literal. */
+		if (n++)
+			strcat(ids, ",");
+		strcat(ids, rec->policies[i].ledger_id);
+		if (n == KG_POLICY_MAX_MEASUREMENTS)
+			break;
+	}
+	strcat(ids, "}");
+	if (n == 0)
+		return KG_OK;
+	res = PQexecParams(c,
+			   "SELECT l.ledger_id, l.origin, l.log_vkey, array_to_string(l.witness_vkeys, ' '),"
+			   "       l.witness_threshold, l.max_age_seconds, c.size, encode(c.root, 'hex'),"
+			   "       (SELECT string_agg(r.tee || ':' || encode(r.measurement, 'hex'), ',')"
+			   "          FROM ledger_revocations r WHERE r.ledger_id = l.ledger_id)"
+			   "  FROM ledgers l LEFT JOIN ledger_checkpoints c USING (ledger_id)"
+			   " WHERE l.ledger_id = ANY($1::text[])",
+			   1, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		kg_log(KG_LOG_ERROR, "db_query_failed", "query", "load_ledgers", "error", PQresultErrorMessage(res),
+		       NULL);
+		PQclear(res);
+		return KG_ERR_DB_QUERY;
+	}
+	KG_ENSURE_OUT((rec->ledgers = calloc((size_t)PQntuples(res) + 1, sizeof *rec->ledgers)) != NULL,
+		      KG_ERR_NOMEM);
+	for (int r = 0; r < PQntuples(res); r++) {
+		struct kg_key_ledger *l = &rec->ledgers[rec->n_ledgers++];
+		struct kg_ledger_trust *t = &l->trust;
+		char *w = PQgetvalue(res, r, 3), *save = NULL, *tok;
+		const char *rev = PQgetvalue(res, r, 8);
+		size_t nrev = *rev ? 1 : 0;
+
+		snprintf(l->id, sizeof l->id, "%s", PQgetvalue(res, r, 0));
+		/* Configured by migrations; a key that does not parse is a
+		 * misconfiguration, and no release through it can succeed. */
+		KG_ENSURE_OUT(strlen(PQgetvalue(res, r, 1)) < sizeof t->origin, KG_ERR_CONFIG);
+		snprintf(t->origin, sizeof t->origin, "%s", PQgetvalue(res, r, 1));
+		KG_TRY_OUT(kg_ledger_vkey_parse(PQgetvalue(res, r, 2), &t->log_key));
+		for (tok = strtok_r(w, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
+			KG_ENSURE_OUT(t->n_witnesses < KG_LEDGER_MAX_WITNESSES, KG_ERR_CONFIG);
+			KG_TRY_OUT(kg_ledger_vkey_parse(tok, &t->witnesses[t->n_witnesses++]));
+		}
+		t->witness_threshold = (size_t)atoi(PQgetvalue(res, r, 4));
+		t->max_age = (uint64_t)strtoull(PQgetvalue(res, r, 5), NULL, 10);
+		if (!PQgetisnull(res, r, 6)) {
+			t->seen_size = (uint64_t)strtoull(PQgetvalue(res, r, 6), NULL, 10);
+			KG_ENSURE_OUT(kg_unhex(t->seen_root, 32, PQgetvalue(res, r, 7)) == KG_OK, KG_ERR_DB_QUERY);
+		}
+		for (const char *q = rev; *q; q++)
+			nrev += *q == ',';
+		if (nrev) {
+			KG_ENSURE_OUT((l->revoked = calloc(nrev, sizeof *l->revoked)) != NULL, KG_ERR_NOMEM);
+			for (const char *q = rev; *q;) {
+				size_t len = strcspn(q, ","), colon = strcspn(q, ":");
+				struct kg_ledger_digest *d = &l->revoked[l->n_revoked];
+				char hex[97];
+				KG_ENSURE_OUT(colon < len && colon < sizeof d->tee && len - colon - 1 == 96, KG_ERR_DB_QUERY);
+				memcpy(d->tee, q, colon);
+				d->tee[colon] = 0;
+				memcpy(hex, q + colon + 1, 96);
+				hex[96] = 0;
+				KG_ENSURE_OUT(kg_unhex(d->measurement, 48, hex) == KG_OK, KG_ERR_DB_QUERY);
+				d->measurement_len = 48;
+				l->n_revoked++;
+				q += len + (q[len] == ',');
+			}
+		}
+	}
+out:
+	PQclear(res);
+	return rc;
+}
+
+kg_err kg_store_ledger_seen(struct kg_store *s, const char *ledger_id, uint64_t size, const uint8_t root[static 32])
+{
+	char sz[24];
+	const char *v[3] = {ledger_id, sz, (const char *)root};
+	int l[3] = {0, 0, 32}, f[3] = {0, 0, 1};
+	PGresult *res;
+	unsigned slot;
+	kg_err rc = KG_OK;
+
+	snprintf(sz, sizeof sz, "%llu", (unsigned long long)size);
+	KG_TRY(acquire(s, &slot));
+	res = PQexecParams(s->conns[slot],
+			   "INSERT INTO ledger_checkpoints (ledger_id, size, root) VALUES ($1, $2::bigint, $3)"
+			   " ON CONFLICT (ledger_id) DO UPDATE SET size = EXCLUDED.size, root = EXCLUDED.root,"
+			   " updated_at = now() WHERE ledger_checkpoints.size < EXCLUDED.size",
+			   3, NULL, v, l, f, 0);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+		rc = query_error(s, slot, res, "ledger_seen");
+	PQclear(res);
+	release_conn(s, slot);
 	return rc;
 }
 
@@ -385,6 +506,9 @@ void kg_key_record_free(struct kg_key_record *r)
 		for (int j = 0; j < 4; j++)
 			free(r->policies[i].rtmr[j]);
 	}
+	for (size_t i = 0; r->ledgers && i < r->n_ledgers; i++)
+		free(r->ledgers[i].revoked);
+	free(r->ledgers);
 	free(r->policies);
 	kg_wipe(r->wrapped, sizeof r->wrapped);
 	memset(r, 0, sizeof *r);
@@ -392,15 +516,15 @@ void kg_key_record_free(struct kg_key_record *r)
 
 static const char *audit_sql =
 	"INSERT INTO audit (request_id, replica, peer, key_id, key_version, policy_id, tee,"
-	"                   measurement, chip_id, tcb, decision, reason, evidence_sha256)"
+	"                   measurement, chip_id, tcb, decision, reason, evidence_sha256, ledger)"
 	" VALUES ($1::uuid, $2, $3, $4, $5::integer, $6::bigint, $7, $8::bytea, $9::bytea, $10::jsonb,"
-	"         $11, $12, $13::bytea)";
+	"         $11, $12, $13::bytea, $14::jsonb)";
 
 kg_err kg_store_audit(struct kg_store *s, const struct kg_audit_row *row)
 {
 	char uuid[37], ver[16], pol[24];
-	const char *v[13];
-	int len[13] = {0}, fmt[13] = {0};
+	const char *v[14];
+	int len[14] = {0}, fmt[14] = {0};
 	PGresult *res;
 	unsigned slot;
 	kg_err rc = KG_OK;
@@ -432,12 +556,13 @@ kg_err kg_store_audit(struct kg_store *s, const struct kg_audit_row *row)
 	v[12] = (const char *)row->evidence_sha256;
 	len[12] = 32;
 	fmt[12] = 1;
+	v[13] = row->ledger_json;
 
 	KG_TRY(acquire(s, &slot));
 	/* Autocommit with synchronous_commit on: when this returns, the row
 	 * is durable (on the primary, and on synchronous standbys if the
 	 * operator configured them). */
-	res = PQexecParams(s->conns[slot], audit_sql, 13, NULL, v, len, fmt, 0);
+	res = PQexecParams(s->conns[slot], audit_sql, 14, NULL, v, len, fmt, 0);
 	if (PQresultStatus(res) != PGRES_COMMAND_OK)
 		rc = query_error(s, slot, res, "audit_insert") == KG_ERR_DB_UNAVAILABLE ? KG_ERR_DB_UNAVAILABLE
 											: KG_ERR_AUDIT_FAILED;

@@ -50,6 +50,8 @@ struct opts {
 	int retries;
 	bool quiet;
 	int repeat; /* benchmark: repeat the releases, each on a fresh TLS connection */
+	const char *ledger_bundle, *ledger_consistency; /* files */
+	char *body; /* the release request body, the same for every key */
 };
 
 static void usage(FILE *f)
@@ -57,6 +59,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: keygate-client --url URL [--url URL]... --ca CA_PEM --tee TEE --key KEY_ID [--key KEY_ID]...\n"
 		"                      [--out-dir DIR] [--aead aes-256-gcm|chacha20-poly1305] [--retries N]\n"
+		"                      [--ledger-bundle FILE [--ledger-consistency FILE]]\n"
 		"       keygate-client sim-init DIR [--tee snp|tdx]\n"
 		"       keygate-client sim-crl DIR OUT [--revoke-vcek] [--revoke-ask] [--days N] [--expired]\n\n"
 		"Obtains keys from a Keygate broker over RA-TLS.  Each key is opened from its HPKE envelope and,\n"
@@ -244,21 +247,20 @@ static int bench(struct kg_http *h, const struct opts *o, int url_idx, const uin
 		 const uint8_t *hpke_sk)
 {
 	struct opts quiet = *o;
-	char url[1024], body[64];
+	char url[1024];
 	double t0 = mono(), worst = 0;
 	int ok = 0, bad = 0;
 
 	quiet.quiet = true;
 	quiet.out_dir = NULL;
 	kg_http_fresh_connections(h, true);
-	snprintf(body, sizeof body, "{\"aead\":\"%s\"}", kg_aead_name(o->aead));
 	for (int r = 0; r < o->repeat; r++)
 		for (int k = 0; k < o->nkeys; k++) {
 			char *resp = NULL;
 			long status = 0;
 			double t = mono();
 			snprintf(url, sizeof url, "%s/v1/keys/%s/release", o->urls[url_idx], o->keys[k]);
-			if (kg_http_request(h, url, body, &status, &resp) == KG_OK && status == 200 &&
+			if (kg_http_request(h, url, o->body, &status, &resp) == KG_OK && status == 200 &&
 			    deliver(&quiet, o->keys[k], resp, ev_hash, hpke_sk) == 0)
 				ok++;
 			else
@@ -286,6 +288,34 @@ static kg_err get_evidence(const struct opts *o, const uint8_t report_data[stati
 	return KG_ERR_INVALID_ARG;
 }
 
+/* The release body: the AEAD, and the image's ledger bundle (with a
+ * consistency proof) when the image ships one. */
+static kg_err make_body(struct opts *o)
+{
+	json_t *j = json_pack("{s:s}", "aead", kg_aead_name(o->aead));
+	const char *files[2] = {o->ledger_bundle, o->ledger_consistency};
+	const char *names[2] = {"ledger_bundle", "ledger_consistency"};
+	kg_err rc = KG_OK;
+
+	KG_ENSURE(j != NULL, KG_ERR_NOMEM);
+	for (int i = 0; i < 2 && rc == KG_OK; i++) {
+		uint8_t *buf;
+		size_t len;
+		if (!files[i])
+			continue;
+		if ((rc = kg_file_read(files[i], KG_LEDGER_TEXT_MAX, &buf, &len)) != KG_OK) {
+			fprintf(stderr, "keygate-client: cannot read %s\n", files[i]);
+			break;
+		}
+		json_object_set_new(j, names[i], json_stringn((const char *)buf, len));
+		free(buf);
+	}
+	if (rc == KG_OK && (o->body = json_dumps(j, JSON_COMPACT)) == NULL)
+		rc = KG_ERR_NOMEM;
+	json_decref(j);
+	return rc;
+}
+
 static int run(struct opts *o)
 {
 	uint8_t challenge[KG_RATLS_NONCE_MAX], hpke_pk[32], report_data[64] = {0}, ev_hash[32];
@@ -300,7 +330,7 @@ static int run(struct opts *o)
 	int url_idx = 0, ret = 1;
 	kg_err e;
 
-	if (!hpke_sk || kg_http_new(&h, o->ca) != KG_OK)
+	if (!hpke_sk || kg_http_new(&h, o->ca) != KG_OK || make_body(o) != KG_OK)
 		goto out;
 	if (o->challenge) {
 		if (sodium_base642bin(challenge, sizeof challenge, o->challenge, strlen(o->challenge), NULL, &clen,
@@ -349,12 +379,11 @@ static int run(struct opts *o)
 		goto out;
 	}
 	for (int k = 0; k < o->nkeys; k++) {
-		char url[1024], body[64], *resp = NULL;
+		char url[1024], *resp = NULL;
 		long status = 0;
 		json_t *j;
 		snprintf(url, sizeof url, "%s/v1/keys/%s/release", o->urls[url_idx], o->keys[k]);
-		snprintf(body, sizeof body, "{\"aead\":\"%s\"}", kg_aead_name(o->aead));
-		if (kg_http_request(h, url, body, &status, &resp) != KG_OK) {
+		if (kg_http_request(h, url, o->body, &status, &resp) != KG_OK) {
 			ret = die(o->urls[url_idx], kg_http_error(h));
 			continue;
 		}
@@ -385,6 +414,8 @@ out:
 	free(ext);
 	free(cert);
 	kg_http_free(h);
+	free(o->body);
+	o->body = NULL;
 	return ret;
 }
 
@@ -440,6 +471,7 @@ int main(int argc, char **argv)
 		{"repeat", required_argument, NULL, 'R'}, {"sim-version", required_argument, NULL, 'V'},
 		{"sim-vmpl", required_argument, NULL, 'P'}, {"sim-host-data", required_argument, NULL, 'H'},
 		{"sim-guest-svn", required_argument, NULL, 'G'}, {"sim-out-of-date", no_argument, NULL, 'O'},
+		{"ledger-bundle", required_argument, NULL, 'B'}, {"ledger-consistency", required_argument, NULL, 'N'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}};
 	struct opts o;
@@ -553,6 +585,12 @@ int main(int argc, char **argv)
 			break;
 		case 'G':
 			o.sim.guest_svn = (uint32_t)strtoul(optarg, NULL, 10);
+			break;
+		case 'B':
+			o.ledger_bundle = optarg;
+			break;
+		case 'N':
+			o.ledger_consistency = optarg;
 			break;
 		case 'R':
 			o.repeat = atoi(optarg);

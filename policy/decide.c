@@ -1,3 +1,5 @@
+#include <string.h>
+
 #include <openssl/crypto.h>
 
 #include "policy.h"
@@ -12,7 +14,8 @@ static bool digest_allowed(const uint8_t (*list)[48], size_t n, const uint8_t d[
 	return found;
 }
 
-kg_err kg_policy_eval(const struct kg_policy *p, const struct kg_claims *c, time_t now, int *passed)
+kg_err kg_policy_eval(const struct kg_policy *p, const struct kg_claims *c, const struct kg_ledger_result *ledgers,
+		      size_t n_ledgers, time_t now, int *passed)
 {
 	bool found = false;
 
@@ -28,11 +31,22 @@ kg_err kg_policy_eval(const struct kg_policy *p, const struct kg_claims *c, time
 	++*passed;
 	KG_ENSURE(!p->has_not_after || now < p->not_after, KG_ERR_POLICY_EXPIRED);
 	++*passed;
+	/* A measurement list, a ledger, or both; a policy with neither (the
+	 * schema forbids it) allows nothing. */
+	KG_ENSURE(p->n_measurements > 0 || p->has_ledger, KG_ERR_MEASUREMENT);
 	for (size_t i = 0; i < p->n_measurements; i++)
 		if (p->measurement_len == c->measurement_len &&
 		    CRYPTO_memcmp(p->measurements[i], c->measurement, c->measurement_len) == 0)
 			found = true;
-	KG_ENSURE(found, KG_ERR_MEASUREMENT);
+	KG_ENSURE(found || p->n_measurements == 0, KG_ERR_MEASUREMENT);
+	++*passed;
+	if (p->has_ledger) {
+		kg_err r = KG_ERR_LEDGER_NOT_IN_LEDGER;
+		for (size_t i = 0; i < n_ledgers; i++)
+			if (strcmp(ledgers[i].ledger_id, p->ledger_id) == 0)
+				r = ledgers[i].result;
+		KG_TRY(r);
+	}
 	++*passed;
 	KG_ENSURE(!c->debug || p->allow_debug, KG_ERR_DEBUG);
 	++*passed;
@@ -84,8 +98,8 @@ kg_err kg_policy_eval(const struct kg_policy *p, const struct kg_claims *c, time
 	return KG_OK;
 }
 
-void kg_policy_decide(const struct kg_policy *policies, size_t n, const struct kg_claims *claims, time_t now,
-		      struct kg_decision *out)
+void kg_policy_decide(const struct kg_policy *policies, size_t n, const struct kg_claims *claims,
+		      const struct kg_ledger_result *ledgers, size_t n_ledgers, time_t now, struct kg_decision *out)
 {
 	int best = -1;
 
@@ -94,7 +108,7 @@ void kg_policy_decide(const struct kg_policy *policies, size_t n, const struct k
 	out->reason = KG_ERR_NO_POLICY;
 	for (size_t i = 0; i < n; i++) {
 		int passed;
-		kg_err e = kg_policy_eval(&policies[i], claims, now, &passed);
+		kg_err e = kg_policy_eval(&policies[i], claims, ledgers, n_ledgers, now, &passed);
 		if (e == KG_OK) {
 			out->grant = true;
 			out->policy_id = policies[i].id;

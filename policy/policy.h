@@ -46,8 +46,21 @@ struct kg_policy {
 	bool has_mr_config_id, has_mr_owner, has_mr_owner_config;
 	uint8_t mr_config_id[48], mr_owner[48], mr_owner_config[48];
 	uint32_t tdx_tcb_statuses;
+	/* "Measurement in ledger L": the release must carry a bundle that
+	 * verified against ledger_id for the attested TEE and measurement. */
+	bool has_ledger;
+	char ledger_id[65];
 	bool has_not_before, has_not_after; /* false = unbounded on that side */
 	time_t not_before, not_after;
+};
+
+/* What the release's ledger bundle established for one ledger: KG_OK
+ * when it proved the attested measurement published and not revoked,
+ * otherwise the ledger_* reason.  A ledger without a result is treated as
+ * ledger_not_in_ledger. */
+struct kg_ledger_result {
+	char ledger_id[65];
+	kg_err result;
 };
 
 struct kg_decision {
@@ -60,11 +73,12 @@ struct kg_decision {
  * denies with the reason of the policy that came closest (the first
  * failing condition of the policy that passed the most conditions), or
  * KG_ERR_NO_POLICY when no policy applies to this TEE. */
-void kg_policy_decide(const struct kg_policy *policies, size_t n, const struct kg_claims *claims, time_t now,
-		      struct kg_decision *out);
+void kg_policy_decide(const struct kg_policy *policies, size_t n, const struct kg_claims *claims,
+		      const struct kg_ledger_result *ledgers, size_t n_ledgers, time_t now, struct kg_decision *out);
 
 /* Evaluates one policy: KG_OK or the first failing condition. *passed is
  * the number of conditions that held before it. */
-kg_err kg_policy_eval(const struct kg_policy *p, const struct kg_claims *claims, time_t now, int *passed);
+kg_err kg_policy_eval(const struct kg_policy *p, const struct kg_claims *claims, const struct kg_ledger_result *ledgers,
+		      size_t n_ledgers, time_t now, int *passed);
 
 #endif

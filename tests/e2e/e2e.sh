@@ -219,6 +219,60 @@ check "TDX: OutOfDate platform under the default policy: tdx_tcb_status_not_allo
 check "TDX: ... granted where the policy accepts OutOfDate" tdxc --sim-measurement "$meas" --sim-out-of-date --key tdx-ood
 check "TDX evidence for a key with only SEV-SNP policies: no_policy" tdx_deny no_policy --sim-measurement "$meas" --key session1
 
+# --- the ledger: release only images published in a transparency log -----
+kgl=$bld/ledger/keygate-ledger
+L=$tmp/ledger
+lvkey=$("$kgl" init "$L" --origin ledger.example/images 2>/dev/null)
+w1=$("$kgl" witness-init "$tmp/w1.key" --name witness.example/w1 2>/dev/null)
+w2=$("$kgl" witness-init "$tmp/w2.key" --name witness.example/w2 2>/dev/null)
+"$kgl" add "$L" --tee snp --measurement "$meas" --name e2e-image --version 1.0 >/dev/null 2>&1
+"$kgl" add "$L" --tee snp --measurement "$other" --name other-image --version 2.0 >/dev/null 2>&1
+"$kgl" checkpoint "$L" >/dev/null 2>&1
+cp -r "$L" "$tmp/fork"   # the same log at size 2, to fork from later
+"$kgl" cosign "$L" --witness-key "$tmp/w1.key" >/dev/null 2>&1
+"$kgl" bundle "$L" --measurement "$meas" > "$tmp/bundle-2" 2>/dev/null
+"$kgl" bundle "$L" --measurement "$other" > "$tmp/bundle-other" 2>/dev/null
+kg_psql keygate -c "INSERT INTO ledgers (ledger_id, origin, log_vkey, witness_vkeys, witness_threshold, max_age_seconds)
+  VALUES ('images', 'ledger.example/images', '$lvkey', ARRAY['$w1'], 1, 3600),
+         ('images-2w', 'ledger.example/images', '$lvkey', ARRAY['$w1', '$w2'], 2, 0);
+INSERT INTO keys (key_id, kind) VALUES ('ledger-key', 'session'), ('ledger-2w', 'session');
+INSERT INTO policies (key_id, tee, ledger_id) VALUES ('ledger-key', 'snp', 'images'), ('ledger-2w', 'snp', 'images-2w');"
+check "an image published in the ledger gets its key (no measurement list)" client --sim-measurement "$meas" --key ledger-key --ledger-bundle "$tmp/bundle-2"
+check "... and every broker now knows the checkpoint (size 2)" test "$(psql_kg -c "SELECT size FROM ledger_checkpoints WHERE ledger_id = 'images'")" = 2
+check "no bundle: ledger_not_in_ledger" expect_deny ledger_not_in_ledger --sim-measurement "$meas" --key ledger-key
+check "a bundle for another image than the one attested: ledger_not_in_ledger" expect_deny ledger_not_in_ledger --sim-measurement "$meas" --key ledger-key --ledger-bundle "$tmp/bundle-other"
+check "too few witness cosignatures: ledger_too_few_witnesses" expect_deny ledger_too_few_witnesses --sim-measurement "$meas" --key ledger-2w --ledger-bundle "$tmp/bundle-2"
+"$kgl" init "$tmp/impostor" --origin ledger.example/images >/dev/null 2>&1
+"$kgl" add "$tmp/impostor" --tee snp --measurement "$meas" --name e2e-image --version 1.0 >/dev/null 2>&1
+"$kgl" checkpoint "$tmp/impostor" >/dev/null 2>&1
+"$kgl" cosign "$tmp/impostor" --witness-key "$tmp/w1.key" >/dev/null 2>&1
+"$kgl" bundle "$tmp/impostor" --measurement "$meas" > "$tmp/bundle-impostor" 2>/dev/null
+out=$(client --sim-measurement "$meas" --key ledger-key --ledger-bundle "$tmp/bundle-impostor" 2>&1)
+check "a bundle signed by an unknown log key is refused" grep -q '"error":"ledger_\(unknown_key\|bad_signature\)"' <<<"$out"
+# The log grows and revokes the image; the CVM fetches a fresh bundle and a
+# consistency proof from the size the brokers have seen.
+rev_index=$("$kgl" revoke "$L" --tee snp --measurement "$meas" --reason "CVE in e2e-image" 2>/dev/null)
+"$kgl" checkpoint "$L" >/dev/null 2>&1
+"$kgl" cosign "$L" --witness-key "$tmp/w1.key" >/dev/null 2>&1
+"$kgl" bundle "$L" --measurement "$meas" > "$tmp/bundle-3" 2>/dev/null
+"$kgl" consistency "$L" --from 2 > "$tmp/cons-2-3" 2>/dev/null
+check "a larger checkpoint without a consistency proof: ledger_consistency_missing" expect_deny ledger_consistency_missing --sim-measurement "$meas" --key ledger-key --ledger-bundle "$tmp/bundle-3"
+check "with its consistency proof it is accepted" client --sim-measurement "$meas" --key ledger-key --ledger-bundle "$tmp/bundle-3" --ledger-consistency "$tmp/cons-2-3"
+check "... and the brokers' checkpoint advanced to size 3" test "$(psql_kg -c "SELECT size FROM ledger_checkpoints WHERE ledger_id = 'images'")" = 3
+check "an older checkpoint than the brokers have seen, unproven: ledger_rollback" expect_deny ledger_rollback --sim-measurement "$meas" --key ledger-key --ledger-bundle "$tmp/bundle-2"
+"$kgl" add "$tmp/fork" --tee snp --measurement "$meas" --name forked-image --version 6.6 >/dev/null 2>&1
+"$kgl" checkpoint "$tmp/fork" >/dev/null 2>&1
+"$kgl" cosign "$tmp/fork" --witness-key "$tmp/w1.key" >/dev/null 2>&1
+"$kgl" bundle "$tmp/fork" --measurement "$meas" > "$tmp/bundle-fork" 2>/dev/null
+out=$(client --sim-measurement "$meas" --key ledger-key --ledger-bundle "$tmp/bundle-fork" 2>&1)
+check "a split view (another tree of the same size): refused" grep -q '"error":"ledger_\(inconsistent\|rollback\)"' <<<"$out"
+while read -r tee hex; do
+	kg_psql keygate -c "INSERT INTO ledger_revocations (ledger_id, tee, measurement, leaf_index, reason)
+	  VALUES ('images', '$tee', '\\x$hex', ${rev_index:-0}, 'CVE in e2e-image')"
+done < <("$kgl" revoked "$L" 2>/dev/null)
+check "a measurement the ledger revoked: ledger_revoked" expect_deny ledger_revoked --sim-measurement "$meas" --key ledger-key --ledger-bundle "$tmp/bundle-3"
+check "the audit row records what the ledger established" test "$(psql_kg -c "SELECT count(*) FROM audit WHERE key_id = 'ledger-key' AND decision = 'grant' AND ledger->0->>'result' = 'ok' AND (ledger->0->>'size')::int >= 2")" = 2
+
 # --- revocation: AMD CRLs as collateral ----------------------------------
 "$kgc" sim-crl "$tmp/sim" "$tmp/crl-revoked.der" --revoke-vcek
 sleep 1 # a later thisUpdate than the current CRL's
@@ -238,6 +292,8 @@ check "releases resume with a current CRL" client --sim-measurement "$meas" --ke
 check "certificate key not the one in the claims: binding_pubkey_mismatch" expect_deny binding_pubkey_mismatch --sim-measurement "$meas" --fault pubkey-hash --key session1
 check "REPORT_DATA not committing to the claims: binding_report_data_mismatch" expect_deny binding_report_data_mismatch --sim-measurement "$meas" --fault report-data --key session1
 check "no client certificate: client_cert_missing" expect_deny client_cert_missing --sim-measurement "$meas" --fault no-cert --key session1
+# A fresh challenge for the challenge tests: the broker's lifetime is 3 s.
+chal=$(curl -fsS --cacert "$tmp/tls/ca.pem" "$url/v1/challenge" | python3 -c 'import json,sys; print(json.load(sys.stdin)["challenge"])')
 forged=$(python3 -c 'import base64,sys; s=sys.argv[1]; b=bytearray(base64.urlsafe_b64decode(s + "=" * (-len(s) % 4))); b[20]^=1; print(base64.urlsafe_b64encode(bytes(b)).decode().rstrip("="))' "$chal")
 check "forged challenge: challenge_forged" expect_deny challenge_forged --sim-measurement "$meas" --challenge "$forged" --key session1
 check "truncated challenge: challenge_malformed" expect_deny challenge_malformed --sim-measurement "$meas" --challenge "${chal:0:40}" --key session1
@@ -257,7 +313,7 @@ except Exception: print("not-json")' "$tmp/raw.json")"
 check "malformed JSON: 400 malformed_json" test "$(raw POST /v1/keys/disk/release -d '{')" = "400 malformed_json"
 check "unknown field: 400 unknown_field" test "$(raw POST /v1/keys/disk/release -d '{"admin":true}')" = "400 unknown_field"
 check "unsupported AEAD: 400 hpke_suite_unsupported" test "$(raw POST /v1/keys/disk/release -d '{"aead":"aes-128-gcm"}')" = "400 hpke_suite_unsupported"
-head -c 20000 /dev/zero | tr '\0' ' ' > "$tmp/big.json"
+head -c 70000 /dev/zero | tr '\0' ' ' > "$tmp/big.json"
 check "oversize body: 413 body_too_large" test "$(raw POST /v1/keys/disk/release --data-binary @"$tmp/big.json")" = "413 body_too_large"
 check "no client certificate (raw): 401 client_cert_missing" test "$(raw POST /v1/keys/disk/release -d '{}')" = "401 client_cert_missing"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj "/CN=garbage" \
@@ -286,10 +342,10 @@ check "... and accepted once the others close" kg_wait_http "$url/healthz" "$tmp
 
 # --- audit --------------------------------------------------------------
 grants=$(psql_kg -c "SELECT count(*) FROM audit WHERE decision = 'grant'")
-check "every grant is audited (14 grants so far)" test "$grants" = 14
-check "grant rows name the policy, the measurement, the chip and the evidence hash" test "$(psql_kg -c "SELECT count(*) FROM audit WHERE decision = 'grant' AND policy_id IS NOT NULL AND encode(measurement, 'hex') = '$meas' AND length(evidence_sha256) = 32 AND (tee = 'tdx' OR (length(chip_id) = 64 AND tcb ? 'microcode'))")" = 14
+check "every grant is audited (16 grants so far)" test "$grants" = 16
+check "grant rows name the policy, the measurement, the chip and the evidence hash" test "$(psql_kg -c "SELECT count(*) FROM audit WHERE decision = 'grant' AND policy_id IS NOT NULL AND encode(measurement, 'hex') = '$meas' AND length(evidence_sha256) = 32 AND (tee = 'tdx' OR (length(chip_id) = 64 AND tcb ? 'microcode'))")" = 16
 for code in measurement_not_allowed debug_not_allowed tcb_too_low vcek_tcb_mismatch unknown_key key_disabled no_policy \
-	key_material_missing snp_root_untrusted snp_cert_revoked snp_crl_missing snp_crl_expired tdx_tcb_status_not_allowed vmpl_not_allowed host_data_mismatch guest_svn_too_low binding_pubkey_mismatch binding_report_data_mismatch client_cert_missing \
+	key_material_missing snp_root_untrusted snp_cert_revoked snp_crl_missing snp_crl_expired tdx_tcb_status_not_allowed ledger_not_in_ledger ledger_too_few_witnesses ledger_consistency_missing ledger_rollback ledger_revoked vmpl_not_allowed host_data_mismatch guest_svn_too_low binding_pubkey_mismatch binding_report_data_mismatch client_cert_missing \
 	challenge_forged challenge_malformed challenge_expired malformed_json unknown_field body_too_large ratls_no_evidence \
 	hpke_suite_unsupported; do
 	cnt=$(psql_kg -c "SELECT count(*) FROM audit WHERE decision = 'deny' AND reason = '$code'")
@@ -349,7 +405,7 @@ check "a key version imported while the broker runs is released at once" grep -q
 check "... with the new material" cmp -s "$tmp/out/disk" "$tmp/disk.v2"
 
 m=$(curl -fsS --cacert "$tmp/tls/ca.pem" "$url/metrics")
-check "/metrics counts grants" grep -q 'keygate_releases_total{decision="grant",reason="ok"} 18' <<<"$m"
+check "/metrics counts grants" grep -q 'keygate_releases_total{decision="grant",reason="ok"} 20' <<<"$m"
 check "/metrics counts denials by reason" grep -q 'keygate_releases_total{decision="deny",reason="debug_not_allowed"} 2' <<<"$m"
 
 kg_pg_stop "$tmp"

@@ -10,7 +10,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct kg_release_req r;
 
-	if (kg_release_req_parse(data, size, &r) == KG_OK && kg_aead_name(r.aead) == NULL)
-		__builtin_trap();
+	if (kg_release_req_parse(data, size, &r) == KG_OK) {
+		if (kg_aead_name(r.aead) == NULL)
+			__builtin_trap();
+		kg_release_req_free(&r);
+	}
 	return 0;
 }

@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -53,7 +54,7 @@ static kg_err decide1(const struct kg_policy *p, const struct kg_claims *c, time
 {
 	struct kg_decision d;
 
-	kg_policy_decide(p, 1, c, now, &d);
+	kg_policy_decide(p, 1, c, NULL, 0, now, &d);
 	if (d.grant) {
 		assert_int_equal(d.reason, KG_OK);
 		assert_int_equal(d.policy_id, p->id);
@@ -133,14 +134,14 @@ static void reasons(void **state)
 	 * leave the reason "no policy". */
 	policy_init(&p, 1);
 	p.active = false;
-	kg_policy_decide(&p, 1, &c, 1000, &d);
+	kg_policy_decide(&p, 1, &c, NULL, 0, 1000, &d);
 	assert_false(d.grant);
 	assert_int_equal(d.reason, KG_ERR_NO_POLICY);
 	policy_init(&p, 1);
 	p.tee = KG_TEE_NONE;
-	kg_policy_decide(&p, 1, &c, 1000, &d);
+	kg_policy_decide(&p, 1, &c, NULL, 0, 1000, &d);
 	assert_int_equal(d.reason, KG_ERR_NO_POLICY);
-	kg_policy_decide(NULL, 0, &c, 1000, &d);
+	kg_policy_decide(NULL, 0, &c, NULL, 0, 1000, &d);
 	assert_false(d.grant);
 	assert_int_equal(d.reason, KG_ERR_NO_POLICY);
 
@@ -265,6 +266,45 @@ static void tdx_conditions(void **state)
 	assert_int_equal(decide1(&p, &c, 1000), KG_ERR_NO_POLICY);
 }
 
+static void ledger_condition(void **state)
+{
+	struct kg_policy p;
+	struct kg_claims c;
+	struct kg_decision d;
+	struct kg_ledger_result r[2] = {{"other", KG_OK}, {"images", KG_ERR_LEDGER_REVOKED}};
+
+	(void)state;
+	claims_init(&c);
+	policy_init(&p, 9);
+	p.has_ledger = true;
+	snprintf(p.ledger_id, sizeof p.ledger_id, "images");
+	/* No result for the ledger: not shown to be in it. */
+	kg_policy_decide(&p, 1, &c, NULL, 0, 1000, &d);
+	assert_int_equal(d.reason, KG_ERR_LEDGER_NOT_IN_LEDGER);
+	kg_policy_decide(&p, 1, &c, r, 1, 1000, &d);
+	assert_int_equal(d.reason, KG_ERR_LEDGER_NOT_IN_LEDGER);
+	/* The ledger's own verdict is the reason. */
+	kg_policy_decide(&p, 1, &c, r, 2, 1000, &d);
+	assert_int_equal(d.reason, KG_ERR_LEDGER_REVOKED);
+	r[1].result = KG_OK;
+	kg_policy_decide(&p, 1, &c, r, 2, 1000, &d);
+	assert_true(d.grant);
+	/* Ledger instead of a list: any measurement the ledger vouches for. */
+	p.n_measurements = 0;
+	memset(c.measurement, 0x77, 48);
+	kg_policy_decide(&p, 1, &c, r, 2, 1000, &d);
+	assert_true(d.grant);
+	/* Ledger besides a list: both must hold. */
+	p.n_measurements = 1;
+	kg_policy_decide(&p, 1, &c, r, 2, 1000, &d);
+	assert_int_equal(d.reason, KG_ERR_MEASUREMENT);
+	/* Neither a list nor a ledger allows nothing. */
+	p.n_measurements = 0;
+	p.has_ledger = false;
+	kg_policy_decide(&p, 1, &c, r, 2, 1000, &d);
+	assert_int_equal(d.reason, KG_ERR_MEASUREMENT);
+}
+
 static void several(void **state)
 {
 	struct kg_policy p[3];
@@ -279,13 +319,13 @@ static void several(void **state)
 	p[1].min_microcode = 200; /* fails late: the better explanation */
 	policy_init(&p[2], 12);
 	p[2].active = false;
-	kg_policy_decide(p, 3, &c, 1000, &d);
+	kg_policy_decide(p, 3, &c, NULL, 0, 1000, &d);
 	assert_false(d.grant);
 	assert_int_equal(d.reason, KG_ERR_TCB_TOO_LOW);
 	assert_int_equal(d.policy_id, 11);
 	/* Any satisfied policy grants. */
 	p[2].active = true;
-	kg_policy_decide(p, 3, &c, 1000, &d);
+	kg_policy_decide(p, 3, &c, NULL, 0, 1000, &d);
 	assert_true(d.grant);
 	assert_int_equal(d.policy_id, 12);
 }
@@ -297,6 +337,7 @@ int main(void)
 		cmocka_unit_test_setup(reasons, setup),
 		cmocka_unit_test_setup(snp_conditions, setup),
 		cmocka_unit_test_setup(tdx_conditions, setup),
+		cmocka_unit_test_setup(ledger_condition, setup),
 		cmocka_unit_test_setup(several, setup),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
