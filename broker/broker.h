@@ -111,6 +111,10 @@ KG_MUST_CHECK kg_err kg_collateral_tdx(struct pg_conn *c, uint8_t *bufs[static K
 /* Both loaders on a pool connection. */
 KG_MUST_CHECK kg_err kg_store_collateral(struct kg_store *s, kg_err (*load)(struct pg_conn *, void *), void *arg);
 
+/* Loads the ledgers rec's policies name into rec->ledgers (trust, seen
+ * checkpoint, revocations), with connection c. */
+KG_MUST_CHECK kg_err kg_store_ledgers(struct pg_conn *c, struct kg_key_record *rec);
+
 /* Advances a ledger's seen checkpoint to (size, root) unless a larger one
  * is stored already (compare-and-set; shared by all brokers). */
 KG_MUST_CHECK kg_err kg_store_ledger_seen(struct kg_store *s, const char *ledger_id, uint64_t size,
@@ -195,5 +199,6 @@ int kg_cmd_migrate(int argc, char **argv);
 int kg_cmd_evidence(int argc, char **argv);
 int kg_cmd_key(int argc, char **argv);
 int kg_cmd_collateral(int argc, char **argv);
+int kg_cmd_ledger(int argc, char **argv);
 
 #endif

@@ -22,6 +22,7 @@ static const struct {
 	{"evidence", kg_cmd_evidence, "verify attestation evidence offline (evidence verify ...)"},
 	{"key", kg_cmd_key, "manage keys (key import, key create, key generate-kek)"},
 	{"collateral", kg_cmd_collateral, "import vendor collateral (collateral import --kind snp-crl FILE)"},
+	{"ledger", kg_cmd_ledger, "check ledger bundles, sync a ledger's checkpoint and revocations"},
 };
 
 static void usage(FILE *f)

@@ -177,8 +177,6 @@ kg_err kg_store_check_role(struct kg_store *s, char *why, size_t whylen)
 	return rc;
 }
 
-static kg_err load_ledgers(PGconn *c, struct kg_key_record *rec);
-
 /* One round trip: the key, its newest stored version, and its policies for
  * this TEE (measurements as comma-separated hex). */
 static const char *load_key_sql =
@@ -373,7 +371,7 @@ kg_err kg_store_load_key(struct kg_store *s, const char *key_id, enum kg_tee tee
 	KG_ENSURE_OUT((out->policies = calloc((size_t)rows, sizeof *out->policies)) != NULL, KG_ERR_NOMEM);
 	for (int r = 0; r < rows; r++)
 		KG_TRY_OUT(parse_policy_row(res, r, tee, &out->policies[out->n_policies++]));
-	KG_TRY_OUT(load_ledgers(s->conns[slot], out));
+	KG_TRY_OUT(kg_store_ledgers(s->conns[slot], out));
 out:
 	PQclear(res);
 	release_conn(s, slot);
@@ -385,7 +383,7 @@ out:
 /* The ledgers named by the record's policies, when any: their trust, the
  * seen checkpoint and the revoked measurements (one more round trip, only
  * for such keys and only when the cache misses). */
-static kg_err load_ledgers(PGconn *c, struct kg_key_record *rec)
+kg_err kg_store_ledgers(PGconn *c, struct kg_key_record *rec)
 {
 	char ids[KG_POLICY_MAX_MEASUREMENTS * 66 + 3] = "{";
 	const char *params[1] = {ids};

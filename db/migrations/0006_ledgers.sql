@@ -37,7 +37,7 @@ CREATE TABLE ledger_revocations (
 	ledger_id   text NOT NULL REFERENCES ledgers (ledger_id) ON DELETE CASCADE,
 	tee         text NOT NULL CHECK (tee IN ('snp', 'tdx')),
 	measurement bytea NOT NULL CHECK (length(measurement) = 48),
-	leaf_index  bigint NOT NULL CHECK (leaf_index >= 0),
+	leaf_index  bigint CHECK (leaf_index IS NULL OR leaf_index >= 0), -- when known
 	reason      text,
 	imported_at timestamptz NOT NULL DEFAULT now(),
 	PRIMARY KEY (ledger_id, tee, measurement)

@@ -266,11 +266,22 @@ check "an older checkpoint than the brokers have seen, unproven: ledger_rollback
 "$kgl" bundle "$tmp/fork" --measurement "$meas" > "$tmp/bundle-fork" 2>/dev/null
 out=$(client --sim-measurement "$meas" --key ledger-key --ledger-bundle "$tmp/bundle-fork" 2>&1)
 check "a split view (another tree of the same size): refused" grep -q '"error":"ledger_\(inconsistent\|rollback\)"' <<<"$out"
-while read -r tee hex; do
-	kg_psql keygate -c "INSERT INTO ledger_revocations (ledger_id, tee, measurement, leaf_index, reason)
-	  VALUES ('images', '$tee', '\\x$hex', ${rev_index:-0}, 'CVE in e2e-image')"
-done < <("$kgl" revoked "$L" 2>/dev/null)
+out=$("$kg" ledger sync --ledger images --dir "$L" --db "$admin_dsn" 2>&1)
+check "keygate ledger sync imports the ledger's revocation" grep -q '"revocations_imported":1' <<<"$out"
+out=$("$kg" ledger sync --ledger images --dir "$tmp/fork" --db "$admin_dsn" 2>&1); rc=$?
+check "keygate ledger sync refuses a forked copy of the log" test "$rc" -eq 1
 check "a measurement the ledger revoked: ledger_revoked" expect_deny ledger_revoked --sim-measurement "$meas" --key ledger-key --ledger-bundle "$tmp/bundle-3"
+out=$("$kg" ledger verify "$tmp/bundle-2" --key "$lvkey" --measurement "$meas" 2>/dev/null); rc=$?
+check "keygate ledger verify --key: a published image (exit 0)" test "$rc" -eq 0
+check "... printing the entry" grep -q '"name": "e2e-image"' <<<"$out"
+out=$("$kg" ledger verify "$tmp/bundle-2" --key "$lvkey" --measurement "$other" 2>/dev/null); rc=$?
+check "keygate ledger verify: another measurement is not in the ledger (exit 1)" test "$rc" -eq 1 -a -n "$(grep ledger_not_in_ledger <<<"$out")"
+out=$("$kg" ledger verify "$tmp/bundle-2" --ledger images --db "$admin_dsn" 2>/dev/null); rc=$?
+check "keygate ledger verify --ledger: judged with the brokers' seen checkpoint (rollback)" test "$rc" -eq 1 -a -n "$(grep ledger_rollback <<<"$out")"
+out=$("$kg" ledger verify "$tmp/bundle-3" --ledger images --db "$admin_dsn" --measurement "$meas" 2>/dev/null); rc=$?
+check "keygate ledger verify --ledger: a revoked image (exit 1)" test "$rc" -eq 1 -a -n "$(grep ledger_revoked <<<"$out")"
+out=$("$kg" ledger verify "$tmp/bundle-2" --ledger nosuch --db "$admin_dsn" 2>/dev/null); rc=$?
+check "keygate ledger verify --ledger: an unknown ledger (exit 1)" test "$rc" -eq 1
 check "the audit row records what the ledger established" test "$(psql_kg -c "SELECT count(*) FROM audit WHERE key_id = 'ledger-key' AND decision = 'grant' AND ledger->0->>'result' = 'ok' AND (ledger->0->>'size')::int >= 2")" = 2
 
 # --- revocation: AMD CRLs as collateral ----------------------------------
