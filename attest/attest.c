@@ -8,6 +8,7 @@
 #include "../common/util.h"
 #include "attest.h"
 #include "ratls.h"
+#include "snp_internal.h"
 
 /* A private copy of the TDX collateral, shared by the verifications that
  * took a reference before it was replaced. */
@@ -16,6 +17,18 @@ struct snp_crl {
 	int refs; /* under kg_attest.lock */
 	size_t len;
 	uint8_t bytes[];
+};
+
+/* Imported VCEKs/VLEKs, indexed by what they certify. */
+struct snp_vek {
+	struct kg_snp_vek_info info;
+	uint8_t *der;
+	size_t len;
+};
+struct snp_veks {
+	int refs; /* under kg_attest.lock */
+	size_t n;
+	struct snp_vek v[];
 };
 
 struct tdx_coll {
@@ -30,6 +43,7 @@ struct kg_attest {
 	pthread_mutex_t lock; /* guards tdx_coll's and snp_crl's pointers and refcounts */
 	struct tdx_coll *tdx_coll;
 	struct snp_crl *snp_crl;
+	struct snp_veks *snp_veks;
 };
 
 const char *kg_tee_name(enum kg_tee tee)
@@ -204,6 +218,91 @@ kg_err kg_attest_set_snp_crl(struct kg_attest *a, const uint8_t *crl, size_t len
 	return KG_OK;
 }
 
+static void snp_veks_release(struct kg_attest *a, struct snp_veks *vs)
+{
+	bool last;
+
+	if (!vs)
+		return;
+	pthread_mutex_lock(&a->lock);
+	last = --vs->refs == 0;
+	pthread_mutex_unlock(&a->lock);
+	if (!last)
+		return;
+	for (size_t i = 0; i < vs->n; i++)
+		free(vs->v[i].der);
+	free(vs);
+}
+
+kg_err kg_attest_snp_vek_info(const uint8_t *der, size_t len, struct kg_snp_vek_info *out)
+{
+	return kg_snp_vek_info_parse(der, len, out);
+}
+
+kg_err kg_attest_set_snp_veks(struct kg_attest *a, const uint8_t *const *ders, const size_t *lens, size_t n)
+{
+	struct snp_veks *vs = NULL, *old;
+	kg_err rc = KG_OK;
+
+	if (n) {
+		KG_ENSURE((vs = calloc(1, sizeof *vs + n * sizeof vs->v[0])) != NULL, KG_ERR_NOMEM);
+		vs->refs = 1;
+		for (size_t i = 0; i < n && rc == KG_OK; i++) {
+			struct snp_vek *e = &vs->v[vs->n];
+			/* A certificate that does not parse is skipped, not fatal:
+			 * it can match no report anyway. */
+			if (kg_snp_vek_info_parse(ders[i], lens[i], &e->info) != KG_OK)
+				continue;
+			if ((e->der = malloc(lens[i])) == NULL) {
+				rc = KG_ERR_NOMEM;
+				break;
+			}
+			memcpy(e->der, ders[i], lens[i]);
+			e->len = lens[i];
+			vs->n++;
+		}
+		if (rc != KG_OK) {
+			snp_veks_release(a, vs);
+			return rc;
+		}
+	}
+	pthread_mutex_lock(&a->lock);
+	old = a->snp_veks;
+	a->snp_veks = vs;
+	pthread_mutex_unlock(&a->lock);
+	snp_veks_release(a, old);
+	return KG_OK;
+}
+
+/* The imported certificate for this report, if any (a reference the
+ * caller releases). */
+static const struct snp_vek *snp_vek_find(struct kg_attest *a, const struct kg_snp_report *r, struct snp_veks **ref)
+{
+	struct snp_veks *vs;
+
+	pthread_mutex_lock(&a->lock);
+	if ((vs = a->snp_veks) != NULL)
+		vs->refs++;
+	pthread_mutex_unlock(&a->lock);
+	*ref = vs;
+	for (size_t i = 0; vs && i < vs->n; i++) {
+		const struct kg_snp_vek_info *in = &vs->v[i].info;
+		if (in->vlek != (r->signing_key == 1))
+			continue;
+		if (!in->vlek && (in->hwid_len == 0 || memcmp(in->hwid, r->chip_id, in->hwid_len) != 0))
+			continue;
+		/* REPORTED_TCB read in the certificate's product layout; the
+		 * verifier compares again, strictly, once the chain is known. */
+		struct kg_snp_tcb t;
+		kg_snp_tcb_decode(r->reported_tcb.raw, strcmp(in->product, "Turin") == 0, &t);
+		if (t.bootloader != in->tcb.bootloader || t.tee != in->tcb.tee || t.snp != in->tcb.snp ||
+		    t.microcode != in->tcb.microcode || t.fmc != in->tcb.fmc)
+			continue;
+		return &vs->v[i];
+	}
+	return NULL;
+}
+
 void kg_attest_free(struct kg_attest *a)
 {
 	if (!a)
@@ -212,6 +311,7 @@ void kg_attest_free(struct kg_attest *a)
 	kg_tdx_verifier_free(a->tdx);
 	tdx_coll_release(a, a->tdx_coll);
 	snp_crl_release(a, a->snp_crl);
+	snp_veks_release(a, a->snp_veks);
 	pthread_mutex_destroy(&a->lock);
 	free(a);
 }
@@ -226,6 +326,7 @@ static kg_err verify_snp(struct kg_attest *a, const uint8_t *ev, size_t len, con
 	struct kg_snp_certs certs;
 	struct kg_snp_report *r = &out->u.snp;
 	struct snp_crl *crl = NULL;
+	struct snp_veks *veks = NULL;
 	kg_err rc;
 
 	memset(&table, 0, sizeof table);
@@ -264,8 +365,16 @@ static kg_err verify_snp(struct kg_attest *a, const uint8_t *ev, size_t len, con
 		certs.crl = crl->bytes;
 		certs.crl_len = crl->len;
 	}
+	if (!certs.vcek_len) {
+		const struct snp_vek *vk = snp_vek_find(a, r, &veks);
+		if (vk) {
+			certs.vcek = vk->der;
+			certs.vcek_len = vk->len;
+		}
+	}
 	rc = kg_snp_verify(a->snp, ev, KG_SNP_REPORT_SIZE, &certs, now, r);
 	snp_crl_release(a, crl);
+	snp_veks_release(a, veks);
 	KG_TRY(rc);
 	memcpy(out->report_data, r->report_data, 64);
 	memcpy(out->measurement, r->measurement, 48);

@@ -75,6 +75,15 @@ KG_MUST_CHECK kg_err kg_attest_set_snp_crl(struct kg_attest *a, const uint8_t *c
  * tdx_collateral_missing. */
 KG_MUST_CHECK kg_err kg_attest_set_tdx_collateral(struct kg_attest *a, const struct kg_tdx_collateral *c);
 
+/* VCEK/VLEK certificates (DER) that SEV-SNP evidence without a
+ * certificate table is verified with: the one whose hwID and SPLs equal
+ * the report's CHIP_ID and REPORTED_TCB (a VLEK: SPLs only).  Copied;
+ * replaces the previous set while requests run; n = 0 clears it. */
+KG_MUST_CHECK kg_err kg_attest_set_snp_veks(struct kg_attest *a, const uint8_t *const *ders, const size_t *lens,
+					    size_t n);
+/* The values a VCEK/VLEK certifies (for `keygate collateral import`). */
+KG_MUST_CHECK kg_err kg_attest_snp_vek_info(const uint8_t *der, size_t len, struct kg_snp_vek_info *out);
+
 /* Which TEE a RA-TLS evidence tag denotes; KG_TEE_NONE when unknown. */
 enum kg_tee kg_attest_tee_for_tag(uint64_t tag);
 

@@ -102,6 +102,10 @@ struct kg_audit_row {
  * bundle (*pem malloc'd; NULL and 0 when there is none). */
 KG_MUST_CHECK kg_err kg_collateral_snp_crls(struct pg_conn *c, uint8_t **pem, size_t *len);
 
+/* The imported VCEK/VLEK certificates still in their validity (DER);
+ * the caller frees each element and both arrays. */
+KG_MUST_CHECK kg_err kg_collateral_snp_veks(struct pg_conn *c, uint8_t ***ders, size_t **lens, size_t *n);
+
 /* The newest TDX collateral document of each kind (malloc'd; NULL when
  * absent), in the order of struct kg_tdx_collateral's members. */
 enum { KG_TDX_COLL_TCB_INFO, KG_TDX_COLL_QE_IDENTITY, KG_TDX_COLL_SIGNING_CHAIN, KG_TDX_COLL_ROOT_CRL,

@@ -23,6 +23,8 @@ static void usage(FILE *f)
 		   "KIND, and the file an operator downloads for it:\n"
 		   "  snp-crl                AMD KDS CRL per product (https://kdsintf.amd.com/vcek/v1/{Milan,Genoa,\n"
 		   "                         Turin}/crl), DER or PEM\n"
+		   "  snp-vcek               a VCEK or VLEK from the KDS (/vcek/v1/{product}/{hwid}?...SPL...), DER or\n"
+		   "                         PEM: used for reports that arrive without their certificate table\n"
 		   "  tdx-tcb-info           Intel PCS TCB info (GET /tdx/certification/v4/tcb?fmspc=...), JSON\n"
 		   "  tdx-qe-identity        Intel PCS QE identity (GET /tdx/certification/v4/qe/identity), JSON\n"
 		   "  tdx-tcb-signing-chain  the TCB-Info-Issuer-Chain header of those answers, PEM\n"
@@ -176,6 +178,41 @@ static int import_chain(const char *db, const char *kind, const uint8_t *buf, si
 	return ret;
 }
 
+/* A VCEK/VLEK: stored as DER, named by chip and TCB. */
+static int import_vek(const char *db, const uint8_t *buf, size_t len)
+{
+	const unsigned char *p = buf;
+	X509 *x = d2i_X509(NULL, &p, (long)len);
+	BIO *bio = NULL;
+	uint8_t *der = NULL;
+	struct kg_snp_vek_info info;
+	char name[200], hw[129] = "", nb[32], na[32];
+	int der_len, ret;
+
+	if (!x || p != buf + len) {
+		X509_free(x);
+		x = NULL;
+		if ((bio = BIO_new_mem_buf(buf, (int)len)) != NULL)
+			x = PEM_read_bio_X509(bio, NULL, NULL, NULL);
+	}
+	if (!x || (der_len = i2d_X509(x, &der)) <= 0)
+		ret = fail("not a certificate (DER or PEM)");
+	else if (kg_attest_snp_vek_info(der, (size_t)der_len, &info) != KG_OK)
+		ret = fail("not a VCEK or VLEK (AMD extensions missing or malformed)");
+	else if (!iso_time(X509_get0_notBefore(x), nb) || !iso_time(X509_get0_notAfter(x), na))
+		ret = fail("the certificate lacks a validity period");
+	else {
+		kg_hex(hw, info.hwid, info.hwid_len);
+		snprintf(name, sizeof name, "%s %s tcb=%016llx%s%s", info.vlek ? "VLEK" : "VCEK", info.product,
+			 (unsigned long long)info.tcb.raw, info.vlek ? "" : " hwid=", hw);
+		ret = store(db, "snp_vcek", name, der, (size_t)der_len, nb, na);
+	}
+	OPENSSL_free(der);
+	X509_free(x);
+	BIO_free(bio);
+	return ret;
+}
+
 static int import(const char *db, const char *kind, const char *file)
 {
 	uint8_t *buf = NULL;
@@ -186,6 +223,8 @@ static int import(const char *db, const char *kind, const char *file)
 		return fail("cannot read the file (or it is larger than 256 KiB)");
 	if (strcmp(kind, "snp-crl") == 0)
 		ret = import_crl(db, "snp_crl", buf, len);
+	else if (strcmp(kind, "snp-vcek") == 0)
+		ret = import_vek(db, buf, len);
 	else if (strcmp(kind, "tdx-root-crl") == 0)
 		ret = import_crl(db, "tdx_root_crl", buf, len);
 	else if (strcmp(kind, "tdx-pck-crl") == 0)

@@ -80,9 +80,19 @@ static kg_err load_collateral(struct pg_conn *conn, void *arg)
 	struct kg_tdx_collateral tc;
 	kg_err rc;
 
+	uint8_t **veks = NULL;
+	size_t *vek_lens = NULL, n_veks = 0;
+
 	if ((rc = kg_collateral_snp_crls(conn, &pem, &len)) == KG_OK)
 		rc = kg_attest_set_snp_crl(b->attest, pem, len);
 	free(pem);
+	KG_TRY(rc);
+	if ((rc = kg_collateral_snp_veks(conn, &veks, &vek_lens, &n_veks)) == KG_OK)
+		rc = kg_attest_set_snp_veks(b->attest, (const uint8_t *const *)veks, vek_lens, n_veks);
+	for (size_t i = 0; i < n_veks; i++)
+		free(veks[i]);
+	free(veks);
+	free(vek_lens);
 	KG_TRY(rc);
 	KG_TRY(kg_collateral_tdx(conn, tdx, tdx_len));
 	memset(&tc, 0, sizeof tc);

@@ -70,7 +70,8 @@ static void usage(FILE *f)
 		"            --sim-measurement sets MRTD, --sim-debug the TD's DEBUG attribute,\n"
 		"            --sim-version 4|5, --sim-out-of-date a platform below the UpToDate TCB level\n"
 		"            --sim-dir DIR  --sim-measurement HEX(48 bytes)  --sim-debug  --sim-tcb BL:TEE:SNP:UCODE\n"
-		"            --sim-version 2|3|5  --sim-vmpl N  --sim-host-data HEX(32 bytes)  --sim-guest-svn N\n\n"
+		"            --sim-version 2|3|5  --sim-vmpl N  --sim-host-data HEX(32 bytes)  --sim-guest-svn N\n"
+		"            --sim-no-cert-table (the bare report: the broker needs the VCEK as collateral)\n\n"
 		"Testing only (make the request fail in a chosen way):\n"
 		"  --challenge B64      present this challenge instead of fetching one\n"
 		"  --fault pubkey-hash  claims commit to another key than the certificate's\n"
@@ -471,6 +472,7 @@ int main(int argc, char **argv)
 		{"repeat", required_argument, NULL, 'R'}, {"sim-version", required_argument, NULL, 'V'},
 		{"sim-vmpl", required_argument, NULL, 'P'}, {"sim-host-data", required_argument, NULL, 'H'},
 		{"sim-guest-svn", required_argument, NULL, 'G'}, {"sim-out-of-date", no_argument, NULL, 'O'},
+		{"sim-no-cert-table", no_argument, NULL, 'T' + 256},
 		{"ledger-bundle", required_argument, NULL, 'B'}, {"ledger-consistency", required_argument, NULL, 'N'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}};
@@ -540,6 +542,9 @@ int main(int argc, char **argv)
 			break;
 		case 'O':
 			o.tdx.out_of_date = true;
+			break;
+		case 'T' + 256:
+			o.sim.no_cert_table = true;
 			break;
 		case 'T': {
 			unsigned bl, tee, snp, uc;

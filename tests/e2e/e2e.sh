@@ -120,6 +120,9 @@ for kv in tdx-tcb-info:tcbInfo.json tdx-qe-identity:qeIdentity.json tdx-tcb-sign
 	"$kg" collateral import --kind "${kv%%:*}" "$tmp/tdxsim/${kv#*:}" --db "$admin_dsn" >/dev/null || echo "# import ${kv} failed"
 done
 
+# The test trust anchor, and its ASK as AMD ships ASKs beside ARKs: a bare
+# report (no certificate table) chains through it.
+cat "$tmp/sim/ask.pem" "$tmp/sim/ark.pem" > "$tmp/sim-roots.pem"
 port=$(kg_free_port)
 url=https://127.0.0.1:$port
 cat > "$tmp/keygate.conf" <<CONF
@@ -130,7 +133,7 @@ tls_cert = $tmp/tls/server.pem
 tls_key = $tmp/tls/server.key
 challenge_key_file = $tmp/challenge.key
 kek_file = $tmp/kek
-snp_roots = $tmp/sim/ark.pem
+snp_roots = $tmp/sim-roots.pem
 tdx_roots = $tmp/tdxsim/root.pem
 replica = e2e-1
 challenge_ttl = 3
@@ -299,6 +302,14 @@ check "only an expired CRL: snp_crl_expired" expect_deny snp_crl_expired --sim-m
 "$kg" collateral import --kind snp-crl "$tmp/crl-fresh.der" --db "$admin_dsn" >/dev/null
 check "releases resume with a current CRL" client --sim-measurement "$meas" --key session1
 
+# --- a report without its certificate table: the VCEK from collateral ----
+check "a bare report whose VCEK the broker lacks: snp_vcek_missing" expect_deny snp_vcek_missing --sim-measurement "$meas" --sim-no-cert-table --key session1
+out=$("$kg" collateral import --kind snp-vcek "$tmp/sim/vcek.pem" --db "$admin_dsn" 2>&1)
+check "collateral import stores a VCEK, named by chip and TCB" grep -q '"issuer":"VCEK Milan tcb=' <<<"$out"
+check "... and the bare report is then verified with it" client --sim-measurement "$meas" --sim-no-cert-table --key session1
+out=$("$kg" collateral import --kind snp-vcek "$tmp/sim/ark.pem" --db "$admin_dsn" 2>&1); rc=$?
+check "collateral import refuses a certificate that is not a VCEK" test "$rc" -eq 1
+
 # --- binding and challenge ------------------------------------------------
 check "certificate key not the one in the claims: binding_pubkey_mismatch" expect_deny binding_pubkey_mismatch --sim-measurement "$meas" --fault pubkey-hash --key session1
 check "REPORT_DATA not committing to the claims: binding_report_data_mismatch" expect_deny binding_report_data_mismatch --sim-measurement "$meas" --fault report-data --key session1
@@ -353,10 +364,10 @@ check "... and accepted once the others close" kg_wait_http "$url/healthz" "$tmp
 
 # --- audit --------------------------------------------------------------
 grants=$(psql_kg -c "SELECT count(*) FROM audit WHERE decision = 'grant'")
-check "every grant is audited (16 grants so far)" test "$grants" = 16
-check "grant rows name the policy, the measurement, the chip and the evidence hash" test "$(psql_kg -c "SELECT count(*) FROM audit WHERE decision = 'grant' AND policy_id IS NOT NULL AND encode(measurement, 'hex') = '$meas' AND length(evidence_sha256) = 32 AND (tee = 'tdx' OR (length(chip_id) = 64 AND tcb ? 'microcode'))")" = 16
+check "every grant is audited (17 grants so far)" test "$grants" = 17
+check "grant rows name the policy, the measurement, the chip and the evidence hash" test "$(psql_kg -c "SELECT count(*) FROM audit WHERE decision = 'grant' AND policy_id IS NOT NULL AND encode(measurement, 'hex') = '$meas' AND length(evidence_sha256) = 32 AND (tee = 'tdx' OR (length(chip_id) = 64 AND tcb ? 'microcode'))")" = 17
 for code in measurement_not_allowed debug_not_allowed tcb_too_low vcek_tcb_mismatch unknown_key key_disabled no_policy \
-	key_material_missing snp_root_untrusted snp_cert_revoked snp_crl_missing snp_crl_expired tdx_tcb_status_not_allowed ledger_not_in_ledger ledger_too_few_witnesses ledger_consistency_missing ledger_rollback ledger_revoked vmpl_not_allowed host_data_mismatch guest_svn_too_low binding_pubkey_mismatch binding_report_data_mismatch client_cert_missing \
+	key_material_missing snp_root_untrusted snp_cert_revoked snp_vcek_missing snp_crl_missing snp_crl_expired tdx_tcb_status_not_allowed ledger_not_in_ledger ledger_too_few_witnesses ledger_consistency_missing ledger_rollback ledger_revoked vmpl_not_allowed host_data_mismatch guest_svn_too_low binding_pubkey_mismatch binding_report_data_mismatch client_cert_missing \
 	challenge_forged challenge_malformed challenge_expired malformed_json unknown_field body_too_large ratls_no_evidence \
 	hpke_suite_unsupported; do
 	cnt=$(psql_kg -c "SELECT count(*) FROM audit WHERE decision = 'deny' AND reason = '$code'")
@@ -416,7 +427,7 @@ check "a key version imported while the broker runs is released at once" grep -q
 check "... with the new material" cmp -s "$tmp/out/disk" "$tmp/disk.v2"
 
 m=$(curl -fsS --cacert "$tmp/tls/ca.pem" "$url/metrics")
-check "/metrics counts grants" grep -q 'keygate_releases_total{decision="grant",reason="ok"} 20' <<<"$m"
+check "/metrics counts grants" grep -q 'keygate_releases_total{decision="grant",reason="ok"} 21' <<<"$m"
 check "/metrics counts denials by reason" grep -q 'keygate_releases_total{decision="deny",reason="debug_not_allowed"} 2' <<<"$m"
 
 kg_pg_stop "$tmp"
