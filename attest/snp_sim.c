@@ -28,6 +28,7 @@
 #include <openssl/x509v3.h>
 
 #include "../common/util.h"
+#include "sim_pki.h"
 #include "snp.h"
 #include "snp_internal.h"
 
@@ -57,12 +58,6 @@ struct kg_snp_sim_params kg_snp_sim_params_default(void)
 	return p;
 }
 
-static kg_err path_join(char *out, size_t size, const char *dir, const char *name)
-{
-	KG_ENSURE((size_t)snprintf(out, size, "%s/%s", dir, name) < size, KG_ERR_INVALID_ARG);
-	return KG_OK;
-}
-
 /* ---------------------------------------------------------------------------
  * init: the test hierarchy
  */
@@ -81,38 +76,6 @@ static X509_NAME *sim_name(const char *cn)
 	return n;
 }
 
-static bool add_ext_conf(X509 *x, X509 *issuer, int nid, const char *value)
-{
-	X509V3_CTX ctx;
-	X509_EXTENSION *e;
-	bool ok;
-
-	X509V3_set_ctx_nodb(&ctx);
-	X509V3_set_ctx(&ctx, issuer, x, NULL, NULL, 0);
-	if ((e = X509V3_EXT_conf_nid(NULL, &ctx, nid, value)) == NULL)
-		return false;
-	ok = X509_add_ext(x, e, -1) == 1;
-	X509_EXTENSION_free(e);
-	return ok;
-}
-
-/* An AMD extension: extnValue holds der[0..len). */
-static bool add_ext_der(X509 *x, const char *oid, const unsigned char *der, int len)
-{
-	ASN1_OBJECT *obj = OBJ_txt2obj(oid, 1);
-	ASN1_OCTET_STRING *os = ASN1_OCTET_STRING_new();
-	X509_EXTENSION *e = NULL;
-	bool ok = false;
-
-	if (obj && os && ASN1_OCTET_STRING_set(os, der, len) == 1 &&
-	    (e = X509_EXTENSION_create_by_OBJ(NULL, obj, 0, os)) != NULL)
-		ok = X509_add_ext(x, e, -1) == 1;
-	X509_EXTENSION_free(e);
-	ASN1_OCTET_STRING_free(os);
-	ASN1_OBJECT_free(obj);
-	return ok;
-}
-
 static bool add_ext_int(X509 *x, const char *oid, int64_t v)
 {
 	ASN1_INTEGER *ai = ASN1_INTEGER_new();
@@ -122,7 +85,7 @@ static bool add_ext_int(X509 *x, const char *oid, int64_t v)
 
 	if (ai && ASN1_INTEGER_set_int64(ai, v) == 1)
 		n = i2d_ASN1_INTEGER(ai, &der);
-	ok = n > 0 && add_ext_der(x, oid, der, n);
+	ok = n > 0 && kg_sim_ext_der(x, oid, der, (size_t)n);
 	OPENSSL_free(der);
 	ASN1_INTEGER_free(ai);
 	return ok;
@@ -137,7 +100,7 @@ static bool add_ext_ia5(X509 *x, const char *oid, const char *s)
 
 	if (a && ASN1_STRING_set(a, s, -1) == 1)
 		n = i2d_ASN1_IA5STRING(a, &der);
-	ok = n > 0 && add_ext_der(x, oid, der, n);
+	ok = n > 0 && kg_sim_ext_der(x, oid, der, (size_t)n);
 	OPENSSL_free(der);
 	ASN1_IA5STRING_free(a);
 	return ok;
@@ -186,14 +149,14 @@ static X509 *make_cert(enum cert_kind kind, const char *cn, X509 *issuer, EVP_PK
 	     X509_set_pubkey(x, pub) == 1;
 	switch (kind) {
 	case ARK:
-		ok = ok && add_ext_conf(x, x, NID_basic_constraints, "critical,CA:TRUE") &&
-		     add_ext_conf(x, x, NID_key_usage, "critical,keyCertSign,cRLSign") &&
-		     add_ext_conf(x, x, NID_subject_key_identifier, "hash");
+		ok = ok && kg_sim_ext_conf(x, x, NID_basic_constraints, "critical,CA:TRUE") &&
+		     kg_sim_ext_conf(x, x, NID_key_usage, "critical,keyCertSign,cRLSign") &&
+		     kg_sim_ext_conf(x, x, NID_subject_key_identifier, "hash");
 		break;
 	case ASK:
-		ok = ok && add_ext_conf(x, issuer, NID_basic_constraints, "critical,CA:TRUE,pathlen:0") &&
-		     add_ext_conf(x, issuer, NID_key_usage, "critical,keyCertSign") &&
-		     add_ext_conf(x, issuer, NID_subject_key_identifier, "hash");
+		ok = ok && kg_sim_ext_conf(x, issuer, NID_basic_constraints, "critical,CA:TRUE,pathlen:0") &&
+		     kg_sim_ext_conf(x, issuer, NID_key_usage, "critical,keyCertSign") &&
+		     kg_sim_ext_conf(x, issuer, NID_subject_key_identifier, "hash");
 		break;
 	case VCEK:
 		/* KDS extensions, in the order AMD's VCEKs list them. */
@@ -203,7 +166,7 @@ static X509 *make_cert(enum cert_kind kind, const char *cn, X509 *issuer, EVP_PK
 		     add_ext_int(x, KG_SNP_OID_SPL4, 0) && add_ext_int(x, KG_SNP_OID_SPL5, 0) &&
 		     add_ext_int(x, KG_SNP_OID_SPL6, 0) && add_ext_int(x, KG_SNP_OID_SPL7, 0) &&
 		     add_ext_int(x, KG_SNP_OID_SNP_SPL, tcb->snp) && add_ext_int(x, KG_SNP_OID_UCODE_SPL, tcb->microcode) &&
-		     add_ext_der(x, KG_SNP_OID_HWID, hwid, 64);
+		     kg_sim_ext_der(x, KG_SNP_OID_HWID, hwid, 64);
 		break;
 	}
 	ok = ok && sign_pss(x, signer);
@@ -213,48 +176,6 @@ static X509 *make_cert(enum cert_kind kind, const char *cn, X509 *issuer, EVP_PK
 		return NULL;
 	}
 	return x;
-}
-
-static kg_err write_cert(const char *dir, const char *name, X509 *x)
-{
-	char path[PATH_MAX];
-	BIO *b = BIO_new(BIO_s_mem());
-	char *data;
-	long n;
-	kg_err rc = KG_ERR_CRYPTO;
-
-	if (b && PEM_write_bio_X509(b, x) == 1 && (n = BIO_get_mem_data(b, &data)) > 0)
-		if ((rc = path_join(path, sizeof path, dir, name)) == KG_OK)
-			rc = kg_file_write(path, data, (size_t)n, 0644);
-	BIO_free(b);
-	return rc;
-}
-
-/* PKCS#8, unencrypted, mode 0600; the PEM text is wiped from memory. */
-static kg_err write_key(const char *dir, const char *name, EVP_PKEY *key)
-{
-	char path[PATH_MAX];
-	BIO *b = BIO_new(BIO_s_mem());
-	char *data = NULL;
-	long n = 0;
-	kg_err rc = KG_ERR_CRYPTO;
-
-	if (b && PEM_write_bio_PrivateKey(b, key, NULL, NULL, 0, NULL, NULL) == 1 &&
-	    (n = BIO_get_mem_data(b, &data)) > 0)
-		if ((rc = path_join(path, sizeof path, dir, name)) == KG_OK)
-			rc = kg_file_write(path, data, (size_t)n, 0600);
-	if (data && n > 0)
-		OPENSSL_cleanse(data, (size_t)n);
-	BIO_free(b);
-	return rc;
-}
-
-static bool file_exists(const char *dir, const char *name)
-{
-	char path[PATH_MAX];
-	struct stat st;
-
-	return path_join(path, sizeof path, dir, name) == KG_OK && stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
 kg_err kg_snp_sim_init(const char *dir)
@@ -269,9 +190,9 @@ kg_err kg_snp_sim_init(const char *dir)
 	KG_ENSURE(dir != NULL, KG_ERR_INVALID_ARG);
 	/* ark-key.pem is not required here: a set made before it was kept
 	 * stays (its root is configured somewhere), it only cannot issue CRLs. */
-	if (file_exists(dir, KG_SNP_SIM_ARK) && file_exists(dir, KG_SNP_SIM_ASK) &&
-	    file_exists(dir, KG_SNP_SIM_ASK_KEY) && file_exists(dir, KG_SNP_SIM_VCEK) &&
-	    file_exists(dir, KG_SNP_SIM_VCEK_KEY))
+	if (kg_sim_exists(dir, KG_SNP_SIM_ARK) && kg_sim_exists(dir, KG_SNP_SIM_ASK) &&
+	    kg_sim_exists(dir, KG_SNP_SIM_ASK_KEY) && kg_sim_exists(dir, KG_SNP_SIM_VCEK) &&
+	    kg_sim_exists(dir, KG_SNP_SIM_VCEK_KEY))
 		return KG_OK;
 	KG_ENSURE(mkdir(dir, 0700) == 0 || errno == EEXIST, KG_ERR_IO);
 
@@ -284,14 +205,14 @@ kg_err kg_snp_sim_init(const char *dir)
 	KG_ENSURE_OUT((vcek = make_cert(VCEK, "SEV-VCEK", ask, vcek_key, ask_key, hwid, &tcb)) != NULL,
 		      KG_ERR_CRYPTO);
 	/* The ARK last: the set is complete only when all files exist. */
-	KG_TRY_OUT(write_key(dir, KG_SNP_SIM_VCEK_KEY, vcek_key));
-	KG_TRY_OUT(write_key(dir, KG_SNP_SIM_ASK_KEY, ask_key));
+	KG_TRY_OUT(kg_sim_write_key(dir, KG_SNP_SIM_VCEK_KEY, vcek_key));
+	KG_TRY_OUT(kg_sim_write_key(dir, KG_SNP_SIM_ASK_KEY, ask_key));
 	/* Kept for the simulated KDS's CRLs, which the ARK signs (see
 	 * snp_sim.h for what keeping it costs). */
-	KG_TRY_OUT(write_key(dir, KG_SNP_SIM_ARK_KEY, ark_key));
-	KG_TRY_OUT(write_cert(dir, KG_SNP_SIM_VCEK, vcek));
-	KG_TRY_OUT(write_cert(dir, KG_SNP_SIM_ASK, ask));
-	KG_TRY_OUT(write_cert(dir, KG_SNP_SIM_ARK, ark));
+	KG_TRY_OUT(kg_sim_write_key(dir, KG_SNP_SIM_ARK_KEY, ark_key));
+	KG_TRY_OUT(kg_sim_write_cert(dir, KG_SNP_SIM_VCEK, vcek));
+	KG_TRY_OUT(kg_sim_write_cert(dir, KG_SNP_SIM_ASK, ask));
+	KG_TRY_OUT(kg_sim_write_cert(dir, KG_SNP_SIM_ARK, ark));
 	rc = KG_OK;
 out:
 	ERR_clear_error();
@@ -307,41 +228,6 @@ out:
 /* ---------------------------------------------------------------------------
  * attest: a report and its certificate table
  */
-
-static kg_err read_cert(const char *dir, const char *name, X509 **out)
-{
-	char path[PATH_MAX];
-	uint8_t *buf = NULL;
-	size_t len = 0;
-	BIO *b = NULL;
-
-	*out = NULL;
-	KG_TRY(path_join(path, sizeof path, dir, name));
-	KG_TRY(kg_file_read(path, KG_SNP_CERT_MAX, &buf, &len));
-	if ((b = BIO_new_mem_buf(buf, (int)len)) != NULL)
-		*out = PEM_read_bio_X509(b, NULL, NULL, NULL);
-	BIO_free(b);
-	free(buf);
-	return *out ? KG_OK : KG_ERR_CRYPTO;
-}
-
-static kg_err read_key(const char *dir, const char *name, EVP_PKEY **out)
-{
-	char path[PATH_MAX];
-	uint8_t *buf = NULL;
-	size_t len = 0;
-	BIO *b = NULL;
-
-	*out = NULL;
-	KG_TRY(path_join(path, sizeof path, dir, name));
-	KG_TRY(kg_file_read(path, 16 * 1024, &buf, &len));
-	if ((b = BIO_new_mem_buf(buf, (int)len)) != NULL)
-		*out = PEM_read_bio_PrivateKey(b, NULL, NULL, NULL);
-	BIO_free(b);
-	kg_wipe(buf, len);
-	free(buf);
-	return *out ? KG_OK : KG_ERR_CRYPTO;
-}
 
 static void le32(uint8_t *p, uint32_t v)
 {
@@ -453,13 +339,13 @@ static kg_err vcek_for_tcb(const char *dir, X509 *ask, X509 *vcek, const uint8_t
 
 	*out = NULL;
 	snprintf(name, sizeof name, "vcek-%02x%02x%02x%02x.pem", tcb->bootloader, tcb->tee, tcb->snp, tcb->microcode);
-	if (file_exists(dir, name))
-		return read_cert(dir, name, out);
-	KG_TRY(read_key(dir, KG_SNP_SIM_ASK_KEY, &ask_key));
+	if (kg_sim_exists(dir, name))
+		return kg_sim_read_cert(dir, name, KG_SNP_CERT_MAX, out);
+	KG_TRY(kg_sim_read_key(dir, KG_SNP_SIM_ASK_KEY, &ask_key));
 	*out = make_cert(VCEK, "SEV-VCEK", ask, X509_get0_pubkey(vcek), ask_key, hwid, tcb);
 	EVP_PKEY_free(ask_key);
 	KG_ENSURE(*out != NULL, KG_ERR_CRYPTO);
-	if ((rc = write_cert(dir, name, *out)) != KG_OK) {
+	if ((rc = kg_sim_write_cert(dir, name, *out)) != KG_OK) {
 		X509_free(*out);
 		*out = NULL;
 	}
@@ -487,10 +373,10 @@ kg_err kg_snp_sim_attest(const char *dir, const struct kg_snp_sim_params *p, con
 	if (p == NULL)
 		p = &defaults;
 	vcek_tcb = p->vcek_tcb_set ? &p->vcek_tcb : &p->reported_tcb;
-	KG_TRY_OUT(read_cert(dir, KG_SNP_SIM_VCEK, &vcek));
-	KG_TRY_OUT(read_cert(dir, KG_SNP_SIM_ASK, &ask));
-	KG_TRY_OUT(read_cert(dir, KG_SNP_SIM_ARK, &ark));
-	KG_TRY_OUT(read_key(dir, KG_SNP_SIM_VCEK_KEY, &key));
+	KG_TRY_OUT(kg_sim_read_cert(dir, KG_SNP_SIM_VCEK, KG_SNP_CERT_MAX, &vcek));
+	KG_TRY_OUT(kg_sim_read_cert(dir, KG_SNP_SIM_ASK, KG_SNP_CERT_MAX, &ask));
+	KG_TRY_OUT(kg_sim_read_cert(dir, KG_SNP_SIM_ARK, KG_SNP_CERT_MAX, &ark));
+	KG_TRY_OUT(kg_sim_read_key(dir, KG_SNP_SIM_VCEK_KEY, &key));
 	KG_ENSURE_OUT((der_len[0] = i2d_X509(vcek, &der[0])) > 0, KG_ERR_CRYPTO);
 	/* CHIP_ID is the VCEK's hwID, as on hardware. */
 	KG_TRY_OUT(kg_snp_vek_info_parse(der[0], (size_t)der_len[0], &info));
@@ -568,7 +454,7 @@ static kg_err crl_revoke_vceks(const char *dir, X509_CRL *crl, const ASN1_TIME *
 	X509 *x = NULL;
 	kg_err rc;
 
-	KG_TRY(read_cert(dir, KG_SNP_SIM_VCEK, &x));
+	KG_TRY(kg_sim_read_cert(dir, KG_SNP_SIM_VCEK, KG_SNP_CERT_MAX, &x));
 	rc = crl_revoke(crl, x, when) ? KG_OK : KG_ERR_CRYPTO;
 	X509_free(x);
 	KG_TRY(rc);
@@ -578,7 +464,7 @@ static kg_err crl_revoke_vceks(const char *dir, X509_CRL *crl, const ASN1_TIME *
 		if (strncmp(de->d_name, "vcek-", 5) != 0 || n < 9 || strcmp(de->d_name + n - 4, ".pem") != 0 ||
 		    strcmp(de->d_name, KG_SNP_SIM_VCEK_KEY) == 0)
 			continue;
-		if ((rc = read_cert(dir, de->d_name, &x)) == KG_OK) {
+		if ((rc = kg_sim_read_cert(dir, de->d_name, KG_SNP_CERT_MAX, &x)) == KG_OK) {
 			rc = crl_revoke(crl, x, when) ? KG_OK : KG_ERR_CRYPTO;
 			X509_free(x);
 		}
@@ -605,9 +491,9 @@ kg_err kg_snp_sim_crl(const char *dir, bool revoke_vcek, bool revoke_ask, time_t
 	*der = NULL;
 	*len = 0;
 	KG_ENSURE(dir != NULL, KG_ERR_INVALID_ARG);
-	KG_TRY_OUT(read_key(dir, KG_SNP_SIM_ARK_KEY, &ark_key));
-	KG_TRY_OUT(read_cert(dir, KG_SNP_SIM_ARK, &ark));
-	KG_TRY_OUT(read_cert(dir, KG_SNP_SIM_ASK, &ask));
+	KG_TRY_OUT(kg_sim_read_key(dir, KG_SNP_SIM_ARK_KEY, &ark_key));
+	KG_TRY_OUT(kg_sim_read_cert(dir, KG_SNP_SIM_ARK, KG_SNP_CERT_MAX, &ark));
+	KG_TRY_OUT(kg_sim_read_cert(dir, KG_SNP_SIM_ASK, KG_SNP_CERT_MAX, &ask));
 	KG_ENSURE_OUT((crl = X509_CRL_new()) != NULL, KG_ERR_NOMEM);
 	KG_ENSURE_OUT((tu = ASN1_TIME_set(NULL, this_update)) != NULL, KG_ERR_CRYPTO);
 	KG_ENSURE_OUT((nu = ASN1_TIME_set(NULL, next_update)) != NULL, KG_ERR_CRYPTO);

@@ -40,6 +40,7 @@
 #include <openssl/x509v3.h>
 
 #include "../common/util.h"
+#include "sim_pki.h"
 
 #define SIM_DAY (24L * 3600)
 #define SIM_YEAR (365L * SIM_DAY)
@@ -91,105 +92,6 @@ struct kg_tdx_sim_params kg_tdx_sim_params_default(void)
 }
 
 /* ---------------------------------------------------------------------------
- * Files
- */
-
-static kg_err sim_path(char *out, size_t size, const char *dir, const char *name)
-{
-	KG_ENSURE((size_t)snprintf(out, size, "%s/%s", dir, name) < size, KG_ERR_INVALID_ARG);
-	return KG_OK;
-}
-
-static bool sim_exists(const char *dir, const char *name)
-{
-	char path[PATH_MAX];
-	struct stat st;
-
-	return sim_path(path, sizeof path, dir, name) == KG_OK && stat(path, &st) == 0 && S_ISREG(st.st_mode);
-}
-
-static kg_err sim_write(const char *dir, const char *name, const void *data, size_t len, unsigned mode)
-{
-	char path[PATH_MAX];
-
-	KG_TRY(sim_path(path, sizeof path, dir, name));
-	return kg_file_write(path, data, len, mode);
-}
-
-static kg_err sim_read(const char *dir, const char *name, size_t max, uint8_t **buf, size_t *len)
-{
-	char path[PATH_MAX];
-
-	*buf = NULL;
-	*len = 0;
-	KG_TRY(sim_path(path, sizeof path, dir, name));
-	return kg_file_read(path, max, buf, len);
-}
-
-static kg_err sim_write_cert(const char *dir, const char *name, X509 *x)
-{
-	BIO *b = BIO_new(BIO_s_mem());
-	char *data;
-	long n;
-	kg_err rc = KG_ERR_CRYPTO;
-
-	if (b && PEM_write_bio_X509(b, x) == 1 && (n = BIO_get_mem_data(b, &data)) > 0)
-		rc = sim_write(dir, name, data, (size_t)n, 0644);
-	BIO_free(b);
-	return rc;
-}
-
-/* PKCS#8, unencrypted, mode 0600; the PEM text is wiped from memory. */
-static kg_err sim_write_key(const char *dir, const char *name, EVP_PKEY *key)
-{
-	BIO *b = BIO_new(BIO_s_mem());
-	char *data = NULL;
-	long n = 0;
-	kg_err rc = KG_ERR_CRYPTO;
-
-	if (b && PEM_write_bio_PrivateKey(b, key, NULL, NULL, 0, NULL, NULL) == 1 &&
-	    (n = BIO_get_mem_data(b, &data)) > 0)
-		rc = sim_write(dir, name, data, (size_t)n, 0600);
-	if (data && n > 0)
-		OPENSSL_cleanse(data, (size_t)n);
-	BIO_free(b);
-	return rc;
-}
-
-static kg_err sim_read_cert(const char *dir, const char *name, X509 **out)
-{
-	uint8_t *buf = NULL;
-	size_t len = 0;
-	BIO *b;
-
-	*out = NULL;
-	KG_TRY(sim_read(dir, name, SIM_FILE_MAX, &buf, &len));
-	if ((b = BIO_new_mem_buf(buf, (int)len)) != NULL)
-		*out = PEM_read_bio_X509(b, NULL, NULL, NULL);
-	BIO_free(b);
-	free(buf);
-	ERR_clear_error();
-	return *out ? KG_OK : KG_ERR_CRYPTO;
-}
-
-static kg_err sim_read_key(const char *dir, const char *name, EVP_PKEY **out)
-{
-	uint8_t *buf = NULL;
-	size_t len = 0;
-	BIO *b;
-
-	*out = NULL;
-	KG_TRY(sim_read(dir, name, 16 * 1024, &buf, &len));
-	if ((b = BIO_new_mem_buf(buf, (int)len)) != NULL)
-		*out = PEM_read_bio_PrivateKey(b, NULL, NULL, NULL);
-	BIO_free(b);
-	kg_wipe(buf, len);
-	free(buf);
-	ERR_clear_error();
-	return *out ? KG_OK : KG_ERR_CRYPTO;
-}
-
-/* ---------------------------------------------------------------------------
  * The test PKI (PROF)
  */
 
@@ -206,38 +108,6 @@ static X509_NAME *sim_name(const char *cn)
 		return NULL;
 	}
 	return n;
-}
-
-static bool sim_ext_conf(X509 *x, X509 *issuer, int nid, const char *value)
-{
-	X509V3_CTX ctx;
-	X509_EXTENSION *e;
-	bool ok;
-
-	X509V3_set_ctx_nodb(&ctx);
-	X509V3_set_ctx(&ctx, issuer, x, NULL, NULL, 0);
-	if ((e = X509V3_EXT_conf_nid(NULL, &ctx, nid, value)) == NULL)
-		return false;
-	ok = X509_add_ext(x, e, -1) == 1;
-	X509_EXTENSION_free(e);
-	return ok;
-}
-
-/* A non-critical extension whose extnValue is der[0..len). */
-static bool sim_ext_der(X509 *x, const char *oid, const uint8_t *der, size_t len)
-{
-	ASN1_OBJECT *obj = OBJ_txt2obj(oid, 1);
-	ASN1_OCTET_STRING *os = ASN1_OCTET_STRING_new();
-	X509_EXTENSION *e = NULL;
-	bool ok = false;
-
-	if (obj && os && len <= INT32_MAX && ASN1_OCTET_STRING_set(os, der, (int)len) == 1 &&
-	    (e = X509_EXTENSION_create_by_OBJ(NULL, obj, 0, os)) != NULL)
-		ok = X509_add_ext(x, e, -1) == 1;
-	X509_EXTENSION_free(e);
-	ASN1_OCTET_STRING_free(os);
-	ASN1_OBJECT_free(obj);
-	return ok;
 }
 
 /* A 20-byte positive serial, as Intel's. */
@@ -419,16 +289,16 @@ static X509 *sim_cert(enum sim_cert_kind kind, const char *cn, X509 *issuer, EVP
 	if (issuer == NULL)
 		issuer = x;
 	ok = ok &&
-	     sim_ext_conf(x, issuer, NID_basic_constraints,
+	     kg_sim_ext_conf(x, issuer, NID_basic_constraints,
 			  kind == SIM_ROOT ? "critical,CA:TRUE,pathlen:1"
 			  : ca		   ? "critical,CA:TRUE,pathlen:0"
 					   : "critical,CA:FALSE") &&
-	     sim_ext_conf(x, issuer, NID_key_usage,
+	     kg_sim_ext_conf(x, issuer, NID_key_usage,
 			  ca ? "critical,keyCertSign,cRLSign" : "critical,digitalSignature,nonRepudiation") &&
-	     sim_ext_conf(x, issuer, NID_subject_key_identifier, "hash") &&
-	     sim_ext_conf(x, issuer, NID_authority_key_identifier, "keyid:always");
+	     kg_sim_ext_conf(x, issuer, NID_subject_key_identifier, "hash") &&
+	     kg_sim_ext_conf(x, issuer, NID_authority_key_identifier, "keyid:always");
 	if (kind == SIM_PCK)
-		ok = ok && sgx_ext && sim_ext_der(x, "1.2.840.113741.1.13.1", sgx_ext->b, sgx_ext->n);
+		ok = ok && sgx_ext && kg_sim_ext_der(x, "1.2.840.113741.1.13.1", sgx_ext->b, sgx_ext->n);
 	ok = ok && X509_sign(x, signer, EVP_sha256()) > 0;
 	X509_NAME_free(name);
 	if (!ok) {
@@ -464,15 +334,15 @@ static kg_err sim_pki_make(const char *dir, time_t now)
 		      KG_ERR_CRYPTO);
 	/* Keys first, the root last: the set is complete only when every
 	 * file exists. */
-	KG_TRY_OUT(sim_write_key(dir, KG_TDX_SIM_ATTEST_KEY, k_ak));
-	KG_TRY_OUT(sim_write_key(dir, KG_TDX_SIM_TCB_SIGNING_KEY, k_sign));
-	KG_TRY_OUT(sim_write_key(dir, KG_TDX_SIM_PCK_KEY, k_pck));
-	KG_TRY_OUT(sim_write_key(dir, KG_TDX_SIM_PCK_CA_KEY, k_ca));
-	KG_TRY_OUT(sim_write_key(dir, KG_TDX_SIM_ROOT_KEY, k_root));
-	KG_TRY_OUT(sim_write_cert(dir, KG_TDX_SIM_TCB_SIGNING, sign));
-	KG_TRY_OUT(sim_write_cert(dir, KG_TDX_SIM_PCK, pck));
-	KG_TRY_OUT(sim_write_cert(dir, KG_TDX_SIM_PCK_CA, ca));
-	KG_TRY_OUT(sim_write_cert(dir, KG_TDX_SIM_ROOT, root));
+	KG_TRY_OUT(kg_sim_write_key(dir, KG_TDX_SIM_ATTEST_KEY, k_ak));
+	KG_TRY_OUT(kg_sim_write_key(dir, KG_TDX_SIM_TCB_SIGNING_KEY, k_sign));
+	KG_TRY_OUT(kg_sim_write_key(dir, KG_TDX_SIM_PCK_KEY, k_pck));
+	KG_TRY_OUT(kg_sim_write_key(dir, KG_TDX_SIM_PCK_CA_KEY, k_ca));
+	KG_TRY_OUT(kg_sim_write_key(dir, KG_TDX_SIM_ROOT_KEY, k_root));
+	KG_TRY_OUT(kg_sim_write_cert(dir, KG_TDX_SIM_TCB_SIGNING, sign));
+	KG_TRY_OUT(kg_sim_write_cert(dir, KG_TDX_SIM_PCK, pck));
+	KG_TRY_OUT(kg_sim_write_cert(dir, KG_TDX_SIM_PCK_CA, ca));
+	KG_TRY_OUT(kg_sim_write_cert(dir, KG_TDX_SIM_ROOT, root));
 	rc = KG_OK;
 out:
 	X509_free(root);
@@ -635,7 +505,7 @@ static kg_err sim_signed_doc(const char *dir, const char *file, const char *name
 	dlen = blen + strlen(name) + 160;
 	KG_ENSURE_OUT((doc = malloc(dlen)) != NULL, KG_ERR_NOMEM);
 	dlen = (size_t)snprintf(doc, dlen, "{\"%s\":%s,\"signature\":\"%s\"}", name, body, sig_hex);
-	KG_TRY_OUT(sim_write(dir, file, doc, dlen, 0644));
+	KG_TRY_OUT(kg_sim_write(dir, file, doc, dlen, 0644));
 	rc = KG_OK;
 out:
 	free(doc);
@@ -682,7 +552,7 @@ static kg_err sim_crl(const char *dir, const char *file, X509 *issuer, EVP_PKEY 
 		      KG_ERR_CRYPTO);
 	KG_ENSURE_OUT(X509_CRL_sort(crl) == 1 && X509_CRL_sign(crl, key, EVP_sha256()) > 0, KG_ERR_CRYPTO);
 	KG_ENSURE_OUT((n = i2d_X509_CRL(crl, &der)) > 0, KG_ERR_CRYPTO);
-	KG_TRY_OUT(sim_write(dir, file, der, (size_t)n, 0644));
+	KG_TRY_OUT(kg_sim_write(dir, file, der, (size_t)n, 0644));
 	rc = KG_OK;
 out:
 	OPENSSL_free(der);
@@ -708,23 +578,23 @@ kg_err kg_tdx_sim_collateral_issue(const char *dir, time_t now, bool revoke_pck)
 
 	KG_ENSURE(dir != NULL, KG_ERR_INVALID_ARG);
 	KG_ENSURE(sim_date(issue, this_update) && sim_date(next, next_update), KG_ERR_INVALID_ARG);
-	KG_TRY_OUT(sim_read_key(dir, KG_TDX_SIM_ROOT_KEY, &k_root));
-	KG_TRY_OUT(sim_read_key(dir, KG_TDX_SIM_PCK_CA_KEY, &k_ca));
-	KG_TRY_OUT(sim_read_key(dir, KG_TDX_SIM_TCB_SIGNING_KEY, &k_sign));
-	KG_TRY_OUT(sim_read_cert(dir, KG_TDX_SIM_ROOT, &root));
-	KG_TRY_OUT(sim_read_cert(dir, KG_TDX_SIM_PCK_CA, &ca));
-	KG_TRY_OUT(sim_read_cert(dir, KG_TDX_SIM_PCK, &pck));
+	KG_TRY_OUT(kg_sim_read_key(dir, KG_TDX_SIM_ROOT_KEY, &k_root));
+	KG_TRY_OUT(kg_sim_read_key(dir, KG_TDX_SIM_PCK_CA_KEY, &k_ca));
+	KG_TRY_OUT(kg_sim_read_key(dir, KG_TDX_SIM_TCB_SIGNING_KEY, &k_sign));
+	KG_TRY_OUT(kg_sim_read_cert(dir, KG_TDX_SIM_ROOT, SIM_FILE_MAX, &root));
+	KG_TRY_OUT(kg_sim_read_cert(dir, KG_TDX_SIM_PCK_CA, SIM_FILE_MAX, &ca));
+	KG_TRY_OUT(kg_sim_read_cert(dir, KG_TDX_SIM_PCK, SIM_FILE_MAX, &pck));
 
 	KG_TRY_OUT(sim_signed_doc(dir, KG_TDX_SIM_TCB_INFO, "tcbInfo", sim_tcb_info(issue, next), k_sign));
 	KG_TRY_OUT(
 		sim_signed_doc(dir, KG_TDX_SIM_QE_IDENTITY, "enclaveIdentity", sim_qe_identity(issue, next), k_sign));
 	/* PCS TCB-Info-Issuer-Chain: the signing certificate, then the root. */
-	KG_TRY_OUT(sim_read(dir, KG_TDX_SIM_TCB_SIGNING, SIM_FILE_MAX, &sign_pem, &sign_len));
-	KG_TRY_OUT(sim_read(dir, KG_TDX_SIM_ROOT, SIM_FILE_MAX, &root_pem, &root_len));
+	KG_TRY_OUT(kg_sim_read(dir, KG_TDX_SIM_TCB_SIGNING, SIM_FILE_MAX, &sign_pem, &sign_len));
+	KG_TRY_OUT(kg_sim_read(dir, KG_TDX_SIM_ROOT, SIM_FILE_MAX, &root_pem, &root_len));
 	KG_ENSURE_OUT((chain = malloc(sign_len + root_len)) != NULL, KG_ERR_NOMEM);
 	memcpy(chain, sign_pem, sign_len);
 	memcpy(chain + sign_len, root_pem, root_len);
-	KG_TRY_OUT(sim_write(dir, KG_TDX_SIM_SIGNING_CHAIN, chain, sign_len + root_len, 0644));
+	KG_TRY_OUT(kg_sim_write(dir, KG_TDX_SIM_SIGNING_CHAIN, chain, sign_len + root_len, 0644));
 	KG_TRY_OUT(sim_crl(dir, KG_TDX_SIM_ROOT_CRL, root, k_root, NULL, this_update, next_update));
 	KG_TRY_OUT(sim_crl(dir, KG_TDX_SIM_PCK_CRL, ca, k_ca, revoke_pck ? pck : NULL, this_update, next_update));
 	rc = KG_OK;
@@ -747,14 +617,14 @@ kg_err kg_tdx_sim_init(const char *dir)
 
 	KG_ENSURE(dir != NULL, KG_ERR_INVALID_ARG);
 	for (size_t i = 0; i < sizeof sim_pki_files / sizeof sim_pki_files[0]; i++)
-		have_pki = have_pki && sim_exists(dir, sim_pki_files[i]);
+		have_pki = have_pki && kg_sim_exists(dir, sim_pki_files[i]);
 	if (!have_pki) {
 		KG_ENSURE(mkdir(dir, 0700) == 0 || errno == EEXIST, KG_ERR_IO);
 		KG_TRY(sim_pki_make(dir, time(NULL)));
 		have_coll = false; /* collateral of another PKI would not verify */
 	}
 	for (size_t i = 0; i < 5; i++)
-		have_coll = have_coll && sim_exists(dir, sim_coll_files[i]);
+		have_coll = have_coll && kg_sim_exists(dir, sim_coll_files[i]);
 	if (!have_coll)
 		KG_TRY(kg_tdx_sim_collateral_issue(dir, time(NULL), false));
 	return KG_OK;
@@ -774,7 +644,7 @@ kg_err kg_tdx_sim_collateral(const char *dir, struct kg_tdx_collateral *out, uin
 	*buf = NULL;
 	KG_ENSURE(dir != NULL, KG_ERR_INVALID_ARG);
 	for (int i = 0; i < 5; i++) {
-		KG_TRY_OUT(sim_read(dir, sim_coll_files[i], KG_TDX_COLLATERAL_MAX, &part[i], &len[i]));
+		KG_TRY_OUT(kg_sim_read(dir, sim_coll_files[i], KG_TDX_COLLATERAL_MAX, &part[i], &len[i]));
 		total += len[i];
 	}
 	KG_ENSURE_OUT((all = malloc(total ? total : 1)) != NULL, KG_ERR_NOMEM);
@@ -876,7 +746,7 @@ static kg_err sim_pck_chain(const char *dir, uint8_t **out, size_t *len)
 	*out = NULL;
 	*len = 0;
 	for (int i = 0; i < 3; i++) {
-		KG_TRY_OUT(sim_read(dir, files[i], SIM_FILE_MAX, &part[i], &plen[i]));
+		KG_TRY_OUT(kg_sim_read(dir, files[i], SIM_FILE_MAX, &part[i], &plen[i]));
 		total += plen[i];
 	}
 	KG_ENSURE_OUT(total <= KG_TDX_PCK_CHAIN_MAX, KG_ERR_TOO_LARGE);
@@ -937,8 +807,8 @@ kg_err kg_tdx_sim_quote(const char *dir, const struct kg_tdx_sim_params *p, cons
 	if (p->out_of_date)
 		tee_tcb_svn[2] = SIM_OLD_MICROCODE;
 
-	KG_TRY_OUT(sim_read_key(dir, KG_TDX_SIM_ATTEST_KEY, &ak));
-	KG_TRY_OUT(sim_read_key(dir, KG_TDX_SIM_PCK_KEY, &pck));
+	KG_TRY_OUT(kg_sim_read_key(dir, KG_TDX_SIM_ATTEST_KEY, &ak));
+	KG_TRY_OUT(kg_sim_read_key(dir, KG_TDX_SIM_PCK_KEY, &pck));
 	KG_TRY_OUT(sim_pck_chain(dir, &chain, &chain_len));
 	KG_TRY_OUT(sim_point(ak, ak_xy));
 
