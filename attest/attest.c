@@ -4,11 +4,16 @@
 #include <string.h>
 
 #include <jansson.h>
+#include <limits.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 
 #include "../common/util.h"
 #include "attest.h"
 #include "ratls.h"
 #include "snp_internal.h"
+#include "tdx_internal.h"
 
 /* A private copy of the TDX collateral, shared by the verifications that
  * took a reference before it was replaced. */
@@ -31,6 +36,18 @@ struct snp_veks {
 	struct snp_vek v[];
 };
 
+/* TDX TCB info documents by FMSPC. */
+struct tdx_info {
+	uint8_t fmspc[6];
+	uint8_t *doc;
+	size_t len;
+};
+struct tdx_infos {
+	int refs; /* under kg_attest.lock */
+	size_t n;
+	struct tdx_info v[];
+};
+
 struct tdx_coll {
 	int refs; /* under kg_attest.lock */
 	struct kg_tdx_collateral c;
@@ -44,6 +61,7 @@ struct kg_attest {
 	struct tdx_coll *tdx_coll;
 	struct snp_crl *snp_crl;
 	struct snp_veks *snp_veks;
+	struct tdx_infos *tdx_infos;
 };
 
 const char *kg_tee_name(enum kg_tee tee)
@@ -303,6 +321,83 @@ static const struct snp_vek *snp_vek_find(struct kg_attest *a, const struct kg_s
 	return NULL;
 }
 
+static void tdx_infos_release(struct kg_attest *a, struct tdx_infos *ti)
+{
+	bool last;
+
+	if (!ti)
+		return;
+	pthread_mutex_lock(&a->lock);
+	last = --ti->refs == 0;
+	pthread_mutex_unlock(&a->lock);
+	if (!last)
+		return;
+	for (size_t i = 0; i < ti->n; i++)
+		free(ti->v[i].doc);
+	free(ti);
+}
+
+kg_err kg_attest_set_tdx_tcb_infos(struct kg_attest *a, const uint8_t *const *docs, const size_t *lens, size_t n)
+{
+	struct tdx_infos *ti = NULL, *old;
+
+	if (n) {
+		KG_ENSURE((ti = calloc(1, sizeof *ti + n * sizeof ti->v[0])) != NULL, KG_ERR_NOMEM);
+		ti->refs = 1;
+		for (size_t i = 0; i < n; i++) {
+			struct kg_tdx_tcb_info *info = NULL;
+			struct kg_tdx_signed sig;
+			struct tdx_info *e = &ti->v[ti->n];
+			if (kg_tdx_tcb_info_parse(docs[i], lens[i], &info, &sig) != KG_OK)
+				continue; /* judged (and refused) only if ever used */
+			memcpy(e->fmspc, info->fmspc, 6);
+			free(info);
+			if ((e->doc = malloc(lens[i])) == NULL) {
+				tdx_infos_release(a, ti);
+				return KG_ERR_NOMEM;
+			}
+			memcpy(e->doc, docs[i], lens[i]);
+			e->len = lens[i];
+			ti->n++;
+		}
+	}
+	pthread_mutex_lock(&a->lock);
+	old = a->tdx_infos;
+	a->tdx_infos = ti;
+	pthread_mutex_unlock(&a->lock);
+	tdx_infos_release(a, old);
+	return KG_OK;
+}
+
+/* The FMSPC the quote's PCK certificate certifies; parse only: the
+ * verifier checks the chain and that the TCB info's FMSPC matches. */
+static bool quote_fmspc(const uint8_t *ev, size_t len, uint8_t fmspc[static 6])
+{
+	struct kg_tdx_quote *q = malloc(sizeof *q);
+	struct kg_tdx_pck_info info;
+	BIO *bio = NULL;
+	X509 *x = NULL;
+	unsigned char *der = NULL;
+	int der_len;
+	bool ok = false;
+
+	if (!q || kg_tdx_quote_parse(ev, len, q) != KG_OK || q->pck_chain_len > INT_MAX ||
+	    (bio = BIO_new_mem_buf(q->pck_chain, (int)q->pck_chain_len)) == NULL ||
+	    (x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) == NULL || (der_len = i2d_X509(x, &der)) <= 0)
+		goto out;
+	if (kg_tdx_pck_info_from_der(der, (size_t)der_len, &info) == KG_OK) {
+		memcpy(fmspc, info.fmspc, 6);
+		ok = true;
+	}
+out:
+	ERR_clear_error();
+	OPENSSL_free(der);
+	X509_free(x);
+	BIO_free(bio);
+	free(q);
+	return ok;
+}
+
 void kg_attest_free(struct kg_attest *a)
 {
 	if (!a)
@@ -312,6 +407,7 @@ void kg_attest_free(struct kg_attest *a)
 	tdx_coll_release(a, a->tdx_coll);
 	snp_crl_release(a, a->snp_crl);
 	snp_veks_release(a, a->snp_veks);
+	tdx_infos_release(a, a->tdx_infos);
 	pthread_mutex_destroy(&a->lock);
 	free(a);
 }
@@ -389,15 +485,32 @@ static kg_err verify_snp(struct kg_attest *a, const uint8_t *ev, size_t len, con
 static kg_err verify_tdx(struct kg_attest *a, const uint8_t *ev, size_t len, time_t now, struct kg_claims *out)
 {
 	struct kg_tdx_claims *t = &out->u.tdx;
+	struct kg_tdx_collateral c;
 	struct tdx_coll *tc;
+	struct tdx_infos *ti;
+	uint8_t fmspc[6];
 	kg_err rc;
 
 	pthread_mutex_lock(&a->lock);
 	if ((tc = a->tdx_coll) != NULL)
 		tc->refs++;
+	if ((ti = a->tdx_infos) != NULL)
+		ti->refs++;
 	pthread_mutex_unlock(&a->lock);
-	rc = kg_tdx_verify(a->tdx, ev, len, tc ? &tc->c : NULL, now, t);
+	memset(&c, 0, sizeof c);
+	if (tc)
+		c = tc->c;
+	/* Platforms of several kinds (FMSPCs): the TCB info for this one. */
+	if (ti && quote_fmspc(ev, len, fmspc))
+		for (size_t i = 0; i < ti->n; i++)
+			if (memcmp(ti->v[i].fmspc, fmspc, 6) == 0) {
+				c.tcb_info = ti->v[i].doc;
+				c.tcb_info_len = ti->v[i].len;
+				break;
+			}
+	rc = kg_tdx_verify(a->tdx, ev, len, tc || ti ? &c : NULL, now, t);
 	tdx_coll_release(a, tc);
+	tdx_infos_release(a, ti);
 	KG_TRY(rc);
 	memcpy(out->report_data, t->td.report_data, 64);
 	memcpy(out->measurement, t->td.mr_td, 48);

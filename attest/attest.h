@@ -84,6 +84,13 @@ KG_MUST_CHECK kg_err kg_attest_set_snp_veks(struct kg_attest *a, const uint8_t *
 /* The values a VCEK/VLEK certifies (for `keygate collateral import`). */
 KG_MUST_CHECK kg_err kg_attest_snp_vek_info(const uint8_t *der, size_t len, struct kg_snp_vek_info *out);
 
+/* TDX TCB info documents (Intel PCS JSON), one per FMSPC: a quote is
+ * judged with the one for its PCK certificate's FMSPC, the rest of the
+ * collateral coming from kg_attest_set_tdx_collateral.  Documents that do
+ * not parse are skipped; copied; replaces the previous set. */
+KG_MUST_CHECK kg_err kg_attest_set_tdx_tcb_infos(struct kg_attest *a, const uint8_t *const *docs, const size_t *lens,
+						 size_t n);
+
 /* Which TEE a RA-TLS evidence tag denotes; KG_TEE_NONE when unknown. */
 enum kg_tee kg_attest_tee_for_tag(uint64_t tag);
 

@@ -106,6 +106,9 @@ KG_MUST_CHECK kg_err kg_collateral_snp_crls(struct pg_conn *c, uint8_t **pem, si
  * the caller frees each element and both arrays. */
 KG_MUST_CHECK kg_err kg_collateral_snp_veks(struct pg_conn *c, uint8_t ***ders, size_t **lens, size_t *n);
 
+/* The newest TDX TCB info per FMSPC (caller frees as above). */
+KG_MUST_CHECK kg_err kg_collateral_tdx_tcb_infos(struct pg_conn *c, uint8_t ***docs, size_t **lens, size_t *n);
+
 /* The newest TDX collateral document of each kind (malloc'd; NULL when
  * absent), in the order of struct kg_tdx_collateral's members. */
 enum { KG_TDX_COLL_TCB_INFO, KG_TDX_COLL_QE_IDENTITY, KG_TDX_COLL_SIGNING_CHAIN, KG_TDX_COLL_ROOT_CRL,

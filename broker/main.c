@@ -80,8 +80,8 @@ static kg_err load_collateral(struct pg_conn *conn, void *arg)
 	struct kg_tdx_collateral tc;
 	kg_err rc;
 
-	uint8_t **veks = NULL;
-	size_t *vek_lens = NULL, n_veks = 0;
+	uint8_t **veks = NULL, **infos = NULL;
+	size_t *vek_lens = NULL, n_veks = 0, *info_lens = NULL, n_infos = 0;
 
 	if ((rc = kg_collateral_snp_crls(conn, &pem, &len)) == KG_OK)
 		rc = kg_attest_set_snp_crl(b->attest, pem, len);
@@ -109,6 +109,14 @@ static kg_err load_collateral(struct pg_conn *conn, void *arg)
 	rc = kg_attest_set_tdx_collateral(b->attest, &tc);
 	for (int i = 0; i < KG_TDX_COLL_N; i++)
 		free(tdx[i]);
+	KG_TRY(rc);
+	/* Several platform kinds: every FMSPC's newest TCB info. */
+	if ((rc = kg_collateral_tdx_tcb_infos(conn, &infos, &info_lens, &n_infos)) == KG_OK)
+		rc = kg_attest_set_tdx_tcb_infos(b->attest, (const uint8_t *const *)infos, info_lens, n_infos);
+	for (size_t i = 0; i < n_infos; i++)
+		free(infos[i]);
+	free(infos);
+	free(info_lens);
 	return rc;
 }
 

@@ -709,3 +709,49 @@ out:
 	}
 	return rc;
 }
+
+/* The newest TDX TCB info of each FMSPC (the collateral's issuer). */
+kg_err kg_collateral_tdx_tcb_infos(struct pg_conn *c, uint8_t ***docs, size_t **lens, size_t *n)
+{
+	PGresult *r = PQexecParams(c,
+				   "SELECT DISTINCT ON (issuer) body FROM collateral WHERE kind = 'tdx_tcb_info'"
+				   " ORDER BY issuer, this_update DESC, collateral_id DESC LIMIT 10000",
+				   0, NULL, NULL, NULL, NULL, 1);
+	kg_err rc = KG_OK;
+	int rows;
+
+	*docs = NULL;
+	*lens = NULL;
+	*n = 0;
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		kg_log(KG_LOG_ERROR, "db_query_failed", "query", "tdx_tcb_infos", "error", PQresultErrorMessage(r),
+		       NULL);
+		PQclear(r);
+		return KG_ERR_DB_QUERY;
+	}
+	rows = PQntuples(r);
+	if (rows == 0)
+		goto out;
+	KG_ENSURE_OUT((*docs = calloc((size_t)rows, sizeof **docs)) != NULL &&
+			      (*lens = calloc((size_t)rows, sizeof **lens)) != NULL,
+		      KG_ERR_NOMEM);
+	for (int i = 0; i < rows; i++) {
+		size_t l = (size_t)PQgetlength(r, i, 0);
+		KG_ENSURE_OUT(((*docs)[i] = malloc(l ? l : 1)) != NULL, KG_ERR_NOMEM);
+		memcpy((*docs)[i], PQgetvalue(r, i, 0), l);
+		(*lens)[i] = l;
+		(*n)++;
+	}
+out:
+	PQclear(r);
+	if (rc != KG_OK) {
+		for (size_t i = 0; *docs && i < *n; i++)
+			free((*docs)[i]);
+		free(*docs);
+		free(*lens);
+		*docs = NULL;
+		*lens = NULL;
+		*n = 0;
+	}
+	return rc;
+}

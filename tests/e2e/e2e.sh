@@ -214,7 +214,19 @@ tdx_deny() {
 	out=$(tdxc "$@" 2>&1); rc=$?
 	[ "$rc" -eq 1 ] && grep -q "\"error\":\"$code\"" <<<"$out" || { echo "# got rc=$rc: $out" | head -5; return 1; }
 }
+# A second platform kind with newer collateral: a TCB info for another
+# FMSPC, issued after the simulated one's.  Each quote must still be judged
+# with its own FMSPC's document.
+python3 - "$tmp/tdxsim/tcbInfo.json" "$tmp/other-fmspc.json" <<'PY'
+import datetime, json, sys
+doc = json.load(open(sys.argv[1]))
+doc["tcbInfo"]["fmspc"] = "00a06d080000"
+doc["tcbInfo"]["issueDate"] = (datetime.datetime.utcnow() + datetime.timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%SZ")
+json.dump(doc, open(sys.argv[2], "w"))
+PY
+"$kg" collateral import --kind tdx-tcb-info "$tmp/other-fmspc.json" --db "$admin_dsn" >/dev/null
 check "a TDX CVM (quote v4) obtains its key" tdxc --sim-measurement "$meas" --key tdx-disk
+check "... judged with its own FMSPC's TCB info, not the newest document" test "$(psql_kg -c "SELECT issuer FROM collateral WHERE kind = 'tdx_tcb_info' ORDER BY this_update DESC LIMIT 1")" = "fmspc:00a06d080000"
 check "a TDX CVM with a v5 (TDX 1.5) quote obtains its key" tdxc --sim-measurement "$meas" --sim-version 5 --key tdx-disk
 check "TDX: MRTD not in policy: measurement_not_allowed" tdx_deny measurement_not_allowed --sim-measurement "$other" --key tdx-disk
 check "TDX: debug TD: debug_not_allowed" tdx_deny debug_not_allowed --sim-measurement "$meas" --sim-debug --key tdx-disk
