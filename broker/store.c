@@ -665,58 +665,11 @@ out:
 	return rc;
 }
 
-/* Every current VCEK/VLEK imported (DER), for reports without a
- * certificate table; *ders and *lens malloc'd, freed with kg_free_list. */
-kg_err kg_collateral_snp_veks(struct pg_conn *c, uint8_t ***ders, size_t **lens, size_t *n)
+/* Runs sql (no parameters, one bytea column, binary) and returns every
+ * row's bytes: *docs and *lens malloc'd, each element too. */
+static kg_err load_bodies(PGconn *c, const char *sql, const char *what, uint8_t ***docs, size_t **lens, size_t *n)
 {
-	PGresult *r = PQexecParams(c,
-				   "SELECT body FROM collateral WHERE kind = 'snp_vcek' AND next_update > now()"
-				   " ORDER BY collateral_id LIMIT 100000",
-				   0, NULL, NULL, NULL, NULL, 1);
-	kg_err rc = KG_OK;
-	int rows;
-
-	*ders = NULL;
-	*lens = NULL;
-	*n = 0;
-	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-		kg_log(KG_LOG_ERROR, "db_query_failed", "query", "snp_veks", "error", PQresultErrorMessage(r), NULL);
-		PQclear(r);
-		return KG_ERR_DB_QUERY;
-	}
-	rows = PQntuples(r);
-	if (rows == 0)
-		goto out;
-	KG_ENSURE_OUT((*ders = calloc((size_t)rows, sizeof **ders)) != NULL && (*lens = calloc((size_t)rows, sizeof **lens)) != NULL,
-		      KG_ERR_NOMEM);
-	for (int i = 0; i < rows; i++) {
-		size_t l = (size_t)PQgetlength(r, i, 0);
-		KG_ENSURE_OUT(((*ders)[i] = malloc(l ? l : 1)) != NULL, KG_ERR_NOMEM);
-		memcpy((*ders)[i], PQgetvalue(r, i, 0), l);
-		(*lens)[i] = l;
-		(*n)++;
-	}
-out:
-	PQclear(r);
-	if (rc != KG_OK) {
-		for (size_t i = 0; *ders && i < *n; i++)
-			free((*ders)[i]);
-		free(*ders);
-		free(*lens);
-		*ders = NULL;
-		*lens = NULL;
-		*n = 0;
-	}
-	return rc;
-}
-
-/* The newest TDX TCB info of each FMSPC (the collateral's issuer). */
-kg_err kg_collateral_tdx_tcb_infos(struct pg_conn *c, uint8_t ***docs, size_t **lens, size_t *n)
-{
-	PGresult *r = PQexecParams(c,
-				   "SELECT DISTINCT ON (issuer) body FROM collateral WHERE kind = 'tdx_tcb_info'"
-				   " ORDER BY issuer, this_update DESC, collateral_id DESC LIMIT 10000",
-				   0, NULL, NULL, NULL, NULL, 1);
+	PGresult *r = PQexecParams(c, sql, 0, NULL, NULL, NULL, NULL, 1);
 	kg_err rc = KG_OK;
 	int rows;
 
@@ -724,8 +677,7 @@ kg_err kg_collateral_tdx_tcb_infos(struct pg_conn *c, uint8_t ***docs, size_t **
 	*lens = NULL;
 	*n = 0;
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-		kg_log(KG_LOG_ERROR, "db_query_failed", "query", "tdx_tcb_infos", "error", PQresultErrorMessage(r),
-		       NULL);
+		kg_log(KG_LOG_ERROR, "db_query_failed", "query", what, "error", PQresultErrorMessage(r), NULL);
 		PQclear(r);
 		return KG_ERR_DB_QUERY;
 	}
@@ -755,3 +707,23 @@ out:
 	}
 	return rc;
 }
+
+/* Every imported VCEK/VLEK still in its validity (DER), for reports that
+ * come without a certificate table. */
+kg_err kg_collateral_snp_veks(struct pg_conn *c, uint8_t ***ders, size_t **lens, size_t *n)
+{
+	return load_bodies(c,
+			   "SELECT body FROM collateral WHERE kind = 'snp_vcek' AND next_update > now()"
+			   " ORDER BY collateral_id LIMIT 100000",
+			   "snp_veks", ders, lens, n);
+}
+
+/* The newest TDX TCB info of each FMSPC (the collateral's issuer). */
+kg_err kg_collateral_tdx_tcb_infos(struct pg_conn *c, uint8_t ***docs, size_t **lens, size_t *n)
+{
+	return load_bodies(c,
+			   "SELECT DISTINCT ON (issuer) body FROM collateral WHERE kind = 'tdx_tcb_info'"
+			   " ORDER BY issuer, this_update DESC, collateral_id DESC LIMIT 10000",
+			   "tdx_tcb_infos", docs, lens, n);
+}
+
