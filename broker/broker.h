@@ -207,5 +207,6 @@ int kg_cmd_evidence(int argc, char **argv);
 int kg_cmd_key(int argc, char **argv);
 int kg_cmd_collateral(int argc, char **argv);
 int kg_cmd_ledger(int argc, char **argv);
+int kg_cmd_audit(int argc, char **argv);
 
 #endif

@@ -23,6 +23,7 @@ static const struct {
 	{"key", kg_cmd_key, "manage keys (key import, key create, key generate-kek)"},
 	{"collateral", kg_cmd_collateral, "import vendor collateral (collateral import --kind snp-crl FILE)"},
 	{"ledger", kg_cmd_ledger, "check ledger bundles, sync a ledger's checkpoint and revocations"},
+	{"audit", kg_cmd_audit, "answer audit questions (releases per day, recipients, denials, ...)"},
 };
 
 static void usage(FILE *f)

@@ -73,7 +73,7 @@ verify_fails "a real report with a CRL that is not its ARK's" snp_crl_invalid "$
 "$kg" evidence verify --tee tpm x >/dev/null 2>&1; check "unknown --tee is a usage error (exit 2)" test $? -eq 2
 "$kg" evidence verify --tee snp >/dev/null 2>&1; check "missing FILE is a usage error (exit 2)" test $? -eq 2
 "$kg" nonsense >/dev/null 2>&1; check "unknown command: exit 2" test $? -eq 2
-for c in "" serve migrate "evidence" key collateral; do
+for c in "" serve migrate "evidence" key collateral ledger audit; do
 	"$kg" $c --help >/dev/null 2>&1; check "keygate $c --help exits 0" test $? -eq 0
 done
 "$kgc" --help >/dev/null 2>&1; check "keygate-client --help exits 0" test $? -eq 0

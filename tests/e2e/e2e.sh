@@ -438,6 +438,30 @@ out=$(client --sim-measurement "$meas" --key disk --out-dir "$tmp/out" 2>&1)
 check "a key version imported while the broker runs is released at once" grep -q '"key_version":2' <<<"$out"
 check "... with the new material" cmp -s "$tmp/out/disk" "$tmp/disk.v2"
 
+# --- the auditor's side: views, keygate audit, policy history ------------
+kg_psql keygate -c "CREATE ROLE kgauditor LOGIN IN ROLE keygate_auditor" >/dev/null
+auditor_dsn=$(kg_pg_dsn keygate kgauditor)
+simchip=$(psql_kg -c "SELECT DISTINCT encode(chip_id, 'hex') FROM audit WHERE key_id = 'disk' AND decision = 'grant' LIMIT 1")
+out=$("$kg" audit recipients --key disk --json --db "$auditor_dsn" 2>&1)
+check "keygate audit recipients: the CVMs (chip, measurement) that received a key" grep -q "\"chip_id\": \"$simchip\"" <<<"$out"
+check "... with the measurement they ran" grep -q "\"measurement\": \"$meas\"" <<<"$out"
+out=$("$kg" audit denials --since "$(date -u -d '-1 hour' +%FT%TZ)" --db "$auditor_dsn" 2>&1)
+check "keygate audit denials: denials with reasons in a time window" grep -q "debug_not_allowed" <<<"$out"
+out=$("$kg" audit denials --until "2000-01-01" --json --db "$auditor_dsn" 2>&1)
+check "... and none before the window" test "$out" = "[]"
+out=$("$kg" audit releases-per-day --key session1 --json --db "$auditor_dsn" 2>&1)
+check "keygate audit releases-per-day" grep -q '"grants": "[0-9]' <<<"$out"
+out=$("$kg" audit measurements --json --db "$auditor_dsn" 2>&1)
+check "keygate audit measurements: first and last release per measurement" grep -q "\"first_release\"" <<<"$out"
+out=$("$kg" audit changed-policies --key hd-key --json --db "$auditor_dsn" 2>&1)
+check "keygate audit changed-policies: grants under a policy changed since" grep -q '"operation": "UPDATE"' <<<"$out"
+check "policy history names the migration that added a policy" test "$(psql_kg -c "SELECT count(*) FROM policy_history WHERE table_name = 'policies' AND operation = 'INSERT' AND migration = '0100_e2e_policy.sql'")" -ge 1
+check "policy history keeps old and new rows of an update, with the database user" test "$(psql_kg -c "SELECT count(*) FROM policy_history WHERE table_name = 'keys' AND operation = 'UPDATE' AND old_row->>'state' = 'active' AND new_row->>'state' = 'disabled' AND db_user = 'postgres'")" -ge 1
+out=$(kg_psql keygate -c "DELETE FROM policy_history" 2>&1); rc=$?
+check "policy history cannot be deleted" test "$rc" -ne 0
+out=$(psql -X -h "$KG_PGHOST" -p "$KG_PGPORT" -U kgauditor -d keygate -c "SELECT * FROM key_versions" 2>&1); rc=$?
+check "the auditor role cannot read key material" test "$rc" -ne 0
+
 m=$(curl -fsS --cacert "$tmp/tls/ca.pem" "$url/metrics")
 check "/metrics counts grants" grep -q 'keygate_releases_total{decision="grant",reason="ok"} 21' <<<"$m"
 check "/metrics counts denials by reason" grep -q 'keygate_releases_total{decision="deny",reason="debug_not_allowed"} 2' <<<"$m"
