@@ -32,6 +32,7 @@
 #include "../../attest/snp_internal.h"
 #include "../../attest/snp_sim.h"
 #include "../../common/util.h"
+#include "vectors.h"
 
 #define T0 ((time_t)1751328000)        /* 2025-07-01T00:00:00Z */
 #define T_2026 ((time_t)1767225600)    /* 2026-01-01: the VLEK has expired */
@@ -102,32 +103,6 @@ static int group_teardown(void **state)
 /* ------------------------------------------------------------------------
  * Helpers
  */
-
-struct blob {
-	uint8_t *p;
-	size_t len;
-};
-
-static struct blob vec_read(const char *rel)
-{
-	const char *root = getenv("KG_VECTORS");
-	char path[512];
-	struct blob b = {NULL, 0};
-
-	if (root == NULL)
-		root = "/work/shared/vectors";
-	snprintf(path, sizeof path, "%s/%s", root, rel);
-	if (kg_file_read(path, 1 << 20, &b.p, &b.len) != KG_OK)
-		fail_msg("cannot read vector %s", path);
-	return b;
-}
-
-static void blob_free(struct blob *b)
-{
-	free(b->p);
-	b->p = NULL;
-	b->len = 0;
-}
 
 /* A KDS bundle "ASK then ARK" (PEM) split into its two certificates. */
 struct bundle {

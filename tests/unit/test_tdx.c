@@ -47,6 +47,7 @@
 #include "../../attest/tdx.h"
 #include "../../attest/tdx_internal.h"
 #include "../../common/util.h"
+#include "vectors.h"
 /* The simulated TDX attester is compiled into this test: tests/meson.build
  * links test_tdx with kg_attest only.  Once it lists kg_snp_sim_dep for
  * test_tdx (the library that holds tdx_sim.c), include tdx_sim.h instead. */
@@ -59,32 +60,6 @@
 #define T_2026_02_03 ((time_t)1770076800)
 #define T_2053 ((time_t)2634940800) /* 2053-07-01: PCKs expired */
 #define T_2010 ((time_t)1262304000)
-
-struct blob {
-	uint8_t *p;
-	size_t len;
-};
-
-static struct blob vec_read(const char *rel)
-{
-	const char *root = getenv("KG_VECTORS");
-	char path[512];
-	struct blob b = {NULL, 0};
-
-	if (root == NULL)
-		root = "/work/shared/vectors";
-	snprintf(path, sizeof path, "%s/%s", root, rel);
-	if (kg_file_read(path, 1 << 20, &b.p, &b.len) != KG_OK)
-		fail_msg("cannot read vector %s", path);
-	return b;
-}
-
-static void blob_free(struct blob *b)
-{
-	free(b->p);
-	b->p = NULL;
-	b->len = 0;
-}
 
 static struct blob blob_dup(const uint8_t *p, size_t n)
 {
