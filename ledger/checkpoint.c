@@ -3,6 +3,7 @@
  * extension lines, each ending in '\n'. */
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <sodium.h>
@@ -45,4 +46,30 @@ kg_err kg_ledger_checkpoint_format(const char *origin, uint64_t size, const uint
 	KG_ENSURE(n > 0 && (size_t)n < cap, KG_ERR_TOO_LARGE);
 	*len = (size_t)n;
 	return KG_OK;
+}
+
+kg_err kg_ledger_checkpoint_open(const struct kg_ledger_key *key, const uint8_t *note, size_t len, uint64_t *size,
+				 uint8_t root[static 32])
+{
+	struct kg_ledger_note *n = NULL;
+	struct kg_ledger_checkpoint cp;
+	struct kg_ledger_note_check check;
+	kg_err rc;
+
+	*size = 0;
+	KG_ENSURE(key->type == KG_LEDGER_SIG_ED25519, KG_ERR_INVALID_ARG);
+	KG_ENSURE(len <= KG_LEDGER_MAX_NOTE, KG_ERR_LEDGER_NOTE_MALFORMED);
+	/* struct kg_ledger_note is large (KG_LEDGER_MAX_SIGS lines). */
+	KG_ENSURE((n = malloc(sizeof *n)) != NULL, KG_ERR_NOMEM);
+	KG_TRY_OUT(kg_ledger_note_parse(note, len, n));
+	KG_TRY_OUT(kg_ledger_checkpoint_parse(n->text, &cp));
+	KG_ENSURE_OUT(kg_ltext_eq(cp.origin, key->name), KG_ERR_LEDGER_UNKNOWN_ORIGIN);
+	KG_TRY_OUT(kg_ledger_note_verify(n, key, 1, &check));
+	KG_ENSURE_OUT(check.verified, KG_ERR_LEDGER_UNKNOWN_KEY);
+	*size = cp.size;
+	memcpy(root, cp.root, 32);
+	rc = KG_OK;
+out:
+	free(n);
+	return rc;
 }

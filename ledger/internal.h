@@ -113,7 +113,6 @@ KG_MUST_CHECK kg_err kg_ledger_checkpoint_format(const char *origin, uint64_t si
 
 /* ---- merkle.c: RFC 6962 / RFC 9162 ---- */
 
-void kg_ledger_leaf_hash(const uint8_t *entry, size_t len, uint8_t out[static 32]);
 void kg_ledger_node_hash(const uint8_t l[static 32], const uint8_t r[static 32], uint8_t out[static 32]);
 /* SHA-256 of the empty string: the root of the empty tree. */
 void kg_ledger_empty_root(uint8_t out[static 32]);

@@ -149,4 +149,31 @@ KG_MUST_CHECK kg_err kg_ledger_check_revoked(const struct kg_ledger_digest *revo
 /* Measurement length for a TEE name ("snp" 48, "tdx" 48); 0 if unknown. */
 size_t kg_ledger_tee_measurement_len(const char *tee);
 
+/* ---- Other logs in the same formats (the broker's audit log) ---- */
+
+/* RFC 6962 leaf hash: SHA-256(0x00 || entry). */
+void kg_ledger_leaf_hash(const uint8_t *entry, size_t len, uint8_t out[static 32]);
+
+/* An append-only RFC 6962 tree kept as its compact range: the roots of
+ * the perfect subtrees that size decomposes into, largest (leftmost)
+ * first — one per bit set in size, so at most 64. */
+struct kg_ledger_frontier {
+	uint64_t size;
+	size_t n;
+	uint8_t h[64][32];
+};
+void kg_ledger_frontier_append(struct kg_ledger_frontier *f, const uint8_t leaf_hash[static 32]);
+/* The tree head of f (SHA-256 of "" for the empty tree). */
+void kg_ledger_frontier_root(const struct kg_ledger_frontier *f, uint8_t out[static 32]);
+/* f's hashes concatenated (32 * f->n bytes) are its stored form; _load
+ * checks that there are exactly popcount(size) of them. */
+KG_MUST_CHECK kg_err kg_ledger_frontier_load(uint64_t size, const uint8_t *p, size_t len,
+					     struct kg_ledger_frontier *out);
+
+/* Opens a checkpoint note signed (type 0x01) by key, whose origin must be
+ * the key's name: its size and root.  ledger_note_malformed,
+ * ledger_bad_signature or ledger_unknown_key otherwise. */
+KG_MUST_CHECK kg_err kg_ledger_checkpoint_open(const struct kg_ledger_key *key, const uint8_t *note, size_t len,
+					       uint64_t *size, uint8_t root[static 32]);
+
 #endif

@@ -474,7 +474,7 @@ static kg_err write_entry_bundles(const char *dir, const struct log_state *s)
 	return KG_OK;
 }
 
-static kg_err read_skey(const char *path, struct kg_ledger_skey **sk)
+kg_err kg_ledger_skey_read(const char *path, struct kg_ledger_skey **sk)
 {
 	uint8_t *buf = NULL;
 	size_t len = 0;
@@ -510,7 +510,7 @@ kg_err kg_ledger_log_checkpoint(const char *dir, uint64_t *size)
 	KG_TRY_OUT(load_log(dir, &s, count));
 	KG_TRY_OUT(add_bundle(&s, pend, plen, count));
 	KG_TRY_OUT(path_fmt(p, sizeof p, "%s/ledger.key", dir));
-	KG_TRY_OUT(read_skey(p, &sk));
+	KG_TRY_OUT(kg_ledger_skey_read(p, &sk));
 	KG_ENSURE_OUT(sk->pub.id == s.key.id && sodium_memcmp(sk->pub.pk, s.key.pk, 32) == 0, KG_ERR_CONFIG);
 
 	/* Data first, then the checkpoint that commits to it. */
@@ -535,7 +535,7 @@ out:
 	return rc;
 }
 
-kg_err kg_ledger_witness_init(const char *file, const char *name, char *vkey, size_t cap)
+kg_err kg_ledger_key_init(const char *file, const char *name, uint8_t type, char *vkey, size_t cap)
 {
 	struct kg_ledger_skey *sk = NULL;
 	char *skt = NULL;
@@ -544,7 +544,7 @@ kg_err kg_ledger_witness_init(const char *file, const char *name, char *vkey, si
 	KG_ENSURE(cap > 0, KG_ERR_INVALID_ARG);
 	vkey[0] = 0;
 	KG_ENSURE(access(file, F_OK) != 0, KG_ERR_INVALID_ARG);
-	KG_TRY(kg_ledger_skey_generate(name, KG_LEDGER_SIG_COSIGN_V1, &sk));
+	KG_TRY(kg_ledger_skey_generate(name, type, &sk));
 	KG_TRY_OUT(kg_ledger_skey_format(sk, &skt));
 	KG_TRY_OUT(kg_file_write(file, skt, strlen(skt), 0600));
 	KG_TRY_OUT(kg_ledger_vkey_format(&sk->pub, vkey, cap));
@@ -554,6 +554,33 @@ out:
 		sodium_free(skt);
 	kg_ledger_skey_free(sk);
 	return rc;
+}
+
+kg_err kg_ledger_witness_init(const char *file, const char *name, char *vkey, size_t cap)
+{
+	return kg_ledger_key_init(file, name, KG_LEDGER_SIG_COSIGN_V1, vkey, cap);
+}
+
+const struct kg_ledger_key *kg_ledger_skey_pub(const struct kg_ledger_skey *sk)
+{
+	return &sk->pub;
+}
+
+kg_err kg_ledger_checkpoint_sign(const struct kg_ledger_skey *sk, uint64_t size, const uint8_t root[static 32],
+				 char *out, size_t cap, size_t *len)
+{
+	char text[KG_LEDGER_MAX_NAME + 128], line[512];
+	size_t tlen;
+	int n;
+
+	*len = 0;
+	KG_ENSURE(sk->pub.type == KG_LEDGER_SIG_ED25519, KG_ERR_INVALID_ARG);
+	KG_TRY(kg_ledger_checkpoint_format(sk->pub.name, size, root, text, sizeof text, &tlen));
+	KG_TRY(kg_ledger_sign_line(sk, (const uint8_t *)text, tlen, 0, line, sizeof line));
+	n = snprintf(out, cap, "%s\n%s", text, line);
+	KG_ENSURE(n > 0 && (size_t)n < cap, KG_ERR_TOO_LARGE);
+	*len = (size_t)n;
+	return KG_OK;
 }
 
 kg_err kg_ledger_log_cosign(const char *dir, const char *witness_key_file, uint64_t ts)
@@ -568,7 +595,7 @@ kg_err kg_ledger_log_cosign(const char *dir, const char *witness_key_file, uint6
 	kg_err rc = KG_ERR_IO;
 
 	memset(&s, 0, sizeof s);
-	KG_TRY(read_skey(witness_key_file, &sk));
+	KG_TRY(kg_ledger_skey_read(witness_key_file, &sk));
 	KG_ENSURE_OUT(sk->pub.type == KG_LEDGER_SIG_COSIGN_V1, KG_ERR_CONFIG);
 	KG_ENSURE_OUT((lock = lock_dir(dir)) >= 0, KG_ERR_IO);
 	KG_TRY_OUT(load_checkpoint(dir, &s));

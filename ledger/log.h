@@ -47,4 +47,20 @@ KG_MUST_CHECK kg_err kg_ledger_log_consistency(const char *dir, uint64_t old_siz
 /* "<tee> <hex measurement>\n" for every revoke entry in the checkpoint. */
 KG_MUST_CHECK kg_err kg_ledger_log_revoked(const char *dir, char **out, size_t *len);
 
+/* ---- Signing keys and checkpoints for other logs (the audit log) ---- */
+
+struct kg_ledger_skey;
+/* Makes a signing key of type (0x01 log, 0x04 witness) named name in file
+ * (mode 0600; refuses an existing file) and writes its vkey string. */
+KG_MUST_CHECK kg_err kg_ledger_key_init(const char *file, const char *name, uint8_t type, char *vkey, size_t cap);
+/* Reads a key file written by kg_ledger_key_init. */
+KG_MUST_CHECK kg_err kg_ledger_skey_read(const char *path, struct kg_ledger_skey **out);
+void kg_ledger_skey_free(struct kg_ledger_skey *sk);
+/* The verifier key of sk. */
+const struct kg_ledger_key *kg_ledger_skey_pub(const struct kg_ledger_skey *sk);
+/* A signed checkpoint note (origin = the key's name) for (size, root)
+ * into out (cap bytes, NUL-terminated); *len excludes the NUL. */
+KG_MUST_CHECK kg_err kg_ledger_checkpoint_sign(const struct kg_ledger_skey *sk, uint64_t size,
+					       const uint8_t root[static 32], char *out, size_t cap, size_t *len);
+
 #endif

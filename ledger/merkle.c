@@ -239,3 +239,48 @@ kg_err kg_ledger_tree_consistency(const uint8_t (*leaves)[32], uint64_t n, uint6
 	subproof(leaves, 0, n, m, true, path, plen);
 	return KG_OK;
 }
+
+/* The compact range grows like a binary counter: each trailing one bit of
+ * the old size is a perfect subtree that the new leaf completes. */
+void kg_ledger_frontier_append(struct kg_ledger_frontier *f, const uint8_t leaf_hash[static 32])
+{
+	uint8_t h[32];
+
+	memcpy(h, leaf_hash, 32);
+	for (uint64_t s = f->size; s & 1; s >>= 1) {
+		assert(f->n > 0);
+		kg_ledger_node_hash(f->h[--f->n], h, h);
+	}
+	assert(f->n < 64);
+	memcpy(f->h[f->n++], h, 32);
+	f->size++;
+}
+
+/* RFC 6962's split at the largest power of two makes the head the right
+ * fold of the perfect subtrees, smallest first. */
+void kg_ledger_frontier_root(const struct kg_ledger_frontier *f, uint8_t out[static 32])
+{
+	uint8_t h[32];
+
+	if (f->n == 0) {
+		kg_ledger_empty_root(out);
+		return;
+	}
+	memcpy(h, f->h[f->n - 1], 32);
+	for (size_t i = f->n - 1; i-- > 0;)
+		kg_ledger_node_hash(f->h[i], h, h);
+	memcpy(out, h, 32);
+}
+
+kg_err kg_ledger_frontier_load(uint64_t size, const uint8_t *p, size_t len, struct kg_ledger_frontier *out)
+{
+	size_t n = (size_t)__builtin_popcountll(size);
+
+	memset(out, 0, sizeof *out);
+	KG_ENSURE(len == 32 * n, KG_ERR_INVALID_ARG);
+	if (n > 0)
+		memcpy(out->h, p, len);
+	out->n = n;
+	out->size = size;
+	return KG_OK;
+}

@@ -1115,6 +1115,64 @@ static void test_tool_roundtrip(void **state)
 	free(r);
 }
 
+/* The compact range gives the tree builder's root at every size, survives
+ * a store/load round trip, and signed checkpoints open only with their key. */
+static void test_frontier_checkpoints(void **state)
+{
+	uint8_t leaves[300][32], want[32], root[32], root2[32], pk[32];
+	struct kg_ledger_frontier f, g;
+	struct kg_ledger_skey *sk = NULL, *other = NULL;
+	struct kg_ledger_key key;
+	char note[1024], dir[] = "/tmp/kg-test-frontier.XXXXXX", path[256], path2[512], vkey[512];
+	size_t len;
+	uint64_t size;
+	(void)state;
+
+	memset(&f, 0, sizeof f);
+	kg_ledger_frontier_root(&f, root);
+	kg_ledger_empty_root(want);
+	assert_memory_equal(root, want, 32);
+	for (int i = 0; i < 300; i++) {
+		kg_ledger_leaf_hash((const uint8_t *)&i, sizeof i, leaves[i]);
+		kg_ledger_frontier_append(&f, leaves[i]);
+		assert_int_equal(f.size, (uint64_t)i + 1);
+		assert_int_equal(f.n, (size_t)__builtin_popcountll(f.size));
+		kg_ledger_tree_root((const uint8_t(*)[32])leaves, (uint64_t)i + 1, want);
+		kg_ledger_frontier_root(&f, root);
+		assert_memory_equal(root, want, 32);
+		assert_int_equal(kg_ledger_frontier_load(f.size, (const uint8_t *)f.h, 32 * f.n, &g), KG_OK);
+		kg_ledger_frontier_root(&g, root2);
+		assert_memory_equal(root2, want, 32);
+	}
+	/* A stored range of the wrong length for its size is refused. */
+	assert_int_not_equal(kg_ledger_frontier_load(f.size, (const uint8_t *)f.h, 32 * (f.n - 1), &g), KG_OK);
+	assert_int_not_equal(kg_ledger_frontier_load(f.size + 1, (const uint8_t *)f.h, 32 * f.n, &g), KG_OK);
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof path, "%s/audit.key", dir);
+	assert_int_equal(kg_ledger_key_init(path, "keygate.test/audit", KG_LEDGER_SIG_ED25519, vkey, sizeof vkey), KG_OK);
+	assert_int_not_equal(kg_ledger_key_init(path, "keygate.test/audit", KG_LEDGER_SIG_ED25519, path2, sizeof path2),
+			     KG_OK); /* never overwrites a key */
+	assert_int_equal(kg_ledger_skey_read(path, &sk), KG_OK);
+	assert_int_equal(kg_ledger_vkey_parse(vkey, &key), KG_OK);
+	memcpy(pk, kg_ledger_skey_pub(sk)->pk, 32);
+	assert_memory_equal(pk, key.pk, 32);
+	assert_int_equal(kg_ledger_checkpoint_sign(sk, f.size, root, note, sizeof note, &len), KG_OK);
+	assert_int_equal(kg_ledger_checkpoint_open(&key, (const uint8_t *)note, len, &size, root2), KG_OK);
+	assert_int_equal(size, 300);
+	assert_memory_equal(root2, root, 32);
+	/* Another key, a changed size, a changed root: refused. */
+	assert_int_equal(kg_ledger_skey_generate("keygate.test/audit", KG_LEDGER_SIG_ED25519, &other), KG_OK);
+	assert_int_equal(kg_ledger_checkpoint_open(&other->pub, (const uint8_t *)note, len, &size, root2),
+			 KG_ERR_LEDGER_UNKNOWN_KEY);
+	note[strlen("keygate.test/audit\n")] = '4';
+	assert_int_not_equal(kg_ledger_checkpoint_open(&key, (const uint8_t *)note, len, &size, root2), KG_OK);
+	kg_ledger_skey_free(other);
+	kg_ledger_skey_free(sk);
+	unlink(path);
+	rmdir(dir);
+}
+
 static void test_error_table(void **state)
 {
 	static const char *codes[] = {"ledger_note_malformed",    "ledger_bundle_malformed", "ledger_entry_malformed",
@@ -1142,7 +1200,7 @@ int main(void)
 		cmocka_unit_test(test_notes_negative),    cmocka_unit_test(test_c2sp_examples),
 		cmocka_unit_test(test_keys),              cmocka_unit_test(test_entries),
 		cmocka_unit_test(test_tlog_proof_framing), cmocka_unit_test(test_tool_roundtrip),
-		cmocka_unit_test(test_error_table),
+		cmocka_unit_test(test_error_table),       cmocka_unit_test(test_frontier_checkpoints),
 	};
 	if (sodium_init() < 0)
 		return 1;
