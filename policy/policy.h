@@ -81,4 +81,21 @@ void kg_policy_decide(const struct kg_policy *policies, size_t n, const struct k
 kg_err kg_policy_eval(const struct kg_policy *p, const struct kg_claims *claims, const struct kg_ledger_result *ledgers,
 		      size_t n_ledgers, time_t now, int *passed);
 
+/* One condition of a policy, as `keygate policy explain` prints it and the
+ * audit row records it. */
+#define KG_POLICY_MAX_CONDS 24
+struct kg_policy_cond {
+	const char *name; /* the policy column(s) it reads, e.g. "measurements", "min_tcb" */
+	kg_err result;    /* KG_OK when it holds, else the denial reason */
+	char claim[160];  /* the claim's value (with_text only) */
+	char want[200];   /* what the policy requires (with_text only) */
+};
+
+/* Evaluates every condition of p that applies to claims->tee, without
+ * stopping at the first failure, into out[0..cap); returns how many.  The
+ * same conditions, in the same order, as kg_policy_eval. */
+size_t kg_policy_explain(const struct kg_policy *p, const struct kg_claims *claims,
+			 const struct kg_ledger_result *ledgers, size_t n_ledgers, time_t now, bool with_text,
+			 struct kg_policy_cond *out, size_t cap);
+
 #endif

@@ -330,6 +330,60 @@ static void several(void **state)
 	assert_int_equal(d.policy_id, 12);
 }
 
+/* explain walks the same conditions as the decision: the first failing
+ * condition is the decision's reason, every failing one is named, and the
+ * text shows the claim and the requirement. */
+static void explain(void **state)
+{
+	struct kg_policy_cond conds[KG_POLICY_MAX_CONDS];
+	struct kg_policy p;
+	struct kg_claims c;
+	size_t n, failed = 0;
+	int passed;
+	(void)state;
+
+	policy_init(&p, 3);
+	claims_init(&c);
+	n = kg_policy_explain(&p, &c, NULL, 0, 1000, true, conds, KG_POLICY_MAX_CONDS);
+	assert_true(n >= 10);
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(conds[i].result, KG_OK);
+	assert_string_equal(conds[0].name, "tee");
+
+	p.measurements = other;
+	p.min_microcode = 200;
+	c.debug = true;
+	n = kg_policy_explain(&p, &c, NULL, 0, 1000, true, conds, KG_POLICY_MAX_CONDS);
+	assert_int_equal(kg_policy_eval(&p, &c, NULL, 0, 1000, &passed), KG_ERR_MEASUREMENT);
+	for (size_t i = 0; i < n; i++) {
+		if (conds[i].result == KG_OK)
+			continue;
+		if (failed++ == 0)
+			assert_int_equal(conds[i].result, KG_ERR_MEASUREMENT);
+		if (strcmp(conds[i].name, "min_tcb") == 0) {
+			assert_int_equal(conds[i].result, KG_ERR_TCB_TOO_LOW);
+			assert_non_null(strstr(conds[i].claim, "microcode=115"));
+			assert_non_null(strstr(conds[i].want, "microcode>=200"));
+		}
+		if (strcmp(conds[i].name, "measurements") == 0)
+			assert_non_null(strstr(conds[i].claim, "aaaaaaaa"));
+	}
+	assert_int_equal(failed, 3); /* measurements, allow_debug, min_tcb */
+	/* Without text the results are the same and the text stays empty. */
+	n = kg_policy_explain(&p, &c, NULL, 0, 1000, false, conds, KG_POLICY_MAX_CONDS);
+	for (size_t i = 0; i < n; i++)
+		assert_string_equal(conds[i].claim, "");
+	/* TDX claims get the TDX conditions, not the SEV-SNP ones. */
+	c.tee = KG_TEE_TDX;
+	p.tee = KG_TEE_TDX;
+	n = kg_policy_explain(&p, &c, NULL, 0, 1000, false, conds, KG_POLICY_MAX_CONDS);
+	for (size_t i = 0; i < n; i++)
+		assert_null(strstr(conds[i].name, "min_tcb"));
+	assert_string_equal(conds[n - 1].name, "tdx_mr_owner_config");
+	/* cap bounds what is written. */
+	assert_int_equal(kg_policy_explain(&p, &c, NULL, 0, 1000, false, conds, 2), 2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -339,6 +393,7 @@ int main(void)
 		cmocka_unit_test_setup(tdx_conditions, setup),
 		cmocka_unit_test_setup(ledger_condition, setup),
 		cmocka_unit_test_setup(several, setup),
+		cmocka_unit_test_setup(explain, setup),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
