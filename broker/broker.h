@@ -33,6 +33,8 @@ struct kg_config {
 	unsigned max_connections;  /* open TLS connections, all peers */
 	unsigned per_ip_connections; /* open TLS connections from one address */
 	unsigned snp_require_crl;  /* 1: SEV-SNP evidence needs a current CRL */
+	char *audit_signing_key;   /* signs audit-log checkpoints; NULL = this replica does not seal */
+	unsigned audit_seal_interval; /* ms between sealings */
 	char *log_level;
 };
 
@@ -97,6 +99,7 @@ struct kg_audit_row {
 	const char *reason;
 	const uint8_t *evidence_sha256; /* NULL = none */
 	const char *ledger_json;	/* NULL = none */
+	const char *explain_json;	/* per policy, the conditions that failed; NULL = not judged */
 };
 /* The newest SEV-SNP CRL per issuer from the collateral table, as a PEM
  * bundle (*pem malloc'd; NULL and 0 when there is none). */
@@ -115,6 +118,10 @@ enum { KG_TDX_COLL_TCB_INFO, KG_TDX_COLL_QE_IDENTITY, KG_TDX_COLL_SIGNING_CHAIN,
        KG_TDX_COLL_PCK_CRL, KG_TDX_COLL_N };
 KG_MUST_CHECK kg_err kg_collateral_tdx(struct pg_conn *c, uint8_t *bufs[static KG_TDX_COLL_N],
 				       size_t lens[static KG_TDX_COLL_N]);
+/* Loads every kind of collateral above with c and hands it to attest.  On
+ * failure the previous collateral stays in force: each document's own
+ * nextUpdate bounds it. */
+KG_MUST_CHECK kg_err kg_collateral_apply(struct pg_conn *c, struct kg_attest *attest);
 /* Both loaders on a pool connection. */
 KG_MUST_CHECK kg_err kg_store_collateral(struct kg_store *s, kg_err (*load)(struct pg_conn *, void *), void *arg);
 
@@ -208,5 +215,19 @@ int kg_cmd_key(int argc, char **argv);
 int kg_cmd_collateral(int argc, char **argv);
 int kg_cmd_ledger(int argc, char **argv);
 int kg_cmd_audit(int argc, char **argv);
+int kg_cmd_policy(int argc, char **argv);
+
+/* Evidence from files, as `keygate evidence verify` and `keygate policy
+ * explain` take it (cli_evidence.c). */
+struct kg_evidence_files {
+	const char *certs_dir;	 /* SEV-SNP: vcek/vlek, ask/asvk, ark */
+	const char *crl_file;	 /* SEV-SNP: an AMD CRL */
+	const char *coll_dirs[8]; /* TDX: Intel collateral folders, searched in order */
+	size_t n_coll_dirs;
+};
+/* Verifies the evidence file with a, using what files names besides what a
+ * already holds.  KG_ERR_IO when a named file cannot be read. */
+KG_MUST_CHECK kg_err kg_evidence_verify_files(struct kg_attest *a, enum kg_tee tee, const char *evidence_file,
+					      const struct kg_evidence_files *files, time_t now, struct kg_claims *out);
 
 #endif

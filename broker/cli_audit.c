@@ -1,5 +1,6 @@
 /* `keygate audit`: the auditor's questions (docs/audit.md), answered by
- * the views migration 0008 defines, as a table or JSON. */
+ * the views migration 0008 defines, as a table or JSON; and the audit log's
+ * keys, sealing and verification (auditlog.h). */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +9,9 @@
 #include <jansson.h>
 #include <libpq-fe.h>
 
+#include "../common/util.h"
+#include "../ledger/log.h"
+#include "auditlog.h"
 #include "broker.h"
 
 static const struct {
@@ -27,7 +31,226 @@ static void usage(FILE *f)
 		   "QUERY:\n");
 	for (size_t i = 0; i < sizeof queries / sizeof queries[0]; i++)
 		fprintf(f, "  %-18s %s (view %s)\n", queries[i].name, queries[i].help, queries[i].view);
-	fprintf(f, "\nConnect as a role with keygate_auditor.  TIME is anything PostgreSQL reads as a timestamptz.\n");
+	fprintf(f, "\nThe audit log (docs/audit.md, \"Proving the audit log\"):\n"
+		   "  keygate audit keygen --name NAME --out FILE    make a signing key; prints its verifier key\n"
+		   "  keygate audit seal [--signing-key FILE] [--db DSN]\n"
+		   "                                                 seal queued rows now (brokers do it themselves)\n"
+		   "  keygate audit verify --key VKEY|@FILE [--checkpoint FILE] [--json] [--db DSN]\n"
+		   "                                                 check every row, leaf and signed checkpoint\n"
+		   "  keygate audit checkpoint [--db DSN]            print the latest signed checkpoint\n"
+		   "\nConnect as a role with keygate_auditor.  TIME is anything PostgreSQL reads as a timestamptz.\n"
+		   "Exit codes: 0 success (verify: no problem), 1 failure (verify: a problem found), 2 usage.\n");
+}
+
+static PGconn *connect_or_die(const char *db, const char *who)
+{
+	PGconn *c = kg_pg_connect(db ? db : "");
+
+	if (!c || PQstatus(c) != CONNECTION_OK) {
+		fprintf(stderr, "keygate audit %s: %s", who, c ? PQerrorMessage(c) : "out of memory\n");
+		PQfinish(c);
+		return NULL;
+	}
+	return c;
+}
+
+static int cmd_keygen(int argc, char **argv)
+{
+	static const struct option opts[] = {{"name", required_argument, NULL, 'n'},
+					     {"out", required_argument, NULL, 'o'},
+					     {"help", no_argument, NULL, 'h'},
+					     {NULL, 0, NULL, 0}};
+	const char *name = NULL, *out = NULL;
+	char vkey[512];
+	int c;
+
+	while ((c = getopt_long(argc, argv, "n:o:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'n': name = optarg; break;
+		case 'o': out = optarg; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (!name || !out || optind != argc) {
+		fprintf(stderr, "usage: keygate audit keygen --name NAME --out FILE\n");
+		return 2;
+	}
+	if (kg_ledger_key_init(out, name, KG_LEDGER_SIG_ED25519, vkey, sizeof vkey) != KG_OK) {
+		fprintf(stderr, "keygate audit keygen: cannot make %s (exists already, or NAME is not a valid key name)\n",
+			out);
+		return 1;
+	}
+	printf("%s\n", vkey);
+	return 0;
+}
+
+static int cmd_seal(int argc, char **argv)
+{
+	static const struct option opts[] = {{"signing-key", required_argument, NULL, 'k'},
+					     {"db", required_argument, NULL, 'd'},
+					     {"help", no_argument, NULL, 'h'},
+					     {NULL, 0, NULL, 0}};
+	const char *db = getenv("KEYGATE_DB"), *keyf = getenv("KEYGATE_AUDIT_SIGNING_KEY");
+	struct kg_ledger_skey *sk = NULL;
+	uint64_t sealed, size = 0, total = 0;
+	PGconn *conn = NULL;
+	int c, ret = 1;
+	kg_err e;
+
+	while ((c = getopt_long(argc, argv, "k:d:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'k': keyf = optarg; break;
+		case 'd': db = optarg; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (!keyf || optind != argc) {
+		fprintf(stderr, "usage: keygate audit seal --signing-key FILE [--db DSN]\n");
+		return 2;
+	}
+	if (kg_ledger_skey_read(keyf, &sk) != KG_OK) {
+		fprintf(stderr, "keygate audit seal: cannot read the signing key %s\n", keyf);
+		return 1;
+	}
+	if (!(conn = connect_or_die(db, "seal")))
+		goto out;
+	do {
+		if ((e = kg_auditlog_seal(conn, sk, "keygate-audit-seal", 5000, &sealed, &size)) != KG_OK) {
+			fprintf(stderr, "keygate audit seal: failed: %s (see the log above)\n", kg_err_code(e));
+			goto out;
+		}
+		total += sealed;
+	} while (sealed > 0);
+	printf("{\"sealed\":%llu}\n", (unsigned long long)total);
+	ret = 0;
+out:
+	PQfinish(conn);
+	kg_ledger_skey_free(sk);
+	return ret;
+}
+
+static int cmd_verify(int argc, char **argv)
+{
+	static const struct option opts[] = {{"key", required_argument, NULL, 'k'},
+					     {"checkpoint", required_argument, NULL, 'c'},
+					     {"json", no_argument, NULL, 'j'},
+					     {"db", required_argument, NULL, 'd'},
+					     {"help", no_argument, NULL, 'h'},
+					     {NULL, 0, NULL, 0}};
+	const char *db = getenv("KEYGATE_DB"), *vk = getenv("KEYGATE_AUDIT_KEY"), *pinf = NULL;
+	struct kg_ledger_key key;
+	struct kg_auditlog_report r;
+	uint8_t *buf = NULL, *pin = NULL;
+	size_t len = 0, pin_len = 0;
+	bool json = false;
+	PGconn *conn = NULL;
+	int c, ret = 1;
+	kg_err e;
+
+	while ((c = getopt_long(argc, argv, "k:c:jd:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'k': vk = optarg; break;
+		case 'c': pinf = optarg; break;
+		case 'j': json = true; break;
+		case 'd': db = optarg; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (!vk || optind != argc) {
+		fprintf(stderr, "usage: keygate audit verify --key VKEY|@FILE [--checkpoint FILE] [--json] [--db DSN]\n");
+		return 2;
+	}
+	/* The verifier key comes from outside the database it judges. */
+	if (vk[0] == '@') {
+		if (kg_file_read(vk + 1, 4096, &buf, &len) != KG_OK) {
+			fprintf(stderr, "keygate audit verify: cannot read %s\n", vk + 1);
+			return 2;
+		}
+		while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == ' '))
+			len--;
+		buf[len] = 0;
+		vk = (const char *)buf;
+	}
+	if (kg_ledger_vkey_parse(vk, &key) != KG_OK || key.type != KG_LEDGER_SIG_ED25519) {
+		fprintf(stderr, "keygate audit verify: --key is not an Ed25519 verifier key\n");
+		ret = 2;
+		goto out;
+	}
+	if (pinf && kg_file_read(pinf, KG_LEDGER_MAX_NOTE, &pin, &pin_len) != KG_OK) {
+		fprintf(stderr, "keygate audit verify: cannot read %s\n", pinf);
+		ret = 2;
+		goto out;
+	}
+	if (!(conn = connect_or_die(db, "verify")))
+		goto out;
+	if ((e = kg_auditlog_verify(conn, &key, pin, pin_len, &r)) != KG_OK) {
+		fprintf(stderr, "keygate audit verify: could not verify: %s%s\n", kg_err_code(e),
+			pin && e != KG_ERR_DB_QUERY && e != KG_ERR_CONFIG ? " (the --checkpoint note does not verify)" : "");
+		goto out;
+	}
+	if (json) {
+		json_t *o = json_pack("{s:b,s:I,s:I,s:I,s:I,s:I,s:f,s:I}", "ok", r.problems == 0, "rows",
+				      (json_int_t)r.rows, "sealed", (json_int_t)r.sealed, "queued", (json_int_t)r.queued,
+				      "checkpoints", (json_int_t)r.checkpoints, "tree_size", (json_int_t)r.size,
+				      "oldest_queued_seconds", r.oldest_queued_s, "problems", (json_int_t)r.problems);
+		char *s;
+		if (o && r.problems > 0)
+			json_object_set_new(o, "first_problem",
+					    json_pack("{s:s,s:I,s:I,s:s}", "kind", kg_auditlog_problem_name(r.first),
+						      "audit_id", (json_int_t)r.first_audit_id, "position",
+						      (json_int_t)r.first_position, "text", r.first_text));
+		if (o && (s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER)) != NULL) {
+			printf("%s\n", s);
+			free(s);
+		}
+		json_decref(o);
+	} else {
+		printf("audit log: %s\n", r.problems == 0 ? "verified" : "NOT VERIFIED");
+		if (r.problems > 0)
+			printf("first problem (%s): %s\nproblems: %llu\n", kg_auditlog_problem_name(r.first), r.first_text,
+			       (unsigned long long)r.problems);
+		printf("rows: %llu  sealed: %llu  queued: %llu (oldest %.1f s)  checkpoints: %llu  tree size: %llu\n",
+		       (unsigned long long)r.rows, (unsigned long long)r.sealed, (unsigned long long)r.queued,
+		       r.oldest_queued_s, (unsigned long long)r.checkpoints, (unsigned long long)r.size);
+	}
+	ret = r.problems == 0 ? 0 : 1;
+out:
+	PQfinish(conn);
+	free(buf);
+	free(pin);
+	return ret;
+}
+
+static int cmd_checkpoint(int argc, char **argv)
+{
+	const char *db = getenv("KEYGATE_DB");
+	PGconn *conn;
+	PGresult *r;
+	int ret = 1;
+
+	if (argc == 3 && strcmp(argv[1], "--db") == 0)
+		db = argv[2];
+	else if (argc != 1) {
+		fprintf(stderr, "usage: keygate audit checkpoint [--db DSN]\n");
+		return 2;
+	}
+	if (!(conn = connect_or_die(db, "checkpoint")))
+		return 1;
+	r = PQexec(conn, "SELECT note FROM audit_log_checkpoints ORDER BY size DESC LIMIT 1");
+	if (PQresultStatus(r) != PGRES_TUPLES_OK)
+		fprintf(stderr, "keygate audit checkpoint: %s", PQresultErrorMessage(r));
+	else if (PQntuples(r) == 0)
+		fprintf(stderr, "keygate audit checkpoint: nothing sealed yet\n");
+	else {
+		fputs(PQgetvalue(r, 0, 0), stdout);
+		ret = 0;
+	}
+	PQclear(r);
+	PQfinish(conn);
+	return ret;
 }
 
 int kg_cmd_audit(int argc, char **argv)
@@ -52,6 +275,14 @@ int kg_cmd_audit(int argc, char **argv)
 		usage(help ? stdout : stderr);
 		return help ? 0 : 2;
 	}
+	if (strcmp(argv[1], "keygen") == 0)
+		return cmd_keygen(argc - 1, argv + 1);
+	if (strcmp(argv[1], "seal") == 0)
+		return cmd_seal(argc - 1, argv + 1);
+	if (strcmp(argv[1], "verify") == 0)
+		return cmd_verify(argc - 1, argv + 1);
+	if (strcmp(argv[1], "checkpoint") == 0)
+		return cmd_checkpoint(argc - 1, argv + 1);
 	for (size_t i = 0; i < sizeof queries / sizeof queries[0]; i++)
 		if (strcmp(argv[1], queries[i].name) == 0)
 			q = (int)i;

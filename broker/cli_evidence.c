@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "../common/util.h"
 #include "broker.h"
@@ -70,6 +71,74 @@ static int fail(kg_err e)
 	return 1;
 }
 
+/* TDX collateral: tcb info, QE identity, signing chain, root CRL, PCK CRL. */
+static const char *const coll_names[5][6] = {
+	{"tcbInfo.json", "tcb_info.json", "tcbinfo.json", NULL},
+	{"qeIdentity.json", "qe_identity.json", "enclaveIdentity.json", NULL},
+	{"TCB_Signing_chain.pem", "tcb_signing_chain.pem", "TCB-Info-Issuer-Chain.pem", NULL},
+	{"IntelSGXRootCA.crl.der", "IntelSGXRootCA.der", "IntelSGXRootCA.crl", "root_crl.der", "root_crl.pem", NULL},
+	{"pckcrl_platform.crl.der", "pckcrl_processor.crl.der", "pckcrl.der", "pck_crl.der", "pck_crl.pem", NULL},
+};
+
+kg_err kg_evidence_verify_files(struct kg_attest *a, enum kg_tee tee, const char *evidence_file,
+				const struct kg_evidence_files *files, time_t now, struct kg_claims *out)
+{
+	uint8_t *ev = NULL, *vcek = NULL, *ask = NULL, *ark = NULL, *crl = NULL;
+	uint8_t *coll_buf[5] = {NULL, NULL, NULL, NULL, NULL};
+	size_t ev_len = 0, coll_len[5] = {0, 0, 0, 0, 0};
+	struct kg_tdx_collateral tcoll;
+	struct kg_snp_certs certs;
+	kg_err rc;
+
+	memset(&certs, 0, sizeof certs);
+	KG_TRY_OUT(kg_file_read(evidence_file, KG_EVIDENCE_FILE_MAX, &ev, &ev_len));
+	if (files->certs_dir) {
+		size_t l;
+		if (read_cert(files->certs_dir, "vcek", &vcek, &l) == KG_OK && !vcek)
+			(void)read_cert(files->certs_dir, "vlek", &vcek, &l);
+		certs.vcek = vcek;
+		certs.vcek_len = vcek ? l : 0;
+		if (read_cert(files->certs_dir, "ask", &ask, &l) == KG_OK && !ask)
+			(void)read_cert(files->certs_dir, "asvk", &ask, &l);
+		certs.ask = ask;
+		certs.ask_len = ask ? l : 0;
+		(void)read_cert(files->certs_dir, "ark", &ark, &l);
+		certs.ark = ark;
+		certs.ark_len = ark ? l : 0;
+	}
+	if (files->crl_file) {
+		KG_TRY_OUT(kg_file_read(files->crl_file, KG_SNP_CRL_MAX, &crl, &certs.crl_len));
+		certs.crl = crl;
+	}
+	if (tee == KG_TEE_TDX && files->n_coll_dirs > 0) {
+		for (int i = 0; i < 5; i++)
+			read_first((char *const *)files->coll_dirs, files->n_coll_dirs, coll_names[i], &coll_buf[i],
+				   &coll_len[i]);
+		memset(&tcoll, 0, sizeof tcoll);
+		tcoll.tcb_info = coll_buf[0];
+		tcoll.tcb_info_len = coll_len[0];
+		tcoll.qe_identity = coll_buf[1];
+		tcoll.qe_identity_len = coll_len[1];
+		tcoll.tcb_signing_chain = coll_buf[2];
+		tcoll.tcb_signing_chain_len = coll_len[2];
+		tcoll.root_crl = coll_buf[3];
+		tcoll.root_crl_len = coll_len[3];
+		tcoll.pck_crl = coll_buf[4];
+		tcoll.pck_crl_len = coll_len[4];
+		KG_TRY_OUT(kg_attest_set_tdx_collateral(a, &tcoll));
+	}
+	rc = kg_attest_verify(a, tee, ev, ev_len, &certs, now, out);
+out:
+	free(ev);
+	free(vcek);
+	free(ask);
+	free(ark);
+	free(crl);
+	for (int i = 0; i < 5; i++)
+		free(coll_buf[i]);
+	return rc;
+}
+
 int kg_cmd_evidence(int argc, char **argv)
 {
 	static const struct option opts[] = {{"tee", required_argument, NULL, 't'},
@@ -80,25 +149,8 @@ int kg_cmd_evidence(int argc, char **argv)
 					     {"crl", required_argument, NULL, 'L'},
 					     {"help", no_argument, NULL, 'h'},
 					     {NULL, 0, NULL, 0}};
-	const char *tee_name = NULL, *certs_dir = NULL, *roots = NULL, *crl_file = NULL;
-	uint8_t *ev = NULL, *vcek = NULL, *ask = NULL, *ark = NULL, *crl = NULL;
-	size_t crl_len = 0;
-	/* TDX collateral: tcb info, QE identity, signing chain, root CRL, PCK CRL. */
-	static const char *const coll_names[5][6] = {
-		{"tcbInfo.json", "tcb_info.json", "tcbinfo.json", NULL},
-		{"qeIdentity.json", "qe_identity.json", "enclaveIdentity.json", NULL},
-		{"TCB_Signing_chain.pem", "tcb_signing_chain.pem", "TCB-Info-Issuer-Chain.pem", NULL},
-		{"IntelSGXRootCA.crl.der", "IntelSGXRootCA.der", "IntelSGXRootCA.crl", "root_crl.der", "root_crl.pem",
-		 NULL},
-		{"pckcrl_platform.crl.der", "pckcrl_processor.crl.der", "pckcrl.der", "pck_crl.der", "pck_crl.pem", NULL},
-	};
-	char *coll_dirs[8];
-	size_t n_coll_dirs = 0;
-	uint8_t *coll_buf[5] = {NULL, NULL, NULL, NULL, NULL};
-	size_t coll_len[5] = {0, 0, 0, 0, 0};
-	struct kg_tdx_collateral tcoll;
-	size_t ev_len = 0;
-	struct kg_snp_certs certs;
+	const char *tee_name = NULL, *roots = NULL;
+	struct kg_evidence_files files;
 	struct kg_attest_config acfg;
 	struct kg_attest *a = NULL;
 	struct kg_claims *claims = NULL;
@@ -108,6 +160,7 @@ int kg_cmd_evidence(int argc, char **argv)
 	int c, ret = 1;
 	kg_err e;
 
+	memset(&files, 0, sizeof files);
 	if (argc < 2 || strcmp(argv[1], "verify") != 0) {
 		if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
 			usage(stdout);
@@ -124,13 +177,13 @@ int kg_cmd_evidence(int argc, char **argv)
 			tee_name = optarg;
 			break;
 		case 'c':
-			certs_dir = optarg;
+			files.certs_dir = optarg;
 			break;
 		case 'r':
 			roots = optarg;
 			break;
 		case 'L':
-			crl_file = optarg;
+			files.crl_file = optarg;
 			break;
 		case 'a':
 			if (kg_time_parse(optarg, &now) != KG_OK) {
@@ -139,11 +192,11 @@ int kg_cmd_evidence(int argc, char **argv)
 			}
 			break;
 		case 'C':
-			if (n_coll_dirs == sizeof coll_dirs / sizeof coll_dirs[0]) {
+			if (files.n_coll_dirs == sizeof files.coll_dirs / sizeof files.coll_dirs[0]) {
 				fprintf(stderr, "keygate evidence verify: too many --collateral\n");
 				return 2;
 			}
-			coll_dirs[n_coll_dirs++] = optarg;
+			files.coll_dirs[files.n_coll_dirs++] = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -161,33 +214,10 @@ int kg_cmd_evidence(int argc, char **argv)
 		fprintf(stderr, "keygate evidence verify: unknown --tee '%s' (known: snp, tdx)\n", tee_name);
 		return 2;
 	}
-	if ((e = kg_file_read(argv[optind], KG_EVIDENCE_FILE_MAX, &ev, &ev_len)) != KG_OK) {
-		fprintf(stderr, "keygate evidence verify: cannot read %s\n", argv[optind]);
+	if (access(argv[optind], R_OK) != 0 || (files.crl_file && access(files.crl_file, R_OK) != 0)) {
+		fprintf(stderr, "keygate evidence verify: cannot read %s\n",
+			access(argv[optind], R_OK) != 0 ? argv[optind] : files.crl_file);
 		return 2;
-	}
-	memset(&certs, 0, sizeof certs);
-	if (certs_dir) {
-		size_t l;
-		if (read_cert(certs_dir, "vcek", &vcek, &l) == KG_OK && !vcek)
-			(void)read_cert(certs_dir, "vlek", &vcek, &l);
-		certs.vcek = vcek;
-		certs.vcek_len = vcek ? l : 0;
-		if (read_cert(certs_dir, "ask", &ask, &l) == KG_OK && !ask)
-			(void)read_cert(certs_dir, "asvk", &ask, &l);
-		certs.ask = ask;
-		certs.ask_len = ask ? l : 0;
-		(void)read_cert(certs_dir, "ark", &ark, &l);
-		certs.ark = ark;
-		certs.ark_len = ark ? l : 0;
-	}
-	if (crl_file) {
-		if (kg_file_read(crl_file, KG_SNP_CRL_MAX, &crl, &crl_len) != KG_OK) {
-			fprintf(stderr, "keygate evidence verify: cannot read --crl %s\n", crl_file);
-			ret = 2;
-			goto out;
-		}
-		certs.crl = crl;
-		certs.crl_len = crl_len;
 	}
 	memset(&acfg, 0, sizeof acfg);
 	acfg.snp_roots = tee == KG_TEE_SNP ? roots : NULL;
@@ -197,30 +227,11 @@ int kg_cmd_evidence(int argc, char **argv)
 		ret = 2;
 		goto out;
 	}
-	if (tee == KG_TEE_TDX && n_coll_dirs > 0) {
-		for (int i = 0; i < 5; i++)
-			read_first(coll_dirs, n_coll_dirs, coll_names[i], &coll_buf[i], &coll_len[i]);
-		memset(&tcoll, 0, sizeof tcoll);
-		tcoll.tcb_info = coll_buf[0];
-		tcoll.tcb_info_len = coll_len[0];
-		tcoll.qe_identity = coll_buf[1];
-		tcoll.qe_identity_len = coll_len[1];
-		tcoll.tcb_signing_chain = coll_buf[2];
-		tcoll.tcb_signing_chain_len = coll_len[2];
-		tcoll.root_crl = coll_buf[3];
-		tcoll.root_crl_len = coll_len[3];
-		tcoll.pck_crl = coll_buf[4];
-		tcoll.pck_crl_len = coll_len[4];
-		if ((e = kg_attest_set_tdx_collateral(a, &tcoll)) != KG_OK) {
-			ret = fail(e);
-			goto out;
-		}
-	}
 	if ((claims = calloc(1, sizeof *claims)) == NULL) {
 		ret = fail(KG_ERR_NOMEM);
 		goto out;
 	}
-	if ((e = kg_attest_verify(a, tee, ev, ev_len, &certs, now, claims)) != KG_OK) {
+	if ((e = kg_evidence_verify_files(a, tee, argv[optind], &files, now, claims)) != KG_OK) {
 		ret = fail(e);
 		goto out;
 	}
@@ -234,12 +245,5 @@ out:
 	free(json);
 	free(claims);
 	kg_attest_free(a);
-	free(ev);
-	free(vcek);
-	free(ask);
-	free(ark);
-	free(crl);
-	for (int i = 0; i < 5; i++)
-		free(coll_buf[i]);
 	return ret;
 }

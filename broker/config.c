@@ -23,6 +23,7 @@ static const struct {
 	F(challenge_key_file, STR), F(kek_file, STR), F(snp_roots, STR),     F(tdx_roots, STR),     F(replica, STR),
 	F(challenge_ttl, UINT), F(threads, UINT),     F(log_level, STR),     F(policy_cache_ttl, UINT),
 	F(max_connections, UINT), F(per_ip_connections, UINT), F(snp_require_crl, UINT),
+	F(audit_signing_key, STR), F(audit_seal_interval, UINT),
 #undef F
 };
 
@@ -84,6 +85,8 @@ kg_err kg_config_load(struct kg_config *cfg, const char *path, char *errbuf, siz
 	cfg->per_ip_connections = 64;
 	/* Fail closed: without AMD's current CRL a revoked VCEK would pass. */
 	cfg->snp_require_crl = 1;
+	/* Rows wait at most about this long (ms) before a signed checkpoint covers them. */
+	cfg->audit_seal_interval = 1000;
 	/* One TLS handshake keeps a core busy; twice the cores covers the
 	 * time spent waiting on PostgreSQL. */
 	cfg->threads = ncpu > 0 ? (unsigned)ncpu * 2 : 4;

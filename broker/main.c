@@ -10,6 +10,7 @@
 
 #include "../common/log.h"
 #include "../common/util.h"
+#include "auditlog.h"
 #include "broker.h"
 
 static const struct {
@@ -23,7 +24,8 @@ static const struct {
 	{"key", kg_cmd_key, "manage keys (key import, key create, key generate-kek)"},
 	{"collateral", kg_cmd_collateral, "import vendor collateral (collateral import --kind snp-crl FILE)"},
 	{"ledger", kg_cmd_ledger, "check ledger bundles, sync a ledger's checkpoint and revocations"},
-	{"audit", kg_cmd_audit, "answer audit questions (releases per day, recipients, denials, ...)"},
+	{"audit", kg_cmd_audit, "audit questions, and sealing and verifying the audit log"},
+	{"policy", kg_cmd_policy, "explain a key's policy decision for a piece of evidence (policy explain ...)"},
 };
 
 static void usage(FILE *f)
@@ -51,7 +53,9 @@ static void serve_usage(FILE *f)
 		   "\nSettings come from FILE (key = value), then KEYGATE_* environment variables, then flags.\n"
 		   "Keys: listen db tls_cert tls_key challenge_key_file kek_file snp_roots tdx_roots replica\n"
 		   "      challenge_ttl threads log_level policy_cache_ttl max_connections per_ip_connections\n"
-		   "      snp_require_crl (1: refuse SEV-SNP evidence without a current AMD CRL; default 1)\n");
+		   "      snp_require_crl (1: refuse SEV-SNP evidence without a current AMD CRL; default 1)\n"
+		   "      audit_signing_key (seal the audit log with this key; see keygate audit keygen)\n"
+		   "      audit_seal_interval (milliseconds between sealings; default 1000)\n");
 }
 
 static kg_err load_challenge_key(const char *path, uint8_t **out)
@@ -70,55 +74,12 @@ static kg_err load_challenge_key(const char *path, uint8_t **out)
 	return KG_OK;
 }
 
-/* Loads the collateral (AMD CRLs, Intel TDX documents) with conn and
- * hands it to the verifiers.  On failure the previous collateral stays in
- * force: each document's own nextUpdate bounds it. */
+/* kg_store_collateral's callback: arg is the broker. */
 static kg_err load_collateral(struct pg_conn *conn, void *arg)
 {
 	struct kg_broker *b = arg;
-	uint8_t *pem = NULL, *tdx[KG_TDX_COLL_N];
-	size_t len = 0, tdx_len[KG_TDX_COLL_N];
-	struct kg_tdx_collateral tc;
-	kg_err rc;
 
-	uint8_t **veks = NULL, **infos = NULL;
-	size_t *vek_lens = NULL, n_veks = 0, *info_lens = NULL, n_infos = 0;
-
-	if ((rc = kg_collateral_snp_crls(conn, &pem, &len)) == KG_OK)
-		rc = kg_attest_set_snp_crl(b->attest, pem, len);
-	free(pem);
-	KG_TRY(rc);
-	if ((rc = kg_collateral_snp_veks(conn, &veks, &vek_lens, &n_veks)) == KG_OK)
-		rc = kg_attest_set_snp_veks(b->attest, (const uint8_t *const *)veks, vek_lens, n_veks);
-	for (size_t i = 0; i < n_veks; i++)
-		free(veks[i]);
-	free(veks);
-	free(vek_lens);
-	KG_TRY(rc);
-	KG_TRY(kg_collateral_tdx(conn, tdx, tdx_len));
-	memset(&tc, 0, sizeof tc);
-	tc.tcb_info = tdx[KG_TDX_COLL_TCB_INFO];
-	tc.tcb_info_len = tdx_len[KG_TDX_COLL_TCB_INFO];
-	tc.qe_identity = tdx[KG_TDX_COLL_QE_IDENTITY];
-	tc.qe_identity_len = tdx_len[KG_TDX_COLL_QE_IDENTITY];
-	tc.tcb_signing_chain = tdx[KG_TDX_COLL_SIGNING_CHAIN];
-	tc.tcb_signing_chain_len = tdx_len[KG_TDX_COLL_SIGNING_CHAIN];
-	tc.root_crl = tdx[KG_TDX_COLL_ROOT_CRL];
-	tc.root_crl_len = tdx_len[KG_TDX_COLL_ROOT_CRL];
-	tc.pck_crl = tdx[KG_TDX_COLL_PCK_CRL];
-	tc.pck_crl_len = tdx_len[KG_TDX_COLL_PCK_CRL];
-	rc = kg_attest_set_tdx_collateral(b->attest, &tc);
-	for (int i = 0; i < KG_TDX_COLL_N; i++)
-		free(tdx[i]);
-	KG_TRY(rc);
-	/* Several platform kinds: every FMSPC's newest TCB info. */
-	if ((rc = kg_collateral_tdx_tcb_infos(conn, &infos, &info_lens, &n_infos)) == KG_OK)
-		rc = kg_attest_set_tdx_tcb_infos(b->attest, (const uint8_t *const *)infos, info_lens, n_infos);
-	for (size_t i = 0; i < n_infos; i++)
-		free(infos[i]);
-	free(infos);
-	free(info_lens);
-	return rc;
+	return kg_collateral_apply(conn, b->attest);
 }
 
 static kg_err reload_collateral_from_store(struct kg_broker *b)
@@ -151,6 +112,7 @@ int kg_cmd_serve(int argc, char **argv)
 	struct kg_broker b;
 	const char *path = getenv("KEYGATE_CONFIG"), *listen = NULL, *db = NULL;
 	struct kg_attest_config acfg;
+	struct kg_sealer *sealer = NULL;
 	char err[512] = "";
 	int c, ret = 1;
 	kg_err e;
@@ -240,12 +202,20 @@ int kg_cmd_serve(int argc, char **argv)
 		fprintf(stderr, "keygate serve: cannot start the policy listener: %s\n", kg_err_msg(e));
 		goto out;
 	}
+	if (cfg.audit_signing_key &&
+	    (e = kg_sealer_start(&sealer, cfg.db, cfg.audit_signing_key, cfg.replica, cfg.audit_seal_interval)) != KG_OK) {
+		fprintf(stderr, "keygate serve: cannot start the audit sealer (audit_signing_key): %s\n", kg_err_msg(e));
+		goto out;
+	}
+	if (!sealer)
+		kg_log(KG_LOG_WARN, "audit_not_sealed", "detail", "no audit_signing_key: this replica does not seal", NULL);
 	if ((e = kg_server_run(&b)) != KG_OK) {
 		fprintf(stderr, "keygate serve: cannot serve on %s: %s\n", cfg.listen, kg_err_msg(e));
 		goto out;
 	}
 	ret = 0;
 out:
+	kg_sealer_stop(sealer);
 	kg_cache_free(b.cache);
 	kg_store_free(b.store);
 	kg_attest_free(b.attest);

@@ -152,11 +152,13 @@ kg_err kg_migrate(const char *dsn, const char *const *dirs, size_t ndirs, bool d
 	}
 	KG_ENSURE_OUT(exec_ok(c, "SET client_min_messages = warning", "setup") &&
 			      exec_ok(c, "SELECT pg_advisory_lock(" KG_MIGRATE_LOCK ")", "lock") &&
+			      /* An admin role may apply migrations but not create tables. */
 			      exec_ok(c,
-				      "CREATE TABLE IF NOT EXISTS keygate_migrations ("
+				      "DO $$ BEGIN IF to_regclass('keygate_migrations') IS NULL THEN"
+				      " CREATE TABLE keygate_migrations ("
 				      " name text PRIMARY KEY, sha256 text NOT NULL,"
 				      " applied_at timestamptz NOT NULL DEFAULT now(),"
-				      " applied_by text NOT NULL DEFAULT current_user)",
+				      " applied_by text NOT NULL DEFAULT current_user); END IF; END $$",
 				      "create migrations table"),
 		      KG_ERR_DB_QUERY);
 	applied = PQexec(c, "SELECT name, sha256 FROM keygate_migrations ORDER BY name");

@@ -238,6 +238,48 @@ static void judge_ledgers(struct kg_broker *b, struct release_state *st, time_t 
 	free(cons);
 }
 
+/* Why the policies decided as they did, for the audit row: per policy of
+ * the claims' TEE (at most 16), the conditions that failed — the names
+ * `keygate policy explain` prints.  NULL on allocation failure. */
+static char *explain_json(const struct release_state *st, time_t now)
+{
+	struct kg_policy_cond conds[KG_POLICY_MAX_CONDS];
+	size_t cap = 64, len = 0, shown = 0;
+	char *s = malloc(cap);
+
+	if (!s)
+		return NULL;
+	s[len++] = '[';
+	for (size_t i = 0; i < st->key.n_policies && shown < 16; i++) {
+		const struct kg_policy *p = &st->key.policies[i];
+		size_t n;
+		if (p->tee != st->claims.tee)
+			continue;
+		n = kg_policy_explain(p, &st->claims, st->ledger_results, st->key.n_ledgers, now, false, conds,
+				      KG_POLICY_MAX_CONDS);
+		/* Room for the policy's frame and every condition name. */
+		size_t need = len + 64 + n * 32;
+		if (need > cap) {
+			char *t = realloc(s, need * 2);
+			if (!t) {
+				free(s);
+				return NULL;
+			}
+			s = t;
+			cap = need * 2;
+		}
+		len += (size_t)snprintf(s + len, cap - len, "%s{\"policy_id\":%lld,\"failed\":[", shown ? "," : "",
+					(long long)p->id);
+		for (size_t j = 0, k = 0; j < n; j++)
+			if (conds[j].result != KG_OK)
+				len += (size_t)snprintf(s + len, cap - len, "%s\"%s\"", k++ ? "," : "", conds[j].name);
+		len += (size_t)snprintf(s + len, cap - len, "]}");
+		shown++;
+	}
+	snprintf(s + len, cap - len, "]");
+	return s;
+}
+
 /* The key and its policies: from the cache when it holds them, else one
  * query (whose result the cache keeps unless it changed meanwhile). */
 static kg_err load_key(struct kg_broker *b, const char *key_id, enum kg_tee tee, struct kg_key_record *rec)
@@ -257,7 +299,7 @@ void kg_release(struct kg_broker *b, const char *key_id, const uint8_t *cert_der
 	struct release_state *st = calloc(1, sizeof *st);
 	struct kg_audit_row row;
 	time_t now = time(NULL);
-	char *tcb = NULL, rid[37];
+	char *tcb = NULL, *explain = NULL, rid[37];
 	kg_err e, ae;
 
 	memset(out, 0, sizeof *out);
@@ -291,6 +333,7 @@ void kg_release(struct kg_broker *b, const char *key_id, const uint8_t *cert_der
 		kg_policy_decide(st->key.policies, st->key.n_policies, &st->claims, st->ledger_results,
 				 st->key.n_ledgers, now, &st->decision);
 		e = st->decision.reason;
+		explain = explain_json(st, now);
 		if (e == KG_OK && st->key.is_model && st->key.version == 0)
 			e = KG_ERR_KEY_MISSING;
 		if (e == KG_OK)
@@ -307,6 +350,7 @@ void kg_release(struct kg_broker *b, const char *key_id, const uint8_t *cert_der
 	row.grant = e == KG_OK;
 	row.reason = kg_err_code(e);
 	row.ledger_json = st->ledger_json;
+	row.explain_json = explain;
 	if (st->have_cert)
 		row.evidence_sha256 = st->cert.ext_sha256;
 	if (st->have_claims) {
@@ -339,6 +383,7 @@ void kg_release(struct kg_broker *b, const char *key_id, const uint8_t *cert_der
 	}
 
 	free(tcb);
+	free(explain);
 	kg_ratls_free(&st->cert);
 	kg_release_req_free(&st->req);
 	free(st->ledger_results);

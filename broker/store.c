@@ -514,15 +514,15 @@ void kg_key_record_free(struct kg_key_record *r)
 
 static const char *audit_sql =
 	"INSERT INTO audit (request_id, replica, peer, key_id, key_version, policy_id, tee,"
-	"                   measurement, chip_id, tcb, decision, reason, evidence_sha256, ledger)"
+	"                   measurement, chip_id, tcb, decision, reason, evidence_sha256, ledger, explain)"
 	" VALUES ($1::uuid, $2, $3, $4, $5::integer, $6::bigint, $7, $8::bytea, $9::bytea, $10::jsonb,"
-	"         $11, $12, $13::bytea, $14::jsonb)";
+	"         $11, $12, $13::bytea, $14::jsonb, $15::jsonb)";
 
 kg_err kg_store_audit(struct kg_store *s, const struct kg_audit_row *row)
 {
 	char uuid[37], ver[16], pol[24];
-	const char *v[14];
-	int len[14] = {0}, fmt[14] = {0};
+	const char *v[15];
+	int len[15] = {0}, fmt[15] = {0};
 	PGresult *res;
 	unsigned slot;
 	kg_err rc = KG_OK;
@@ -555,12 +555,13 @@ kg_err kg_store_audit(struct kg_store *s, const struct kg_audit_row *row)
 	len[12] = 32;
 	fmt[12] = 1;
 	v[13] = row->ledger_json;
+	v[14] = row->explain_json;
 
 	KG_TRY(acquire(s, &slot));
 	/* Autocommit with synchronous_commit on: when this returns, the row
 	 * is durable (on the primary, and on synchronous standbys if the
 	 * operator configured them). */
-	res = PQexecParams(s->conns[slot], audit_sql, 14, NULL, v, len, fmt, 0);
+	res = PQexecParams(s->conns[slot], audit_sql, 15, NULL, v, len, fmt, 0);
 	if (PQresultStatus(res) != PGRES_COMMAND_OK)
 		rc = query_error(s, slot, res, "audit_insert") == KG_ERR_DB_UNAVAILABLE ? KG_ERR_DB_UNAVAILABLE
 											: KG_ERR_AUDIT_FAILED;
@@ -727,3 +728,52 @@ kg_err kg_collateral_tdx_tcb_infos(struct pg_conn *c, uint8_t ***docs, size_t **
 			   "tdx_tcb_infos", docs, lens, n);
 }
 
+/* Loads the collateral (AMD CRLs, Intel TDX documents) with conn and
+ * hands it to the verifiers.  On failure the previous collateral stays in
+ * force: each document's own nextUpdate bounds it. */
+kg_err kg_collateral_apply(struct pg_conn *conn, struct kg_attest *attest)
+{
+	uint8_t *pem = NULL, *tdx[KG_TDX_COLL_N];
+	size_t len = 0, tdx_len[KG_TDX_COLL_N];
+	struct kg_tdx_collateral tc;
+	kg_err rc;
+
+	uint8_t **veks = NULL, **infos = NULL;
+	size_t *vek_lens = NULL, n_veks = 0, *info_lens = NULL, n_infos = 0;
+
+	if ((rc = kg_collateral_snp_crls(conn, &pem, &len)) == KG_OK)
+		rc = kg_attest_set_snp_crl(attest, pem, len);
+	free(pem);
+	KG_TRY(rc);
+	if ((rc = kg_collateral_snp_veks(conn, &veks, &vek_lens, &n_veks)) == KG_OK)
+		rc = kg_attest_set_snp_veks(attest, (const uint8_t *const *)veks, vek_lens, n_veks);
+	for (size_t i = 0; i < n_veks; i++)
+		free(veks[i]);
+	free(veks);
+	free(vek_lens);
+	KG_TRY(rc);
+	KG_TRY(kg_collateral_tdx(conn, tdx, tdx_len));
+	memset(&tc, 0, sizeof tc);
+	tc.tcb_info = tdx[KG_TDX_COLL_TCB_INFO];
+	tc.tcb_info_len = tdx_len[KG_TDX_COLL_TCB_INFO];
+	tc.qe_identity = tdx[KG_TDX_COLL_QE_IDENTITY];
+	tc.qe_identity_len = tdx_len[KG_TDX_COLL_QE_IDENTITY];
+	tc.tcb_signing_chain = tdx[KG_TDX_COLL_SIGNING_CHAIN];
+	tc.tcb_signing_chain_len = tdx_len[KG_TDX_COLL_SIGNING_CHAIN];
+	tc.root_crl = tdx[KG_TDX_COLL_ROOT_CRL];
+	tc.root_crl_len = tdx_len[KG_TDX_COLL_ROOT_CRL];
+	tc.pck_crl = tdx[KG_TDX_COLL_PCK_CRL];
+	tc.pck_crl_len = tdx_len[KG_TDX_COLL_PCK_CRL];
+	rc = kg_attest_set_tdx_collateral(attest, &tc);
+	for (int i = 0; i < KG_TDX_COLL_N; i++)
+		free(tdx[i]);
+	KG_TRY(rc);
+	/* Several platform kinds: every FMSPC's newest TCB info. */
+	if ((rc = kg_collateral_tdx_tcb_infos(conn, &infos, &info_lens, &n_infos)) == KG_OK)
+		rc = kg_attest_set_tdx_tcb_infos(attest, (const uint8_t *const *)infos, info_lens, n_infos);
+	for (size_t i = 0; i < n_infos; i++)
+		free(infos[i]);
+	free(infos);
+	free(info_lens);
+	return rc;
+}

@@ -57,6 +57,8 @@ INSERT INTO policies (key_id, tee, measurements) VALUES
   ('unprovisioned', 'snp', ARRAY['\\x$meas'::bytea]);
 INSERT INTO policies (key_id, tee, measurements, min_tcb_microcode) VALUES
   ('tcb-key', 'snp', ARRAY['\\x$meas'::bytea], 250);
+-- A TDX policy keeps session64 valid while the test disables its SNP one.
+INSERT INTO policies (key_id, tee, measurements) VALUES ('session64', 'tdx', ARRAY['\\x$meas'::bytea]);
 SQL
 hostdata=$(printf 'tenant 42' | sha256sum | cut -c1-64)
 cat > "$tmp/mig/0101_e2e_snp_conditions.sql" <<SQL
@@ -67,6 +69,7 @@ INSERT INTO policies (key_id, tee, measurements, host_data) VALUES
   ('hd-key', 'snp', ARRAY['\\x$meas'::bytea], '\\x$hostdata');
 INSERT INTO policies (key_id, tee, measurements, min_guest_svn) VALUES
   ('svn-key', 'snp', ARRAY['\\x$meas'::bytea], 3);
+INSERT INTO policies (key_id, tee, measurements) VALUES ('hd-key', 'tdx', ARRAY['\\x$meas'::bytea]);
 SQL
 cat > "$tmp/mig/0102_e2e_tdx.sql" <<SQL
 INSERT INTO keys (key_id, kind) VALUES ('tdx-disk', 'session'), ('tdx-ood', 'session');
@@ -424,19 +427,60 @@ echo "# commit to cache invalidation seen from outside: $(( (t1 - t0) / 1000000 
 check "a key disabled while the broker runs is refused at once: key_disabled" expect_deny key_disabled --sim-measurement "$meas" --key session1
 kg_psql keygate -c "UPDATE keys SET state = 'active' WHERE key_id = 'session1'"
 check "... and granted again once re-enabled" client --sim-measurement "$meas" --key session1
-kg_psql keygate -c "UPDATE policies SET state = 'disabled' WHERE key_id = 'session64'"
+kg_psql keygate -c "UPDATE policies SET state = 'disabled' WHERE key_id = 'session64' AND tee = 'snp'"
 check "a policy disabled while the broker runs grants nothing: no_policy" expect_deny no_policy --sim-measurement "$meas" --key session64
-kg_psql keygate -c "UPDATE policies SET not_after = 'epoch' WHERE key_id = 'hd-key'"
+kg_psql keygate -c "UPDATE policies SET not_after = 'epoch' WHERE key_id = 'hd-key' AND tee = 'snp'"
 check "a policy that ended at the epoch is expired: policy_expired" expect_deny policy_expired --sim-measurement "$meas" --sim-host-data "$hostdata" --key hd-key
-kg_psql keygate -c "UPDATE policies SET not_after = 'infinity', not_before = '-infinity' WHERE key_id = 'hd-key'"
+kg_psql keygate -c "UPDATE policies SET not_after = 'infinity', not_before = '-infinity' WHERE key_id = 'hd-key' AND tee = 'snp'"
 check "a policy valid from -infinity to infinity grants" client --sim-measurement "$meas" --sim-host-data "$hostdata" --key hd-key
-kg_psql keygate -c "UPDATE policies SET not_before = 'infinity', not_after = NULL WHERE key_id = 'hd-key'"
+kg_psql keygate -c "UPDATE policies SET not_before = 'infinity', not_after = NULL WHERE key_id = 'hd-key' AND tee = 'snp'"
 check "a policy valid from infinity never grants: policy_not_yet_valid" expect_deny policy_not_yet_valid --sim-measurement "$meas" --sim-host-data "$hostdata" --key hd-key
 head -c 32 /dev/urandom > "$tmp/disk.v2"
 "$kg" key import --db "$admin_dsn" --kek "$tmp/kek" --id disk --file "$tmp/disk.v2" >/dev/null
 out=$(client --sim-measurement "$meas" --key disk --out-dir "$tmp/out" 2>&1)
 check "a key version imported while the broker runs is released at once" grep -q '"key_version":2' <<<"$out"
 check "... with the new material" cmp -s "$tmp/out/disk" "$tmp/disk.v2"
+
+# --- keygate policy explain: the same decision, condition by condition ----
+# (The collateral table was emptied above: TDX collateral comes from files.)
+simev=$bld/tests/sim-evidence
+"$simev" snp "$tmp/sim" "$meas" "$tmp/ev-good" && "$simev" snp "$tmp/sim" "$other" "$tmp/ev-other" &&
+	"$simev" snp "$tmp/sim" "$meas" "$tmp/ev-debug" debug && "$simev" tdx "$tmp/tdxsim" "$meas" "$tmp/ev-tdx" &&
+	"$simev" tdx "$tmp/tdxsim" "$meas" "$tmp/ev-tdx-debug" debug || echo "# sim-evidence failed"
+explain() { "$kg" policy explain --db "$admin_dsn" --roots "$tmp/sim-roots.pem" "$@" 2>&1; }
+# expect_explain RC PATTERN... -- ARGS: exit code RC and every PATTERN in the output.
+expect_explain() {
+	local want=$1 pats=() out rc; shift
+	while [ "$1" != "--" ]; do pats+=("$1"); shift; done; shift
+	out=$(explain "$@"); rc=$?
+	[ "$rc" -eq "$want" ] || { echo "# rc=$rc: $out" | head -20; return 1; }
+	for p in "${pats[@]}"; do grep -q -- "$p" <<<"$out" || { echo "# missing '$p' in: $out" | head -40; return 1; }; done
+}
+check "policy explain: a grant, every condition passing" expect_explain 0 "decision: grant (policy" "pass  measurements" "pass  min_tcb" -- --key session1 --tee snp "$tmp/ev-good"
+check "policy explain: another image, measurements FAIL" expect_explain 1 "FAIL  measurements *$other" "decision: deny, measurement_not_allowed" -- --key session1 --tee snp "$tmp/ev-other"
+check "policy explain: a debug guest, allow_debug FAIL" expect_explain 1 "FAIL  allow_debug *debug allowed" "decision: deny, debug_not_allowed" -- --key session1 --tee snp "$tmp/ev-debug"
+check "policy explain: TCB below the floor, min_tcb FAIL with both values" expect_explain 1 "FAIL  min_tcb *bootloader=4 tee=0 snp=24 microcode=219" "microcode>=250" "decision: deny, tcb_too_low" -- --key tcb-key --tee snp "$tmp/ev-good"
+check "policy explain: VMPL 0 where VMPL 1 is required" expect_explain 1 "FAIL  allowed_vmpls *0" "one of {1}" "decision: deny, vmpl_not_allowed" -- --key vmpl1-key --tee snp "$tmp/ev-good"
+check "policy explain: HOST_DATA differs (and the policy starts at infinity)" expect_explain 1 "FAIL  host_data" "$hostdata" "FAIL  not_before" "decision: deny, policy_not_yet_valid" -- --key hd-key --tee snp "$tmp/ev-good"
+check "policy explain: guest SVN below the minimum" expect_explain 1 "FAIL  min_guest_svn" ">= 3" "decision: deny, guest_svn_too_low" -- --key svn-key --tee snp "$tmp/ev-good"
+check "policy explain: a TDX grant" expect_explain 0 "pass  tdx_tcb_statuses *UpToDate" "decision: grant" -- --key tdx-disk --tee tdx --roots "$tmp/tdxsim/root.pem" --collateral "$tmp/tdxsim" "$tmp/ev-tdx"
+check "policy explain: a debug TD" expect_explain 1 "FAIL  allow_debug" "decision: deny, debug_not_allowed" -- --key tdx-disk --tee tdx --roots "$tmp/tdxsim/root.pem" --collateral "$tmp/tdxsim" "$tmp/ev-tdx-debug"
+check "policy explain: a key with a policy for another TEE only" expect_explain 1 "decision: deny, no_policy" -- --key tdx-disk --tee snp "$tmp/ev-good"
+check "policy explain: an unknown key" expect_explain 1 "decision: deny, unknown_key" -- --key no-such-key --tee snp "$tmp/ev-good"
+cp "$tmp/ev-good" "$tmp/ev-bad"; printf '\xff' | dd of="$tmp/ev-bad" bs=1 seek=100 conv=notrunc 2>/dev/null
+check "policy explain: evidence that does not verify" expect_explain 1 "evidence: NOT verified, snp_signature_invalid" -- --key session1 --tee snp "$tmp/ev-bad"
+out=$(explain --key session1 --tee snp --json "$tmp/ev-other")
+check "policy explain --json: the decision and each condition" python3 -c '
+import json, sys
+d = json.loads(sys.argv[1])
+assert d["decision"] == "deny" and d["reason"] == "measurement_not_allowed", d
+c = {x["name"]: x for x in d["policies"][0]["conditions"]}
+assert not c["measurements"]["pass"] and c["measurements"]["reason"] == "measurement_not_allowed"
+assert c["allow_debug"]["pass"] and c["min_tcb"]["pass"]' "$out"
+out=$(explain --key session1 --tee snp 2>&1); rc=$?
+check "policy explain without evidence is a usage error (exit 2)" test "$rc" -eq 2
+check "the audit row of a real denial names the failed condition" test "$(psql_kg -c "SELECT explain::text FROM audit WHERE reason = 'measurement_not_allowed' AND key_id = 'session1' ORDER BY audit_id DESC LIMIT 1" | grep -c '"failed": \["measurements"\]')" = 1
+check "... and a grant's row names its policy with nothing failed" test "$(psql_kg -c "SELECT count(*) FROM audit WHERE decision = 'grant' AND key_id = 'session1' AND explain @> jsonb_build_array(jsonb_build_object('policy_id', policy_id, 'failed', '[]'::jsonb))")" -ge 1
 
 # --- the auditor's side: views, keygate audit, policy history ------------
 kg_psql keygate -c "CREATE ROLE kgauditor LOGIN IN ROLE keygate_auditor" >/dev/null
@@ -495,6 +539,48 @@ out=$("$kg" migrate --db "$admin_dsn" --dir "$src/db/migrations" --dir "$tmp/mig
 check "a policy with a malformed measurement fails its migration" test "$rc" -ne 0
 check "... which is rolled back" test "$(psql_kg -c "SELECT count(*) FROM policies")" = "$before" -a "$(psql_kg -c "SELECT count(*) FROM keygate_migrations WHERE name = '0101_bad_policy.sql'")" = 0
 rm "$tmp/mig/0101_bad_policy.sql"
+# Each kind of invalid policy fails when its migration runs, and is rolled back.
+bad_migration() {
+	local name=$1 sql=$2 before after rc
+	printf '%s\n' "$sql" > "$tmp/mig/0199_bad.sql"
+	before=$(psql_kg -c "SELECT count(*) FROM policies")
+	"$kg" migrate --db "${3:-$admin_dsn}" --dir "$src/db/migrations" --dir "$tmp/mig" >"$tmp/mig.out" 2>&1; rc=$?
+	after=$(psql_kg -c "SELECT count(*) FROM policies")
+	rm -f "$tmp/mig/0199_bad.sql"
+	[ "$rc" -ne 0 ] && [ "$before" = "$after" ] &&
+		[ "$(psql_kg -c "SELECT count(*) FROM keygate_migrations WHERE name = '0199_bad.sql'")" = 0 ] ||
+		{ echo "# $name: rc=$rc before=$before after=$after"; cat "$tmp/mig.out"; return 1; }
+}
+m48="ARRAY['\\x$meas'::bytea]"
+check "invalid policy: a TEE nobody supports" bad_migration tee "INSERT INTO policies (key_id, tee, measurements) VALUES ('session1', 'sgx', $m48);"
+check "invalid policy: a TDX column on an SNP policy" bad_migration tdxcol "INSERT INTO policies (key_id, tee, measurements, tdx_mr_owner) VALUES ('session1', 'snp', $m48, '\\x$meas');"
+check "invalid policy: an SNP column on a TDX policy" bad_migration snpcol "INSERT INTO policies (key_id, tee, measurements, min_tcb_snp) VALUES ('session1', 'tdx', $m48, 8);"
+check "invalid policy: a TCB floor out of range" bad_migration tcb "INSERT INTO policies (key_id, tee, measurements, min_tcb_snp) VALUES ('session1', 'snp', $m48, 300);"
+check "invalid policy: HOST_DATA of the wrong length" bad_migration hostdata "INSERT INTO policies (key_id, tee, measurements, host_data) VALUES ('session1', 'snp', $m48, '\\x0102');"
+check "invalid policy: an unknown TDX TCB status" bad_migration status "INSERT INTO policies (key_id, tee, measurements, tdx_tcb_statuses) VALUES ('session1', 'tdx', $m48, '{Revoked}');"
+check "invalid policy: neither measurements nor a ledger" bad_migration nomeas "INSERT INTO policies (key_id, tee) VALUES ('session1', 'snp');"
+check "invalid policy: an unknown ledger" bad_migration ledger "INSERT INTO policies (key_id, tee, ledger_id) VALUES ('session1', 'snp', 'no-such-ledger');"
+check "invalid policy: an unknown key" bad_migration key "INSERT INTO policies (key_id, tee, measurements) VALUES ('no-such-key', 'snp', $m48);"
+check "invalid policy: an end before its start" bad_migration window "INSERT INTO policies (key_id, tee, measurements, not_before, not_after) VALUES ('session1', 'snp', $m48, '2030-01-01', '2029-01-01');"
+check "a migration that leaves an active key without a valid policy fails" bad_migration last "UPDATE policies SET state = 'disabled' WHERE key_id = 'svn-key';"
+check "... as does one that lets its last policy expire" bad_migration expire "UPDATE policies SET not_after = now() - interval '1 day' WHERE key_id = 'svn-key';"
+check "... or deletes it" bad_migration delete "DELETE FROM policies WHERE key_id = 'svn-key';"
+# The admin role applies policy migrations; the history names the login.
+kg_psql keygate -c "CREATE ROLE kgadmin LOGIN IN ROLE keygate_admin" >/dev/null
+kgadmin_dsn=$(kg_pg_dsn keygate kgadmin)
+check "the admin role may not change the schema" bad_migration schema "ALTER TABLE policies ADD COLUMN x int;" "$kgadmin_dsn"
+check "the admin role may not touch audit rows" bad_migration audit "DELETE FROM audit;" "$kgadmin_dsn"
+cat > "$tmp/mig/0103_admin_policy.sql" <<SQL
+UPDATE keys SET state = 'disabled' WHERE key_id = 'svn-key';
+UPDATE policies SET state = 'disabled' WHERE key_id = 'svn-key';
+INSERT INTO policies (key_id, tee, measurements, min_guest_svn) VALUES ('svn-key', 'snp', $m48, 4);
+UPDATE keys SET state = 'active' WHERE key_id = 'svn-key';
+SQL
+out=$("$kg" migrate --db "$kgadmin_dsn" --dir "$src/db/migrations" --dir "$tmp/mig" 2>&1); rc=$?
+check "the admin role applies a policy migration (disable the key, replace its policy, enable it)" test "$rc" -eq 0
+check "... recorded in the policy history with the admin's login and the migration" test "$(psql_kg -c "SELECT count(*) FROM policy_history WHERE migration = '0103_admin_policy.sql' AND db_user = 'kgadmin'")" -ge 4
+out=$(psql -X -h "$KG_PGHOST" -p "$KG_PGPORT" -U kgadmin -d keygate -c "DELETE FROM policy_history" 2>&1); rc=$?
+check "the admin role cannot rewrite the policy history" test "$rc" -ne 0
 echo "-- edited" >> "$tmp/mig/0100_e2e_policy.sql"
 out=$("$kg" migrate --db "$admin_dsn" --dir "$src/db/migrations" --dir "$tmp/mig" 2>&1); rc=$?
 check "an applied migration that changed is refused" test "$rc" -ne 0

@@ -1,0 +1,589 @@
+/*
+ * Sealing and verifying the audit log (auditlog.h).  The sealer reads each
+ * row's entry through kg_audit_queued() (the broker role may not read audit
+ * rows); the verifier computes it itself with the same expression, naming
+ * pg_catalog explicitly so that a function planted in another schema
+ * cannot stand in for it, and with the session settings it depends on.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <libpq-fe.h>
+#include <sodium.h>
+
+#include "../common/log.h"
+#include "../common/util.h"
+#include "../ledger/log.h"
+#include "auditlog.h"
+#include "broker.h"
+
+#define ENTRY_SQL(row)                                                                                    \
+	"pg_catalog.jsonb_strip_nulls(pg_catalog.to_jsonb(" row ") OPERATOR(pg_catalog.-) 'audit_id'::text)" \
+	"::pg_catalog.text"
+
+/* Every transaction here sets what the entry's text depends on. */
+static const char settings_sql[] = "SET LOCAL TimeZone = 'UTC'; SET LOCAL bytea_output = 'hex';"
+				   " SET LOCAL client_encoding = 'UTF8'";
+
+/* One sealer at a time, whichever replica it runs in ("kg", "audt"). */
+#define SEAL_LOCK "pg_catalog.pg_try_advisory_xact_lock(27495, 1635083380)"
+
+static bool res_ok(PGresult *res)
+{
+	ExecStatusType st = PQresultStatus(res);
+
+	return st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
+}
+
+/* Runs sql (no parameters, no rows wanted). */
+static kg_err run(PGconn *c, const char *sql)
+{
+	PGresult *res = PQexec(c, sql);
+	bool ok = res_ok(res);
+
+	if (!ok)
+		kg_log(KG_LOG_ERROR, "audit_log_query_failed", "error", PQerrorMessage(c), NULL);
+	PQclear(res);
+	return ok ? KG_OK : KG_ERR_DB_QUERY;
+}
+
+static PGresult *query(PGconn *c, const char *sql, int n, const char *const *v)
+{
+	PGresult *res = PQexecParams(c, sql, n, NULL, v, NULL, NULL, 0);
+
+	if (!res_ok(res))
+		kg_log(KG_LOG_ERROR, "audit_log_query_failed", "error", PQerrorMessage(c), NULL);
+	return res;
+}
+
+static kg_err unhex(const char *s, uint8_t *out, size_t cap, size_t *len)
+{
+	size_t n = strlen(s);
+
+	KG_ENSURE(n % 2 == 0 && n / 2 <= cap, KG_ERR_DB_QUERY);
+	KG_ENSURE(sodium_hex2bin(out, cap, s, n, NULL, len, NULL) == 0 && *len == n / 2, KG_ERR_DB_QUERY);
+	return KG_OK;
+}
+
+/* A growing string for the array literals of one sealing. */
+struct sb {
+	char *p;
+	size_t len, cap;
+};
+
+static kg_err sb_add(struct sb *b, const char *s)
+{
+	size_t n = strlen(s);
+
+	if (b->len + n + 2 > b->cap) {
+		size_t cap = (b->cap + n + 2) * 2;
+		char *p = realloc(b->p, cap);
+		KG_ENSURE(p != NULL, KG_ERR_NOMEM);
+		b->p = p;
+		b->cap = cap;
+	}
+	b->p[b->len] = b->len == 0 ? '{' : ',';
+	b->len++;
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = 0;
+	return KG_OK;
+}
+
+static const char *sb_close(struct sb *b)
+{
+	/* sb_add left room for the brace and the NUL. */
+	if (!b->p)
+		return "{}";
+	b->p[b->len++] = '}';
+	b->p[b->len] = 0;
+	return b->p;
+}
+
+/* The tree state the last sealing left: its frontier, which must agree
+ * with the number of leaves stored. */
+static kg_err load_frontier(PGconn *c, struct kg_ledger_frontier *f)
+{
+	PGresult *res = query(c,
+			      "SELECT (SELECT COALESCE(max(seq) + 1, 0) FROM public.audit_tree),"
+			      " (SELECT size FROM public.audit_checkpoints ORDER BY size DESC LIMIT 1),"
+			      " (SELECT pg_catalog.encode(frontier, 'hex') FROM public.audit_checkpoints"
+			      "   ORDER BY size DESC LIMIT 1)",
+			      0, NULL);
+	uint8_t buf[64 * 32];
+	size_t len = 0;
+	uint64_t leaves, size = 0;
+	kg_err rc = KG_ERR_DB_QUERY;
+
+	memset(f, 0, sizeof *f);
+	if (!res_ok(res) || PQntuples(res) != 1)
+		goto out;
+	leaves = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
+	if (!PQgetisnull(res, 0, 1)) {
+		size = strtoull(PQgetvalue(res, 0, 1), NULL, 10);
+		KG_TRY_OUT(unhex(PQgetvalue(res, 0, 2), buf, sizeof buf, &len));
+	}
+	if (leaves != size) {
+		/* Someone wrote the tree without a checkpoint, or removed one:
+		 * sealing on top would sign over it.  `audit verify` explains. */
+		kg_log(KG_LOG_ERROR, "audit_log_inconsistent", "detail", "tree size and last checkpoint differ", NULL);
+		goto out;
+	}
+	rc = kg_ledger_frontier_load(size, buf, len, f) == KG_OK ? KG_OK : KG_ERR_DB_QUERY;
+out:
+	PQclear(res);
+	return rc;
+}
+
+kg_err kg_auditlog_seal(PGconn *c, const struct kg_ledger_skey *sk, const char *replica, size_t max, uint64_t *sealed,
+			uint64_t *size)
+{
+	struct kg_ledger_frontier f;
+	struct sb seqs = {0}, ids = {0}, leaves = {0};
+	PGresult *res = NULL;
+	char maxs[24], num[24], hex[2 * 64 * 32 + 1], root_hex[65], note[1024], size_s[24];
+	uint8_t root[32];
+	size_t note_len;
+	int rows;
+	kg_err rc = KG_ERR_DB_QUERY;
+
+	*sealed = *size = 0;
+	KG_ENSURE(max > 0, KG_ERR_INVALID_ARG);
+	KG_TRY(run(c, "BEGIN"));
+	KG_TRY_OUT(run(c, settings_sql));
+	res = query(c, "SELECT " SEAL_LOCK, 0, NULL);
+	KG_ENSURE_OUT(res_ok(res) && PQntuples(res) == 1, KG_ERR_DB_QUERY);
+	if (strcmp(PQgetvalue(res, 0, 0), "t") != 0) {
+		rc = KG_OK; /* another replica is sealing */
+		goto out;
+	}
+	PQclear(res);
+	res = NULL;
+	KG_TRY_OUT(load_frontier(c, &f));
+
+	snprintf(maxs, sizeof maxs, "%zu", max);
+	res = query(c, "SELECT audit_id, entry FROM public.kg_audit_queued($1::bigint)", 1, (const char *[]){maxs});
+	KG_ENSURE_OUT(res_ok(res), KG_ERR_DB_QUERY);
+	rows = PQntuples(res);
+	if (rows == 0) {
+		rc = KG_OK;
+		goto out;
+	}
+	for (int i = 0; i < rows; i++) {
+		uint8_t leaf[32];
+		const char *entry = PQgetvalue(res, i, 1);
+
+		kg_ledger_leaf_hash((const uint8_t *)entry, (size_t)PQgetlength(res, i, 1), leaf);
+		snprintf(num, sizeof num, "%" PRIu64, f.size);
+		kg_hex(hex, leaf, 32);
+		KG_TRY_OUT(sb_add(&seqs, num));
+		KG_TRY_OUT(sb_add(&ids, PQgetvalue(res, i, 0)));
+		KG_TRY_OUT(sb_add(&leaves, hex));
+		kg_ledger_frontier_append(&f, leaf);
+	}
+	PQclear(res);
+	res = NULL;
+
+	const char *arrays[3] = {sb_close(&seqs), sb_close(&ids), sb_close(&leaves)};
+	res = query(c,
+		    "INSERT INTO public.audit_tree (seq, audit_id, leaf_hash)"
+		    " SELECT s, i, pg_catalog.decode(h, 'hex')"
+		    "   FROM unnest($1::bigint[], $2::bigint[], $3::text[]) AS t(s, i, h)",
+		    3, arrays);
+	KG_ENSURE_OUT(res_ok(res), KG_ERR_DB_QUERY);
+	PQclear(res);
+	res = query(c, "DELETE FROM public.audit_queue WHERE audit_id = ANY ($1::bigint[])", 1, &arrays[1]);
+	KG_ENSURE_OUT(res_ok(res), KG_ERR_DB_QUERY);
+	PQclear(res);
+	res = NULL;
+
+	kg_ledger_frontier_root(&f, root);
+	KG_TRY_OUT(kg_ledger_checkpoint_sign(sk, f.size, root, note, sizeof note, &note_len));
+	kg_hex(root_hex, root, 32);
+	kg_hex(hex, (const uint8_t *)f.h, 32 * f.n);
+	snprintf(size_s, sizeof size_s, "%" PRIu64, f.size);
+	res = query(c,
+		    "INSERT INTO public.audit_checkpoints (size, root, frontier, note, replica)"
+		    " VALUES ($1::bigint, pg_catalog.decode($2, 'hex'), pg_catalog.decode($3, 'hex'), $4, $5)",
+		    5, (const char *[]){size_s, root_hex, hex, note, replica});
+	KG_ENSURE_OUT(res_ok(res), KG_ERR_DB_QUERY);
+	PQclear(res);
+	res = NULL;
+	KG_TRY_OUT(run(c, "COMMIT"));
+	*sealed = (uint64_t)rows;
+	*size = f.size;
+	rc = KG_OK;
+out:
+	PQclear(res);
+	if (*sealed == 0)
+		(void)run(c, "ROLLBACK");
+	free(seqs.p);
+	free(ids.p);
+	free(leaves.p);
+	return rc;
+}
+
+/* ---- the sealer thread ---- */
+
+struct kg_sealer {
+	pthread_t thread;
+	int wake[2];
+	char *dsn, *replica;
+	struct kg_ledger_skey *sk;
+	unsigned interval_ms;
+};
+
+#define SEAL_BATCH 5000
+
+static void *sealer_main(void *arg)
+{
+	struct kg_sealer *s = arg;
+	PGconn *c = NULL;
+
+	for (;;) {
+		struct pollfd p = {s->wake[0], POLLIN, 0};
+		uint64_t sealed, size;
+
+		if (poll(&p, 1, (int)s->interval_ms) > 0)
+			break;
+		if (!c || PQstatus(c) != CONNECTION_OK) {
+			PQfinish(c);
+			if (!(c = kg_pg_connect(s->dsn)) || PQstatus(c) != CONNECTION_OK)
+				continue; /* the release path reports the database */
+		}
+		/* A backlog is worked off in batches, one transaction each. */
+		do {
+			if (kg_auditlog_seal(c, s->sk, s->replica, SEAL_BATCH, &sealed, &size) != KG_OK) {
+				kg_log(KG_LOG_ERROR, "audit_seal_failed", NULL);
+				break;
+			}
+			if (sealed > 0) {
+				char n[24], sz[24];
+				snprintf(n, sizeof n, "%" PRIu64, sealed);
+				snprintf(sz, sizeof sz, "%" PRIu64, size);
+				kg_log(KG_LOG_DEBUG, "audit_sealed", "rows", n, "size", sz, NULL);
+			}
+		} while (sealed == SEAL_BATCH);
+	}
+	PQfinish(c);
+	return NULL;
+}
+
+kg_err kg_sealer_start(struct kg_sealer **out, const char *dsn, const char *key_file, const char *replica,
+		       unsigned interval_ms)
+{
+	struct kg_sealer *s;
+	kg_err rc;
+
+	*out = NULL;
+	KG_ENSURE((s = calloc(1, sizeof *s)) != NULL, KG_ERR_NOMEM);
+	s->wake[0] = s->wake[1] = -1;
+	s->interval_ms = interval_ms;
+	if ((rc = kg_ledger_skey_read(key_file, &s->sk)) != KG_OK)
+		goto fail;
+	rc = KG_ERR_CONFIG;
+	if (kg_ledger_skey_pub(s->sk)->type != KG_LEDGER_SIG_ED25519)
+		goto fail;
+	rc = KG_ERR_NOMEM;
+	if (!(s->dsn = strdup(dsn)) || !(s->replica = strdup(replica)) || pipe(s->wake) != 0)
+		goto fail;
+	rc = KG_ERR_INTERNAL;
+	if (pthread_create(&s->thread, NULL, sealer_main, s) != 0)
+		goto fail;
+	*out = s;
+	return KG_OK;
+fail:
+	close(s->wake[0]);
+	close(s->wake[1]);
+	kg_ledger_skey_free(s->sk);
+	free(s->dsn);
+	free(s->replica);
+	free(s);
+	return rc;
+}
+
+void kg_sealer_stop(struct kg_sealer *s)
+{
+	ssize_t w;
+
+	if (!s)
+		return;
+	w = write(s->wake[1], "x", 1);
+	(void)w;
+	pthread_join(s->thread, NULL);
+	close(s->wake[0]);
+	close(s->wake[1]);
+	kg_ledger_skey_free(s->sk);
+	free(s->dsn);
+	free(s->replica);
+	free(s);
+}
+
+/* ---- verification ---- */
+
+const char *kg_auditlog_problem_name(enum kg_auditlog_problem p)
+{
+	static const char *const names[] = {"ok",	 "changed",   "reordered", "removed", "unsealed",
+					    "tree",	 "signature", "uncovered", "pinned"};
+
+	return (size_t)p < sizeof names / sizeof names[0] ? names[p] : "unknown";
+}
+
+__attribute__((format(printf, 5, 6))) static void problem(struct kg_auditlog_report *r,
+							    enum kg_auditlog_problem p, int64_t audit_id,
+							    int64_t position, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (r->problems++ > 0)
+		return;
+	r->first = p;
+	r->first_audit_id = audit_id;
+	r->first_position = position;
+	va_start(ap, fmt);
+	vsnprintf(r->first_text, sizeof r->first_text, fmt, ap);
+	va_end(ap);
+}
+
+/* The checkpoints, read alongside the tree in size order. */
+struct cp_stream {
+	PGconn *c;
+	PGresult *res;
+	int row, rows;
+	bool done;
+};
+
+static kg_err cp_next(struct cp_stream *s, bool *have)
+{
+	if (s->res && s->row + 1 < s->rows) {
+		s->row++;
+		*have = true;
+		return KG_OK;
+	}
+	PQclear(s->res);
+	s->res = NULL;
+	*have = false;
+	if (s->done)
+		return KG_OK;
+	s->res = query(s->c, "FETCH 1000 FROM kg_cp", 0, NULL);
+	KG_ENSURE(res_ok(s->res), KG_ERR_DB_QUERY);
+	s->rows = PQntuples(s->res);
+	s->row = 0;
+	s->done = s->rows < 1000;
+	*have = s->rows > 0;
+	return KG_OK;
+}
+
+/* Checks the checkpoint under s against the tree of f's leaves. */
+static void check_checkpoint(struct cp_stream *s, const struct kg_ledger_key *key, const struct kg_ledger_frontier *f,
+			     struct kg_auditlog_report *r)
+{
+	const char *note = PQgetvalue(s->res, s->row, 3);
+	uint8_t root[32], stored_root[32], note_root[32], fr[64 * 32];
+	size_t len, frlen;
+	uint64_t size = f->size, note_size;
+
+	r->checkpoints++;
+	kg_ledger_frontier_root(f, root);
+	if (unhex(PQgetvalue(s->res, s->row, 1), stored_root, 32, &len) != KG_OK || len != 32 ||
+	    unhex(PQgetvalue(s->res, s->row, 2), fr, sizeof fr, &frlen) != KG_OK) {
+		problem(r, KG_AUDIT_TREE, -1, (int64_t)size, "the checkpoint of size %" PRIu64 " is malformed", size);
+		return;
+	}
+	if (kg_ledger_checkpoint_open(key, (const uint8_t *)note, strlen(note), &note_size, note_root) != KG_OK ||
+	    note_size != size || memcmp(note_root, stored_root, 32) != 0) {
+		problem(r, KG_AUDIT_SIGNATURE, -1, (int64_t)size,
+			"the checkpoint of size %" PRIu64 " is not signed by the audit key, or its note differs", size);
+		return;
+	}
+	if (memcmp(root, stored_root, 32) != 0 || frlen != 32 * f->n || memcmp(fr, f->h, frlen) != 0)
+		problem(r, KG_AUDIT_TREE, -1, (int64_t)size,
+			"the signed checkpoint of size %" PRIu64 " does not match the stored leaves: a row before "
+			"position %" PRIu64 " was rewritten together with its leaf hash, or leaves were removed",
+			size, size);
+}
+
+/* A changed leaf that equals another position's: the row moved. */
+static void changed_or_moved(PGconn *c, int64_t id, uint64_t pos, const uint8_t leaf[static 32],
+			     struct kg_auditlog_report *r)
+{
+	char hex[65];
+	PGresult *res;
+
+	kg_hex(hex, leaf, 32);
+	res = query(c,
+		    "SELECT seq, audit_id FROM public.audit_log_tree WHERE leaf_hash = pg_catalog.decode($1, 'hex')"
+		    " ORDER BY seq LIMIT 1",
+		    1, (const char *[]){hex});
+	if (res_ok(res) && PQntuples(res) == 1)
+		problem(r, KG_AUDIT_REORDERED, id, (int64_t)pos,
+			"audit row %" PRId64 " (position %" PRIu64 ") holds the row sealed at position %s (audit "
+			"row %s): rows were reordered",
+			id, pos, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1));
+	else
+		problem(r, KG_AUDIT_CHANGED, id, (int64_t)pos,
+			"audit row %" PRId64 " (position %" PRIu64 ") was changed after it was sealed", id, pos);
+	PQclear(res);
+}
+
+static kg_err walk_tree(PGconn *c, const struct kg_ledger_key *key, const uint8_t *pin_root, uint64_t pin_size,
+			struct kg_auditlog_report *r)
+{
+	struct kg_ledger_frontier f;
+	struct cp_stream cps = {.c = c};
+	PGresult *res = NULL;
+	bool have_cp, done = false;
+	uint64_t pos = 0;
+	kg_err rc = KG_ERR_DB_QUERY;
+
+	memset(&f, 0, sizeof f);
+	KG_TRY_OUT(run(c, "DECLARE kg_cp NO SCROLL CURSOR FOR SELECT size, pg_catalog.encode(root, 'hex'),"
+			  " pg_catalog.encode(frontier, 'hex'), note FROM public.audit_log_checkpoints ORDER BY size"));
+	KG_TRY_OUT(run(c, "DECLARE kg_tree NO SCROLL CURSOR FOR SELECT t.seq, t.audit_id,"
+			  " pg_catalog.encode(t.leaf_hash, 'hex'), l.audit_id IS NOT NULL, " ENTRY_SQL("l")
+			  " FROM public.audit_log_tree t LEFT JOIN public.audit_log l ON l.audit_id = t.audit_id"
+			  " ORDER BY t.seq"));
+	KG_TRY_OUT(cp_next(&cps, &have_cp));
+	while (!done) {
+		PQclear(res);
+		res = query(c, "FETCH 5000 FROM kg_tree", 0, NULL);
+		KG_ENSURE_OUT(res_ok(res), KG_ERR_DB_QUERY);
+		done = PQntuples(res) < 5000;
+		for (int i = 0; i < PQntuples(res); i++, pos++) {
+			int64_t seq = strtoll(PQgetvalue(res, i, 0), NULL, 10);
+			int64_t id = strtoll(PQgetvalue(res, i, 1), NULL, 10);
+			uint8_t stored[32], leaf[32];
+			size_t len;
+
+			if (seq != (int64_t)pos) {
+				problem(r, KG_AUDIT_REMOVED, -1, (int64_t)pos,
+					"tree position %" PRIu64 " is missing: the row sealed there was removed", pos);
+				pos = (uint64_t)seq;
+			}
+			if (unhex(PQgetvalue(res, i, 2), stored, 32, &len) != KG_OK || len != 32)
+				memset(stored, 0, 32);
+			if (strcmp(PQgetvalue(res, i, 3), "t") != 0) {
+				problem(r, KG_AUDIT_REMOVED, id, (int64_t)pos,
+					"audit row %" PRId64 " (position %" PRIu64 ") was removed after it was sealed", id,
+					pos);
+			} else {
+				kg_ledger_leaf_hash((const uint8_t *)PQgetvalue(res, i, 4), (size_t)PQgetlength(res, i, 4),
+						    leaf);
+				if (memcmp(leaf, stored, 32) != 0)
+					changed_or_moved(c, id, pos, leaf, r);
+			}
+			/* The rows are checked against the stored leaves; the
+			 * leaves against the signed roots. */
+			kg_ledger_frontier_append(&f, stored);
+			r->sealed++;
+			while (have_cp && strtoull(PQgetvalue(cps.res, cps.row, 0), NULL, 10) <= f.size) {
+				if (strtoull(PQgetvalue(cps.res, cps.row, 0), NULL, 10) == f.size)
+					check_checkpoint(&cps, key, &f, r);
+				KG_TRY_OUT(cp_next(&cps, &have_cp));
+			}
+			if (pin_size == f.size) {
+				uint8_t root[32];
+				kg_ledger_frontier_root(&f, root);
+				if (memcmp(root, pin_root, 32) != 0)
+					problem(r, KG_AUDIT_PINNED, -1, (int64_t)pin_size,
+						"the tree at size %" PRIu64 " differs from the checkpoint kept outside "
+						"the database: history was rewritten",
+						pin_size);
+			}
+		}
+	}
+	r->size = f.size;
+	if (have_cp)
+		problem(r, KG_AUDIT_REMOVED, -1, (int64_t)f.size,
+			"a checkpoint of size %s covers positions the tree no longer has: sealed rows were removed "
+			"from the end",
+			PQgetvalue(cps.res, cps.row, 0));
+	while (have_cp) {
+		r->checkpoints++;
+		KG_TRY_OUT(cp_next(&cps, &have_cp));
+	}
+	if (pin_size > f.size)
+		problem(r, KG_AUDIT_PINNED, -1, (int64_t)f.size,
+			"the tree has %" PRIu64 " positions but a checkpoint kept outside the database has %" PRIu64
+			": sealed rows and their checkpoints were removed",
+			f.size, pin_size);
+	rc = KG_OK;
+out:
+	PQclear(res);
+	PQclear(cps.res);
+	return rc;
+}
+
+kg_err kg_auditlog_verify(PGconn *c, const struct kg_ledger_key *key, const uint8_t *pinned, size_t pinned_len,
+			  struct kg_auditlog_report *r)
+{
+	uint8_t pin_root[32];
+	uint64_t pin_size = 0, last_cp = 0;
+	PGresult *res = NULL;
+	kg_err rc = KG_ERR_DB_QUERY;
+
+	memset(r, 0, sizeof *r);
+	r->first_audit_id = r->first_position = -1;
+	if (pinned)
+		KG_TRY(kg_ledger_checkpoint_open(key, pinned, pinned_len, &pin_size, pin_root));
+	/* One snapshot for the tree, the checkpoints, the rows and the queue. */
+	KG_TRY(run(c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"));
+	KG_TRY_OUT(run(c, settings_sql));
+	res = query(c,
+		    "SELECT (SELECT pg_catalog.array_agg(attname::text ORDER BY attname) FROM pg_catalog.pg_attribute"
+		    "         WHERE attrelid = 'public.audit'::regclass AND attnum > 0 AND NOT attisdropped)"
+		    "       IS NOT DISTINCT FROM"
+		    "       (SELECT pg_catalog.array_agg(attname::text ORDER BY attname) FROM pg_catalog.pg_attribute"
+		    "         WHERE attrelid = 'public.audit_log'::regclass AND attnum > 0 AND NOT attisdropped),"
+		    " (SELECT count(*) FROM public.audit_log), (SELECT count(*) FROM public.audit_log_queue),"
+		    " (SELECT COALESCE(extract(epoch FROM pg_catalog.clock_timestamp() - min(queued_at)), 0)"
+		    "    FROM public.audit_log_queue),"
+		    " (SELECT COALESCE(max(size), 0) FROM public.audit_log_checkpoints)",
+		    0, NULL);
+	KG_ENSURE_OUT(res_ok(res) && PQntuples(res) == 1, KG_ERR_DB_QUERY);
+	if (strcmp(PQgetvalue(res, 0, 0), "t") != 0) {
+		kg_log(KG_LOG_ERROR, "audit_log_view_stale", "detail",
+		       "the audit_log view does not list every column of audit; re-create it", NULL);
+		rc = KG_ERR_CONFIG;
+		goto out;
+	}
+	r->rows = strtoull(PQgetvalue(res, 0, 1), NULL, 10);
+	r->queued = strtoull(PQgetvalue(res, 0, 2), NULL, 10);
+	r->oldest_queued_s = strtod(PQgetvalue(res, 0, 3), NULL);
+	last_cp = strtoull(PQgetvalue(res, 0, 4), NULL, 10);
+	PQclear(res);
+	res = NULL;
+
+	KG_TRY_OUT(walk_tree(c, key, pin_root, pin_size, r));
+	if (last_cp < r->size)
+		problem(r, KG_AUDIT_UNCOVERED, -1, (int64_t)last_cp,
+			"tree positions %" PRIu64 " to %" PRIu64 " are not covered by a signed checkpoint", last_cp,
+			r->size - 1);
+
+	/* Rows that skipped the queue were written with its trigger off. */
+	res = query(c,
+		    "SELECT count(*), min(audit_id) FROM public.audit_log l"
+		    " WHERE NOT EXISTS (SELECT 1 FROM public.audit_log_tree t WHERE t.audit_id = l.audit_id)"
+		    "   AND NOT EXISTS (SELECT 1 FROM public.audit_log_queue q WHERE q.audit_id = l.audit_id)",
+		    0, NULL);
+	KG_ENSURE_OUT(res_ok(res) && PQntuples(res) == 1, KG_ERR_DB_QUERY);
+	if (strcmp(PQgetvalue(res, 0, 0), "0") != 0) {
+		int64_t id = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+		problem(r, KG_AUDIT_UNSEALED, id, -1,
+			"audit row %" PRId64 " is neither sealed nor queued (%s such rows): written around the queue "
+			"trigger",
+			id, PQgetvalue(res, 0, 0));
+	}
+	rc = KG_OK;
+out:
+	PQclear(res);
+	(void)run(c, "ROLLBACK");
+	return rc;
+}

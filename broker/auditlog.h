@@ -1,0 +1,64 @@
+/*
+ * The audit table as a tamper-evident log (db/migrations/0009_audit_log.sql,
+ * docs/audit.md): sealing queued rows into an RFC 6962 tree with signed
+ * checkpoints, and verifying the whole table against them.
+ */
+#ifndef KG_AUDITLOG_H
+#define KG_AUDITLOG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../common/err.h"
+#include "../ledger/ledger.h"
+
+struct pg_conn;
+struct kg_ledger_skey;
+
+/* Appends up to max queued rows to the tree and stores a checkpoint signed
+ * with sk, in one transaction on c.  *sealed = 0 when nothing was queued
+ * or another sealer holds the lock; *size is then 0 too. */
+KG_MUST_CHECK kg_err kg_auditlog_seal(struct pg_conn *c, const struct kg_ledger_skey *sk, const char *replica,
+				      size_t max, uint64_t *sealed, uint64_t *size);
+
+/* A thread that seals every interval_ms while the broker runs. */
+struct kg_sealer;
+KG_MUST_CHECK kg_err kg_sealer_start(struct kg_sealer **out, const char *dsn, const char *key_file,
+				     const char *replica, unsigned interval_ms);
+void kg_sealer_stop(struct kg_sealer *s);
+
+enum kg_auditlog_problem {
+	KG_AUDIT_OK,
+	KG_AUDIT_CHANGED,    /* a sealed row's content differs */
+	KG_AUDIT_REORDERED,  /* a sealed row's content was sealed at another position */
+	KG_AUDIT_REMOVED,    /* a sealed row, or a tree position, is gone */
+	KG_AUDIT_UNSEALED,   /* a row is neither sealed nor queued */
+	KG_AUDIT_TREE,       /* stored leaf hashes do not give a checkpoint's root */
+	KG_AUDIT_SIGNATURE,  /* a checkpoint's signature or text is wrong */
+	KG_AUDIT_UNCOVERED,  /* sealed rows no signed checkpoint covers */
+	KG_AUDIT_PINNED,     /* the tree does not extend a checkpoint kept elsewhere */
+};
+
+struct kg_auditlog_report {
+	uint64_t rows, sealed, queued, checkpoints, size;
+	double oldest_queued_s; /* age of the oldest queued row */
+	uint64_t problems;
+	/* The first problem in tree order. */
+	enum kg_auditlog_problem first;
+	int64_t first_audit_id; /* -1 when the problem names no row */
+	int64_t first_position; /* -1 when it names no position */
+	char first_text[384];
+};
+
+/* Verifies the table with c (a role that may read the audit_log* views):
+ * every leaf from its row, every checkpoint from the leaves and its
+ * signature by key, every row sealed or queued.  pinned (may be NULL) is
+ * a checkpoint note kept outside the database that the tree must extend.
+ * Returns KG_OK when the verification ran (see r->problems), or why it
+ * could not. */
+KG_MUST_CHECK kg_err kg_auditlog_verify(struct pg_conn *c, const struct kg_ledger_key *key, const uint8_t *pinned,
+					size_t pinned_len, struct kg_auditlog_report *r);
+const char *kg_auditlog_problem_name(enum kg_auditlog_problem p);
+
+#endif

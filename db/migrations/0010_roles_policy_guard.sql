@@ -1,0 +1,75 @@
+-- Roles, finished: an admin role for policy changes, and an auditor who
+-- reads views only.  And a guard: no change may leave an active key whose
+-- policies all ended.
+--
+--   keygate_admin    changes keys, policies, ledgers and collateral (rows,
+--                    not the schema) and applies policy migrations with
+--                    `keygate migrate`; reads the auditor's views.  Cannot
+--                    touch audit rows or the policy history: those belong
+--                    to the database owner, as schema changes do.
+--   keygate_broker   reads keys, policies, ledgers and collateral; inserts
+--                    audit rows and seals them (0009).
+--   keygate_auditor  reads the audit_* views, nothing else.
+
+DO $$
+BEGIN
+	IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'keygate_admin') THEN
+		CREATE ROLE keygate_admin NOLOGIN;
+	END IF;
+END
+$$;
+
+GRANT SELECT, INSERT, UPDATE, DELETE ON keys, key_versions, policies, ledgers, ledger_checkpoints,
+	ledger_revocations, collateral TO keygate_admin;
+GRANT USAGE ON SEQUENCE policies_policy_id_seq, collateral_collateral_id_seq TO keygate_admin;
+GRANT SELECT, INSERT ON keygate_migrations TO keygate_admin;
+
+-- The history trigger writes as the owner, so that an admin can change
+-- policy but not its history; it records the login (session) user, which
+-- SET ROLE does not hide.
+CREATE OR REPLACE FUNCTION kg_policy_history() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $$
+BEGIN
+	INSERT INTO public.policy_history (db_user, table_name, operation, old_row, new_row)
+	VALUES (session_user, TG_TABLE_NAME, TG_OP,
+	        CASE WHEN TG_OP IN ('UPDATE', 'DELETE') THEN to_jsonb(OLD) END,
+	        CASE WHEN TG_OP IN ('INSERT', 'UPDATE') THEN to_jsonb(NEW) END);
+	RETURN NULL;
+END
+$$;
+REVOKE ALL ON FUNCTION kg_policy_history() FROM PUBLIC;
+
+-- The auditor: views only.  Views run with their owner's rights.
+REVOKE SELECT ON audit, policy_history, ledgers, ledger_checkpoints, ledger_revocations, collateral
+	FROM keygate_auditor;
+CREATE VIEW audit_policy_history AS SELECT * FROM policy_history;
+CREATE VIEW audit_policies AS SELECT * FROM policies;
+CREATE VIEW audit_keys AS SELECT key_id, kind, state, key_len, created_at FROM keys;
+CREATE VIEW audit_ledgers AS SELECT * FROM ledgers;
+CREATE VIEW audit_ledger_revocations AS SELECT * FROM ledger_revocations;
+GRANT SELECT ON audit_policy_history, audit_policies, audit_keys, audit_ledgers, audit_ledger_revocations
+	TO keygate_auditor;
+GRANT SELECT ON audit_log, audit_log_tree, audit_log_checkpoints, audit_log_queue, audit_releases_per_day,
+	audit_key_recipients, audit_denials, audit_measurements, audit_grants_under_changed_policy,
+	audit_policy_history, audit_policies, audit_keys, audit_ledgers, audit_ledger_revocations TO keygate_admin;
+
+-- A key that is active keeps at least one policy that is active and not
+-- past its end: a migration that would disable, expire or delete the last
+-- one fails (at commit, so a migration may replace a policy in two steps).
+-- To retire a key, disable the key first.  Keys without any policy yet (just
+-- imported) are not judged: they are denied anyway.
+CREATE FUNCTION kg_key_keeps_policy() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	IF EXISTS (SELECT 1 FROM keys k WHERE k.key_id = OLD.key_id AND k.state = 'active')
+	   AND NOT EXISTS (SELECT 1 FROM policies p
+	                    WHERE p.key_id = OLD.key_id AND p.state = 'active'
+	                      AND (p.not_after IS NULL OR p.not_after > now())) THEN
+		RAISE EXCEPTION 'key % would be left without a valid policy', OLD.key_id
+			USING ERRCODE = 'check_violation',
+			      HINT = 'add a policy in the same migration, or disable the key first';
+	END IF;
+	RETURN NULL;
+END
+$$;
+CREATE CONSTRAINT TRIGGER policies_keep_one AFTER UPDATE OR DELETE ON policies
+	DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION kg_key_keeps_policy();

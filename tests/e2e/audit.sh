@@ -1,0 +1,210 @@
+#!/usr/bin/env bash
+# The audit log end to end: two brokers write and seal concurrently into one
+# real PostgreSQL; `keygate audit verify` accepts the result and names the
+# first row a superuser changed, reordered, removed or slipped in; the
+# roles keep the broker and the auditor to their part.  Prints TAP.
+set -uo pipefail
+
+src=${KG_SOURCE_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
+bld=${KG_BUILD_ROOT:-$src/build}
+kg=$bld/broker/keygate
+kgc=$bld/client/keygate-client
+. "$src/ops/lib.sh"
+
+n=0 failed=0
+ok() { n=$((n + 1)); echo "ok $n - $1"; }
+not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $1"; [ -n "${2:-}" ] && echo "# $2" | head -c 2000; echo; }
+check() { local name=$1; shift; if "$@" >&2; then ok "$name"; else not_ok "$name" "command: $*"; fi; }
+
+tmp=$(mktemp -d /tmp/keygate-audit.XXXXXX)
+pids=()
+cleanup() {
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
+	kg_pg_stop "$tmp"
+	if [ "$failed" -ne 0 ]; then
+		for f in "$tmp"/broker*.log; do [ -f "$f" ] && { echo "# $f:"; tail -15 "$f" | sed 's/^/# /'; }; done
+	fi
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+pgport=$(kg_free_port)
+kg_pg_start "$tmp" "$pgport" || { echo "Bail out! cannot start PostgreSQL"; exit 1; }
+kg_psql postgres -c "CREATE DATABASE keygate" >/dev/null || { echo "Bail out! createdb"; exit 1; }
+su_dsn=$(kg_pg_dsn keygate postgres)
+psql_kg() { kg_psql keygate -At "$@"; }
+
+meas=$(printf 'keygate audit image' | sha384sum | cut -c1-96)
+other=$(printf 'another image' | sha384sum | cut -c1-96)
+mkdir -p "$tmp/mig"
+cat > "$tmp/mig/0100_audit_policy.sql" <<SQL
+INSERT INTO keys (key_id, kind) VALUES ('k1', 'session');
+INSERT INTO policies (key_id, tee, measurements) VALUES ('k1', 'snp', ARRAY['\\x$meas'::bytea]);
+SQL
+"$kg" migrate --db "$su_dsn" --dir "$src/db/migrations" --dir "$tmp/mig" >/dev/null 2>&1 || { echo "Bail out! migrate"; exit 1; }
+psql_kg -c "CREATE ROLE kgbroker LOGIN IN ROLE keygate_broker" >/dev/null
+psql_kg -c "CREATE ROLE kgauditor LOGIN IN ROLE keygate_auditor" >/dev/null
+broker_dsn=$(kg_pg_dsn keygate kgbroker)
+auditor_dsn=$(kg_pg_dsn keygate kgauditor)
+
+vkey=$("$kg" audit keygen --name "keygate.test/audit" --out "$tmp/audit.key")
+check "audit keygen makes a key and prints its verifier key" grep -q '^keygate.test/audit+[0-9a-f]\{8\}+' <<<"$vkey"
+check "... the signing key file is mode 0600" test "$(stat -c %a "$tmp/audit.key")" = 600
+echo "$vkey" > "$tmp/audit.vkey"
+"$kg" audit keygen --name "someone.else/audit" --out "$tmp/other.key" > "$tmp/other.vkey"
+
+kg_make_tls "$tmp/tls"
+head -c 32 /dev/urandom > "$tmp/challenge.key"
+"$kgc" sim-init "$tmp/sim" >/dev/null || { echo "Bail out! sim-init"; exit 1; }
+"$kgc" sim-crl "$tmp/sim" "$tmp/crl.der"
+"$kg" collateral import --kind snp-crl "$tmp/crl.der" --db "$su_dsn" >/dev/null
+cat "$tmp/sim/ask.pem" "$tmp/sim/ark.pem" > "$tmp/roots.pem"
+
+# Two replicas, both sealing every 200 ms: the advisory lock lets one at a time.
+urls=()
+for i in 1 2; do
+	port=$(kg_free_port)
+	cat > "$tmp/broker$i.conf" <<CONF
+listen = 127.0.0.1:$port
+db = $broker_dsn
+tls_cert = $tmp/tls/server.pem
+tls_key = $tmp/tls/server.key
+challenge_key_file = $tmp/challenge.key
+snp_roots = $tmp/roots.pem
+replica = audit-$i
+threads = 4
+audit_signing_key = $tmp/audit.key
+audit_seal_interval = 200
+CONF
+	"$kg" serve --config "$tmp/broker$i.conf" 2>"$tmp/broker$i.log" &
+	pids+=($!)
+	urls+=("https://127.0.0.1:$port")
+	kg_wait_http "https://127.0.0.1:$port/healthz" "$tmp/tls/ca.pem" 100 || { echo "Bail out! broker $i"; exit 1; }
+done
+client() { "$kgc" --ca "$tmp/tls/ca.pem" --tee snp-sim --sim-dir "$tmp/sim" --retries 0 -q "$@"; }
+
+# 24 releases at once, half to each replica, a third of them denied.
+for i in $(seq 1 24); do
+	m=$meas; [ $((i % 3)) -eq 0 ] && m=$other
+	client --url "${urls[$((i % 2))]}" --sim-measurement "$m" --key k1 >/dev/null 2>&1 &
+done
+wait_clients() { local p; for p in $(jobs -p); do case " ${pids[*]} " in *" $p "*) ;; *) wait "$p" ;; esac; done; }
+wait_clients
+check "24 concurrent requests through two brokers each left an audit row" test "$(psql_kg -c "SELECT count(*) FROM audit")" = 24
+check "... from both replicas" test "$(psql_kg -c "SELECT count(DISTINCT replica) FROM audit")" = 2
+
+# The brokers seal on their own within a few intervals.
+for _ in $(seq 1 50); do [ "$(psql_kg -c "SELECT count(*) FROM audit_queue")" = 0 ] && break; sleep 0.1; done
+check "the brokers sealed every row" test "$(psql_kg -c "SELECT count(*) FROM audit_tree")" = 24
+check "tree positions are 0..23 without gaps" test "$(psql_kg -c "SELECT max(seq) - min(seq) + 1 = count(*) AND min(seq) = 0 FROM audit_tree")" = t
+check "the last checkpoint covers the whole tree" test "$(psql_kg -c "SELECT max(size) FROM audit_checkpoints")" = 24
+
+verify() { "$kg" audit verify --db "$auditor_dsn" --key "@$tmp/audit.vkey" "$@" 2>&1; }
+out=$(verify); rc=$?
+check "audit verify (as the auditor role) accepts the log two brokers wrote" test "$rc" -eq 0
+check "... and reports 24 sealed rows" grep -q "rows: 24  sealed: 24" <<<"$out"
+out=$(verify --json)
+check "audit verify --json says ok" python3 -c 'import json,sys; d=json.loads(sys.argv[1]); assert d["ok"] and d["tree_size"] == 24 and d["problems"] == 0' "$out"
+out=$("$kg" audit verify --db "$auditor_dsn" --key "@$tmp/other.vkey" 2>&1); rc=$?
+check "a verifier key that did not sign the checkpoints: not verified (signature)" test "$rc" -eq 1
+check "... named as a signature problem" grep -q "first problem (signature)" <<<"$out"
+out=$("$kg" audit verify --db "$auditor_dsn" 2>&1); rc=$?
+check "audit verify without --key is a usage error (exit 2)" test "$rc" -eq 2
+"$kg" audit checkpoint --db "$auditor_dsn" > "$tmp/pinned.note"
+check "audit checkpoint prints the latest signed checkpoint" grep -q "^keygate.test/audit$" "$tmp/pinned.note"
+check "... whose tree size is 24" test "$(sed -n 2p "$tmp/pinned.note")" = 24
+
+# --- what the roles allow -----------------------------------------------------
+as_broker() { psql -X -q -h "$KG_PGHOST" -p "$KG_PGPORT" -U kgbroker -d keygate -c "$1" >/dev/null 2>&1; }
+as_auditor() { psql -X -q -h "$KG_PGHOST" -p "$KG_PGPORT" -U kgauditor -d keygate -c "$1" >/dev/null 2>&1; }
+check "the broker role cannot UPDATE audit rows" test "$(as_broker "UPDATE audit SET peer = 'x'"; echo $?)" -ne 0
+check "the broker role cannot DELETE audit rows" test "$(as_broker "DELETE FROM audit"; echo $?)" -ne 0
+check "the broker role cannot rewrite the tree" test "$(as_broker "UPDATE audit_tree SET leaf_hash = leaf_hash"; echo $?)" -ne 0
+check "the broker role cannot queue rows itself" test "$(as_broker "INSERT INTO audit_queue VALUES (99999)"; echo $?)" -ne 0
+check "the broker role cannot change policies" test "$(as_broker "UPDATE policies SET allow_debug = true"; echo $?)" -ne 0
+check "the auditor reads the audit views" as_auditor "SELECT * FROM audit_log, audit_denials LIMIT 1"
+check "the auditor cannot read the audit table itself" test "$(as_auditor "SELECT * FROM audit LIMIT 1"; echo $?)" -ne 0
+check "the auditor cannot read keys or key material" test "$(as_auditor "SELECT * FROM key_versions LIMIT 1"; echo $?)" -ne 0
+
+# --- tampering by a superuser -------------------------------------------------
+# tamper SQL: as the superuser, with the append-only triggers off for the statement.
+tamper() { psql_kg -c "BEGIN; ALTER TABLE audit DISABLE TRIGGER USER; ALTER TABLE audit_tree DISABLE TRIGGER USER;
+	ALTER TABLE audit_checkpoints DISABLE TRIGGER USER; $1; ALTER TABLE audit ENABLE TRIGGER USER;
+	ALTER TABLE audit_tree ENABLE TRIGGER USER; ALTER TABLE audit_checkpoints ENABLE TRIGGER USER; COMMIT" >/dev/null; }
+id_at() { psql_kg -c "SELECT audit_id FROM audit_tree WHERE seq = $1"; }
+a5=$(id_at 5) a6=$(id_at 6) a9=$(id_at 9)
+
+peer=$(psql_kg -c "SELECT peer FROM audit WHERE audit_id = $a5")
+tamper "UPDATE audit SET peer = '203.0.113.7' WHERE audit_id = $a5"
+out=$(verify); rc=$?
+check "an edited row: not verified" test "$rc" -eq 1
+check "... names the row and calls it changed" grep -q "first problem (changed): audit row $a5 (position 5) was changed" <<<"$out"
+tamper "UPDATE audit SET peer = '$peer' WHERE audit_id = $a5"
+check "the row restored byte for byte verifies again" verify
+
+tamper "UPDATE audit SET audit_id = -1 WHERE audit_id = $a5; UPDATE audit SET audit_id = $a5 WHERE audit_id = $a6;
+    UPDATE audit SET audit_id = $a6 WHERE audit_id = -1"
+out=$(verify); rc=$?
+check "two rows swapped: not verified" test "$rc" -eq 1
+check "... names the first and calls it reordered" grep -q "first problem (reordered): audit row $a5 (position 5) holds the row sealed at position 6" <<<"$out"
+tamper "UPDATE audit SET audit_id = -1 WHERE audit_id = $a5; UPDATE audit SET audit_id = $a5 WHERE audit_id = $a6;
+    UPDATE audit SET audit_id = $a6 WHERE audit_id = -1"
+check "swapped back, the log verifies" verify
+
+psql_kg -c "ALTER TABLE audit DISABLE TRIGGER audit_enqueue" >/dev/null
+psql_kg -c "INSERT INTO audit (request_id, replica, key_id, decision, reason)
+            VALUES (gen_random_uuid(), 'forged', 'k1', 'deny', 'no_policy')" >/dev/null
+psql_kg -c "ALTER TABLE audit ENABLE TRIGGER audit_enqueue" >/dev/null
+forged=$(psql_kg -c "SELECT audit_id FROM audit WHERE replica = 'forged'")
+out=$(verify); rc=$?
+check "a row slipped in around the queue: not verified" test "$rc" -eq 1
+check "... named as unsealed" grep -q "first problem (unsealed): audit row $forged is neither sealed nor queued" <<<"$out"
+tamper "DELETE FROM audit WHERE audit_id = $forged"
+check "without it the log verifies" verify
+
+leaf=$(psql_kg -c "SELECT encode(leaf_hash, 'hex') FROM audit_tree WHERE seq = 9")
+peer9=$(psql_kg -c "SELECT peer FROM audit WHERE audit_id = $a9")
+tamper "UPDATE audit SET peer = '198.51.100.1' WHERE audit_id = $a9;
+    UPDATE audit_tree SET leaf_hash = sha256('\\x00'::bytea || convert_to(
+      jsonb_strip_nulls(to_jsonb(a) - 'audit_id')::text, 'UTF8')) FROM audit a WHERE a.audit_id = $a9 AND audit_tree.seq = 9"
+check "(the test recomputed the leaf as the sealer does)" test "$(psql_kg -c "SELECT encode(leaf_hash, 'hex') FROM audit_tree WHERE seq = 9")" != "$leaf"
+out=$(verify); rc=$?
+check "a row rewritten together with its leaf hash: not verified" test "$rc" -eq 1
+check "... the signed checkpoint over it no longer matches" grep -q "first problem (tree)" <<<"$out"
+
+# Rows in the queue are not yet covered: one more release, sealed alone.
+client --url "${urls[0]}" --sim-measurement "$meas" --key k1 >/dev/null 2>&1
+for _ in $(seq 1 50); do [ "$(psql_kg -c "SELECT count(*) FROM audit_queue")" = 0 ] && break; sleep 0.1; done
+last=$(psql_kg -c "SELECT audit_id FROM audit_tree WHERE seq = 24")
+check "a later release is sealed at position 24" test -n "$last"
+# Cut off the newest row with its leaf and checkpoint: only a checkpoint kept
+# outside the database can tell.
+tamper "DELETE FROM audit WHERE audit_id = $last; DELETE FROM audit_tree WHERE seq = 24;
+    DELETE FROM audit_checkpoints WHERE size = 25"
+out=$(verify --checkpoint "$tmp/pinned.note"); rc=$?
+check "history rewritten before a pinned checkpoint: not verified" test "$rc" -eq 1
+tamper "UPDATE audit SET peer = '$peer9' WHERE audit_id = $a9; UPDATE audit_tree SET leaf_hash = decode('$leaf', 'hex') WHERE seq = 9"
+check "with the leaf restored the log verifies against the pinned checkpoint" verify --checkpoint "$tmp/pinned.note"
+"$kg" audit checkpoint --db "$auditor_dsn" > "$tmp/now.note"
+printf 'keygate.test/audit\n25\n' > "$tmp/fake.note"
+out=$(verify --checkpoint "$tmp/fake.note"); rc=$?
+check "a --checkpoint that is not signed by the key is refused" test "$rc" -eq 1
+
+tamper "DELETE FROM audit WHERE audit_id = $a6"
+out=$(verify); rc=$?
+check "a deleted row: not verified" test "$rc" -eq 1
+check "... names the row and calls it removed" grep -q "first problem (removed): audit row $a6 (position 6) was removed" <<<"$out"
+
+# Sealing on demand, with the CLI, when no broker runs.
+for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+pids=()
+psql_kg -c "INSERT INTO audit (request_id, replica, key_id, decision, reason)
+            VALUES (gen_random_uuid(), 'cli', 'k1', 'deny', 'no_policy')" >/dev/null
+out=$("$kg" audit seal --db "$broker_dsn" --signing-key "$tmp/audit.key" 2>&1)
+check "audit seal (as the broker role) seals the queued row" grep -q '"sealed":1' <<<"$out"
+out=$("$kg" audit seal --db "$broker_dsn" --signing-key "$tmp/audit.key" 2>&1)
+check "... and nothing the second time" grep -q '"sealed":0' <<<"$out"
+check "no key material or evidence in the audit rows" test "$(psql_kg -c "SELECT count(*) FROM audit WHERE to_jsonb(audit)::text ~* 'BEGIN CERT|wrapped|ciphertext'")" = 0
+
+echo "1..$n"
+[ "$failed" -eq 0 ]
