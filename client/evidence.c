@@ -224,6 +224,12 @@ static kg_err tsm_report(int dir, const char *path, int privlevel, const uint8_t
 		rc = KG_ERR_TSM_GENERATION;
 		goto out;
 	}
+	/* SEV-SNP: outblob is the report alone, whatever auxblob holds. */
+	if (*tag == KG_RATLS_TAG_SNP && out_len != KG_SNP_REPORT_SIZE) {
+		say(diag, "%s: sev_guest outblob of %zu bytes, not %d", path, out_len, KG_SNP_REPORT_SIZE);
+		rc = KG_ERR_EVIDENCE_SIZE;
+		goto out;
+	}
 	KG_ENSURE_OUT((all = malloc(out_len + aux_len + 1)) != NULL, KG_ERR_NOMEM);
 	memcpy(all, out, out_len);
 	if (aux_len)
