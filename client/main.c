@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -149,7 +151,7 @@ static kg_err write_jwk(int fd, const char *key_id, uint32_t version, const uint
 		sodium_bin2base64(k, b64, key, len, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
 		n = snprintf(buf, cap, "{\"kty\":\"oct\",\"k\":\"%s\",\"kid\":\"%s\",\"key_version\":%" PRIu32 "}\n",
 			     k, key_id, version);
-		rc = n > 0 && (size_t)n < cap ? write_all(1, buf, (size_t)n) : KG_ERR_INTERNAL;
+		rc = n > 0 && (size_t)n < cap ? write_all(fd, buf, (size_t)n) : KG_ERR_INTERNAL;
 	}
 	kg_secret_free((uint8_t *)buf);
 	kg_secret_free((uint8_t *)k);
@@ -312,6 +314,16 @@ out:
 	return ret;
 }
 
+
+/* No core dumps and no ptrace from other users' processes: the client
+ * holds the HPKE key and released keys in memory. */
+static void harden(void)
+{
+	struct rlimit rl = {0, 0};
+
+	setrlimit(RLIMIT_CORE, &rl);
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+}
 
 static double mono(void)
 {
@@ -577,6 +589,7 @@ int main(int argc, char **argv)
 	struct opts o;
 	int c;
 
+	harden();
 	if (sodium_init() < 0)
 		return die("libsodium failed to initialise", NULL);
 	if (argc >= 2 && strcmp(argv[1], "sim-crl") == 0)
@@ -756,6 +769,9 @@ int main(int argc, char **argv)
 		return die("--fault vcek-tcb needs a simulated --tee", NULL) + 1;
 	if (o.out_stdout != STDOUT_JSON && (o.nkeys != 1 || o.repeat > 0))
 		return die("--stdout delivers exactly one --key", NULL) + 1;
+	/* Keys belong in pipes, not on screens or in scrollback. */
+	if (o.out_stdout != STDOUT_JSON && isatty(1))
+		return die("--stdout will not write a key to a terminal", NULL) + 1;
 	if (o.fault == FAULT_VCEK_TCB) {
 		o.sim.vcek_tcb_set = true;
 		o.sim.vcek_tcb = o.sim.reported_tcb;

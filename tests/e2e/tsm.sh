@@ -115,6 +115,10 @@ out=$(client --tee tsm --tsm-root "$tmp/snp" --key disk --key sess --stdout raw 
 check "--stdout with two keys is a usage error (exit 2)" test "$rc" -eq 2
 out=$(client --tee tsm --tsm-root "$tmp/snp" --key disk --stdout pem 2>&1); rc=$?
 check "--stdout with an unknown format is a usage error (exit 2)" test "$rc" -eq 2
+if command -v script >/dev/null; then
+	out=$(script -qec "$bld/client/keygate-client --url $url --ca $ca -q --tee tsm --tsm-root $tmp/snp --key disk --stdout raw" /dev/null 2>&1); rc=$?
+	check "--stdout refuses to write a key to a terminal (exit 2)" test "$rc" -eq 2 -a -n "$(grep "terminal" <<<"$out")"
+fi
 # The keyring: a session keyring of this test's own, so nothing outlives it.
 if probe=$(keyctl session - sh -c 'keyctl add user keygate-probe x @s' 2>&1); then
 	out=$(KGC="$bld/client/keygate-client" URL=$url CA=$ca ROOT=$tmp/snp J=$tmp/keyring.json keyctl session - sh -c \
