@@ -26,6 +26,7 @@ done
 
 tmp=$(mktemp -d /tmp/keygate-clevis.XXXXXX)
 cleanup() {
+	fusermount3 -u "$tmp/tsm" 2>/dev/null
 	kg_e2e_broker_stop "$tmp"
 	if [ "$failed" -ne 0 ] && [ -f "$tmp/broker.log" ]; then
 		echo "# broker log (last lines):"; tail -20 "$tmp/broker.log" | sed 's/^/# /'
@@ -111,6 +112,30 @@ out=$(clevis encrypt keygate "$(cfg disk | sed 's/"snp-sim"/"nitro"/')" < "$tmp/
 check "an unknown tee is refused" test "$rc" -eq 1 -a -n "$(grep "unknown 'tee'" <<<"$out")"
 out=$(clevis encrypt keygate 'not json' < "$tmp/plain" 2>&1); rc=$?
 check "a configuration that is not JSON is refused" test "$rc" -eq 1
+
+# The pin with the configfs-tsm backend and its options (tsm_root, privlevel),
+# against fake_tsm (see tests/e2e/tsm.sh).
+fake=$bld/tests/fake_tsm
+if [ -x "$fake" ] && [ -c /dev/fuse ]; then
+	mkdir -p "$tmp/tsm"
+	"$fake" "$tmp/tsm" --sim-dir "$tmp/sim" --provider sev_guest --sim-measurement "$meas" 2>"$tmp/tsm.log" &
+	for i in $(seq 1 100); do
+		case "$(stat -f -c %T "$tmp/tsm" 2>/dev/null)" in fuse*) break ;; esac
+		sleep 0.05
+	done
+	tcfg='{"url":"'"$url"'","key":"disk","ca":"'"$ca"'","tee":"tsm","tsm_root":"'"$tmp/tsm"'","privlevel":0}'
+	clevis encrypt keygate "$tcfg" < "$tmp/plain" > "$tmp/jwe.tsm" 2>"$tmp/enc.tsm.err"; rc=$?
+	out=$(clevis decrypt < "$tmp/jwe.tsm" 2>&1); rc2=$?
+	check "the pin with tee tsm (configfs-tsm) binds and decrypts" test "$rc" -eq 0 -a "$rc2" -eq 0 -a "$out" = "$(cat "$tmp/plain")"
+	hdr=$(cut -d. -f1 "$tmp/jwe.tsm" | jose b64 dec -i- 2>/dev/null)
+	check "... recording tsm_root and privlevel in the header" \
+		test "$(hj 'h["clevis"]["keygate"]["tsm_root"]' 'h["clevis"]["keygate"]["privlevel"]')" = "$tmp/tsm 0"
+	fusermount3 -u "$tmp/tsm"
+	out=$(clevis decrypt < "$tmp/jwe.tsm" 2>&1); rc=$?
+	check "... and without configfs-tsm, decryption fails saying why" test "$rc" -ne 0 -a -n "$(grep tsm_ <<<"$out")"
+else
+	skip "the pin with tee tsm" "fake_tsm is not built (libfuse3-dev) or no /dev/fuse"
+fi
 
 # --- LUKS2 in a regular file ---------------------------------------------------------
 truncate -s 32M "$tmp/img"
