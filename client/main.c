@@ -6,12 +6,18 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <linux/keyctl.h>
 
 #include <jansson.h>
 #include <openssl/evp.h>
@@ -26,12 +32,14 @@
 #include "../common/util.h"
 #include "../keys/hpke.h"
 #include "../keys/kek.h"
+#include "evidence.h"
 #include "http.h"
 
 #define MAX_URLS 8
 #define MAX_KEYS 32
 
 enum fault { FAULT_NONE, FAULT_PUBKEY, FAULT_REPORT_DATA, FAULT_NO_CERT, FAULT_VCEK_TCB };
+enum stdout_fmt { STDOUT_JSON, STDOUT_RAW, STDOUT_JWK };
 
 struct opts {
 	const char *urls[MAX_URLS];
@@ -39,11 +47,16 @@ struct opts {
 	const char *ca;
 	const char *tee;
 	const char *sim_dir;
+	const char *tsm_root;  /* --tee tsm */
+	const char *sev_dev;   /* --tee sev-guest */
+	int privlevel;         /* tsm privlevel / sev-guest VMPL; -1: not set */
 	struct kg_snp_sim_params sim;
 	struct kg_tdx_sim_params tdx;
 	const char *keys[MAX_KEYS];
 	int nkeys;
 	const char *out_dir;
+	enum stdout_fmt out_stdout; /* the key itself on stdout (one --key) */
+	int32_t keyring;            /* KEY_SPEC_*_KEYRING, 0: none */
 	uint16_t aead;
 	const char *challenge; /* testing: use this challenge instead of asking */
 	enum fault fault;
@@ -58,13 +71,21 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: keygate-client --url URL [--url URL]... --ca CA_PEM --tee TEE --key KEY_ID [--key KEY_ID]...\n"
-		"                      [--out-dir DIR] [--aead aes-256-gcm|chacha20-poly1305] [--retries N]\n"
+		"                      [--out-dir DIR] [--stdout raw|jwk] [--keyring user|session|user-session]\n"
+		"                      [--aead aes-256-gcm|chacha20-poly1305] [--retries N]\n"
 		"                      [--ledger-bundle FILE [--ledger-consistency FILE]]\n"
 		"       keygate-client sim-init DIR [--tee snp|tdx]\n"
 		"       keygate-client sim-crl DIR OUT [--revoke-vcek] [--revoke-ask] [--days N] [--expired]\n\n"
-		"Obtains keys from a Keygate broker over RA-TLS.  Each key is opened from its HPKE envelope and,\n"
-		"with --out-dir, written to DIR/KEY_ID (mode 0600).  A JSON line per key goes to stdout.\n\n"
+		"Obtains keys from a Keygate broker over RA-TLS.  Each key is opened from its HPKE envelope and\n"
+		"delivered: --out-dir writes DIR/KEY_ID (mode 0600); --stdout writes the one --key's bytes (raw)\n"
+		"or a JWK {\"kty\":\"oct\",\"k\":...,\"kid\":KEY_ID,\"key_version\":N} (jwk) to stdout; --keyring\n"
+		"adds it to that kernel keyring as a \"user\" key named keygate:KEY_ID.  A JSON line per key goes to\n"
+		"stdout (to stderr with --stdout).\n\n"
 		"TEE backends:\n"
+		"  tsm       Linux configfs-tsm (SEV-SNP or TDX, from the provider): --tsm-root DIR\n"
+		"            (default " KG_TSM_ROOT_DEFAULT "), --privlevel N (SEV-SNP VMPL, optional)\n"
+		"  sev-guest SEV-SNP SNP_GET_EXT_REPORT on --sev-guest-dev PATH (default " KG_SEV_GUEST_DEFAULT "),\n"
+		"            --privlevel N the VMPL (default 0)\n"
 		"  snp-sim   simulated SEV-SNP (test chain in --sim-dir, made by 'sim-init'); for tests and demos\n"
 		"  tdx-sim   simulated Intel TDX (test PKI and collateral in --sim-dir, made by 'sim-init --tee tdx');\n"
 		"            --sim-measurement sets MRTD, --sim-debug the TD's DEBUG attribute,\n"
@@ -89,15 +110,52 @@ static int die(const char *what, const char *detail)
 	return 1;
 }
 
-/* One JSON line on stdout; the broker's strings are escaped by jansson. */
-static void print_json(json_t *o)
+/* One JSON line; the broker's strings are escaped by jansson. */
+static void print_json_to(FILE *f, json_t *o)
 {
 	char *s = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
 
 	if (s)
-		printf("%s\n", s);
+		fprintf(f, "%s\n", s);
 	free(s);
 	json_decref(o);
+}
+
+/* write(2) straight from secret memory: no stdio buffer keeps a copy. */
+static kg_err write_all(int fd, const void *p, size_t n)
+{
+	const uint8_t *b = p;
+
+	while (n > 0) {
+		ssize_t w = write(fd, b, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		KG_ENSURE(w > 0, KG_ERR_IO);
+		b += w;
+		n -= (size_t)w;
+	}
+	return KG_OK;
+}
+
+/* The key as a JWK for jose (the Clevis pin), built in secret memory.
+ * key_id is [A-Za-z0-9._-] only, so it needs no JSON escaping. */
+static kg_err write_jwk(int fd, const char *key_id, uint32_t version, const uint8_t *key, size_t len)
+{
+	size_t b64 = sodium_base64_ENCODED_LEN(KG_KEY_MAX, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+	size_t cap = b64 + 64 + 64 + 32;
+	char *buf = (char *)kg_secret_alloc(cap), *k = (char *)kg_secret_alloc(b64);
+	kg_err rc = KG_ERR_NOMEM;
+	int n;
+
+	if (buf && k) {
+		sodium_bin2base64(k, b64, key, len, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+		n = snprintf(buf, cap, "{\"kty\":\"oct\",\"k\":\"%s\",\"kid\":\"%s\",\"key_version\":%" PRIu32 "}\n",
+			     k, key_id, version);
+		rc = n > 0 && (size_t)n < cap ? write_all(fd, buf, (size_t)n) : KG_ERR_INTERNAL;
+	}
+	kg_secret_free((uint8_t *)buf);
+	kg_secret_free((uint8_t *)k);
+	return rc;
 }
 
 /* GET /v1/challenge from the first broker that answers, with backoff. */
@@ -182,6 +240,7 @@ static int deliver(const struct opts *o, const char *key_id, const char *resp, c
 	uint8_t *key = kg_secret_alloc(KG_KEY_MAX);
 	const char *got_id, *kind;
 	json_int_t version, aead;
+	long serial = -1;
 	int ret = 1;
 
 	if (!j || !key) {
@@ -218,10 +277,33 @@ static int deliver(const struct opts *o, const char *key_id, const char *resp, c
 			goto out;
 		}
 	}
-	if (o->repeat == 0)
-		print_json(json_pack("{s:s,s:I,s:s,s:I,s:s}", "key_id", key_id, "key_version", version, "kind", kind,
-				     "length", (json_int_t)(ct_len - KG_HPKE_NT), "request_id",
-				     json_string_value(json_object_get(j, "request_id"))));
+	if (o->out_stdout == STDOUT_RAW && write_all(1, key, ct_len - KG_HPKE_NT) != KG_OK) {
+		ret = die("cannot write the key to stdout", strerror(errno));
+		goto out;
+	}
+	if (o->out_stdout == STDOUT_JWK && write_jwk(1, key_id, (uint32_t)version, key, ct_len - KG_HPKE_NT) != KG_OK) {
+		ret = die("cannot write the key to stdout", strerror(errno));
+		goto out;
+	}
+	if (o->keyring != 0) {
+		/* add_key(2) directly: a "user" key the kernel keeps, readable by
+		 * this user's processes that possess the keyring. */
+		char desc[80];
+		snprintf(desc, sizeof desc, "keygate:%s", key_id);
+		serial = syscall(SYS_add_key, "user", desc, key, ct_len - KG_HPKE_NT, o->keyring);
+		if (serial < 0) {
+			ret = die("the kernel keyring refused the key (add_key)", strerror(errno));
+			goto out;
+		}
+	}
+	if (o->repeat == 0) {
+		json_t *line = json_pack("{s:s,s:I,s:s,s:I,s:s}", "key_id", key_id, "key_version", version, "kind", kind,
+					 "length", (json_int_t)(ct_len - KG_HPKE_NT), "request_id",
+					 json_string_value(json_object_get(j, "request_id")));
+		if (line && serial >= 0)
+			json_object_set_new(line, "keyring_serial", json_integer(serial));
+		print_json_to(o->out_stdout != STDOUT_JSON ? stderr : stdout, line);
+	}
 	if (!o->quiet)
 		fprintf(stderr, "keygate-client: unwrapped %s key '%s' (version %lld, %zu bytes)\n", kind, key_id,
 			(long long)version, ct_len - KG_HPKE_NT);
@@ -232,6 +314,16 @@ out:
 	return ret;
 }
 
+
+/* No core dumps and no ptrace from other users' processes: the client
+ * holds the HPKE key and released keys in memory. */
+static void harden(void)
+{
+	struct rlimit rl = {0, 0};
+
+	setrlimit(RLIMIT_CORE, &rl);
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+}
 
 static double mono(void)
 {
@@ -278,6 +370,19 @@ static int bench(struct kg_http *h, const struct opts *o, int url_idx, const uin
 static kg_err get_evidence(const struct opts *o, const uint8_t report_data[static 64], uint8_t **ev, size_t *len,
 			   uint64_t *tag)
 {
+	struct kg_evidence_diag d;
+	kg_err e = KG_ERR_INVALID_ARG;
+
+	if (strcmp(o->tee, "tsm") == 0 || strcmp(o->tee, "sev-guest") == 0) {
+		if (strcmp(o->tee, "tsm") == 0)
+			e = kg_tsm_get(o->tsm_root, o->privlevel, report_data, tag, ev, len, &d);
+		else if ((e = kg_sev_guest_get(o->sev_dev, o->privlevel < 0 ? 0 : (unsigned)o->privlevel,
+					       report_data, ev, len, &d)) == KG_OK)
+			*tag = KG_RATLS_TAG_SNP;
+		if (e != KG_OK && d.msg[0])
+			fprintf(stderr, "keygate-client: %s\n", d.msg);
+		return e;
+	}
 	if (strcmp(o->tee, "snp-sim") == 0) {
 		*tag = KG_RATLS_TAG_SNP;
 		return kg_snp_sim_attest(o->sim_dir, &o->sim, report_data, ev, len);
@@ -360,7 +465,8 @@ static int run(struct opts *o)
 	if (o->fault == FAULT_REPORT_DATA)
 		report_data[0] ^= 1;
 	if ((e = get_evidence(o, report_data, &ev, &ev_len, &tag)) != KG_OK) {
-		ret = die("cannot get evidence", kg_err_msg(e));
+		fprintf(stderr, "keygate-client: cannot get evidence: %s (%s)\n", kg_err_msg(e), kg_err_code(e));
+		ret = 1;
 		goto out;
 	}
 	if (kg_ratls_encode_evidence(tag, ev, ev_len, claims, claims_len, &ext, &ext_len) != KG_OK ||
@@ -392,7 +498,8 @@ static int run(struct opts *o)
 			j = json_loads(resp, 0, NULL);
 			fprintf(stderr, "keygate-client: key '%s' denied: %s (HTTP %ld)\n", o->keys[k],
 				j ? json_string_value(json_object_get(j, "error")) : "(no reason)", status);
-			print_json(json_pack("{s:s,s:s,s:I}", "key_id", o->keys[k], "error",
+			print_json_to(o->out_stdout != STDOUT_JSON ? stderr : stdout,
+				      json_pack("{s:s,s:s,s:I}", "key_id", o->keys[k], "error",
 					     j && json_string_value(json_object_get(j, "error"))
 						     ? json_string_value(json_object_get(j, "error"))
 						     : "unknown",
@@ -474,11 +581,15 @@ int main(int argc, char **argv)
 		{"sim-guest-svn", required_argument, NULL, 'G'}, {"sim-out-of-date", no_argument, NULL, 'O'},
 		{"sim-no-cert-table", no_argument, NULL, 'T' + 256},
 		{"ledger-bundle", required_argument, NULL, 'B'}, {"ledger-consistency", required_argument, NULL, 'N'},
+		{"tsm-root", required_argument, NULL, 'Z'}, {"sev-guest-dev", required_argument, NULL, 'Y'},
+		{"privlevel", required_argument, NULL, 'L'}, {"stdout", required_argument, NULL, 'W'},
+		{"keyring", required_argument, NULL, 'K'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}};
 	struct opts o;
 	int c;
 
+	harden();
 	if (sodium_init() < 0)
 		return die("libsodium failed to initialise", NULL);
 	if (argc >= 2 && strcmp(argv[1], "sim-crl") == 0)
@@ -498,6 +609,9 @@ int main(int argc, char **argv)
 	memset(&o, 0, sizeof o);
 	o.aead = KG_HPKE_AEAD_CHACHA20_POLY1305;
 	o.retries = 3;
+	o.privlevel = -1;
+	o.tsm_root = KG_TSM_ROOT_DEFAULT;
+	o.sev_dev = KG_SEV_GUEST_DEFAULT;
 	o.sim = kg_snp_sim_params_default();
 	o.tdx = kg_tdx_sim_params_default();
 	while ((c = getopt_long(argc, argv, "u:c:t:k:o:a:r:qh", longopts, NULL)) != -1) {
@@ -602,6 +716,38 @@ int main(int argc, char **argv)
 			if (o.repeat < 1)
 				return die("--repeat wants a positive count", NULL) + 1;
 			break;
+		case 'Z':
+			o.tsm_root = optarg;
+			break;
+		case 'Y':
+			o.sev_dev = optarg;
+			break;
+		case 'L': {
+			char *end;
+			long v = strtol(optarg, &end, 10);
+			if (*optarg == 0 || *end != 0 || v < 0 || v > KG_TSM_PRIVLEVEL_MAX)
+				return die("--privlevel wants 0..3", optarg) + 1;
+			o.privlevel = (int)v;
+			break;
+		}
+		case 'W':
+			if (strcmp(optarg, "raw") == 0)
+				o.out_stdout = STDOUT_RAW;
+			else if (strcmp(optarg, "jwk") == 0)
+				o.out_stdout = STDOUT_JWK;
+			else
+				return die("--stdout wants raw or jwk", optarg) + 1;
+			break;
+		case 'K':
+			if (strcmp(optarg, "user") == 0)
+				o.keyring = KEY_SPEC_USER_KEYRING;
+			else if (strcmp(optarg, "session") == 0)
+				o.keyring = KEY_SPEC_SESSION_KEYRING;
+			else if (strcmp(optarg, "user-session") == 0)
+				o.keyring = KEY_SPEC_USER_SESSION_KEYRING;
+			else
+				return die("--keyring wants user, session or user-session", optarg) + 1;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -614,10 +760,18 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	if (strcmp(o.tee, "snp-sim") != 0 && strcmp(o.tee, "tdx-sim") != 0)
-		return die("unknown --tee (this build knows: snp-sim, tdx-sim)", o.tee) + 1;
-	if (!o.sim_dir)
+	bool sim = strcmp(o.tee, "snp-sim") == 0 || strcmp(o.tee, "tdx-sim") == 0;
+	if (!sim && strcmp(o.tee, "tsm") != 0 && strcmp(o.tee, "sev-guest") != 0)
+		return die("unknown --tee (this build knows: tsm, sev-guest, snp-sim, tdx-sim)", o.tee) + 1;
+	if (sim && !o.sim_dir)
 		return die("a simulated --tee needs --sim-dir", NULL) + 1;
+	if (!sim && o.fault == FAULT_VCEK_TCB)
+		return die("--fault vcek-tcb needs a simulated --tee", NULL) + 1;
+	if (o.out_stdout != STDOUT_JSON && (o.nkeys != 1 || o.repeat > 0))
+		return die("--stdout delivers exactly one --key", NULL) + 1;
+	/* Keys belong in pipes, not on screens or in scrollback. */
+	if (o.out_stdout != STDOUT_JSON && isatty(1))
+		return die("--stdout will not write a key to a terminal", NULL) + 1;
 	if (o.fault == FAULT_VCEK_TCB) {
 		o.sim.vcek_tcb_set = true;
 		o.sim.vcek_tcb = o.sim.reported_tcb;

@@ -160,7 +160,16 @@
 	X(AUDIT_FAILED, "audit_write_failed", 503, 0, "audit row could not be committed")     \
 	X(MIGRATION_CHANGED, "migration_changed", 500, 0, "an applied migration changed")     \
 	X(KEK, "kek_error", 500, 0, "key-encryption key unavailable or wrong")                \
-	X(KEY_UNWRAP, "key_unwrap_failed", 500, 0, "stored key failed to decrypt")
+	X(KEY_UNWRAP, "key_unwrap_failed", 500, 0, "stored key failed to decrypt")          \
+	/* keygate-client: evidence from the CVM's own kernel (client/evidence.h) */          \
+	X(TSM_UNAVAILABLE, "tsm_unavailable", 500, 0, "configfs-tsm report interface unusable") \
+	X(TSM_PROVIDER, "tsm_provider_unknown", 500, 0, "configfs-tsm provider missing or unknown") \
+	X(TSM_GENERATION, "tsm_generation_changed", 500, 0,                                   \
+	  "another writer changed the configfs-tsm report meanwhile")                         \
+	X(EVIDENCE_SIZE, "evidence_size_invalid", 500, 0, "evidence from the kernel has a wrong size") \
+	X(EVIDENCE_REPORT_DATA, "evidence_report_data_mismatch", 500, 0,                      \
+	  "evidence from the kernel does not carry our REPORT_DATA")                          \
+	X(SEV_GUEST, "sev_guest_failed", 500, 0, "the /dev/sev-guest request failed")
 
 typedef enum {
 #define KG_X_ENUM(name, code, http, denial, msg) KG_ERR_##name,

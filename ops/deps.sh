@@ -7,7 +7,10 @@ pkgs=(meson ninja-build pkg-config gcc libc6-dev libsodium-dev libssl-dev openss
       libgnutls28-dev libjansson-dev libcbor-dev libcurl4-openssl-dev libcmocka-dev curl ca-certificates
       postgresql postgresql-client python3 util-linux procps)
 if [ "${1:-}" = "--test" ]; then
-	pkgs+=(clang libclang-rt-14-dev nodejs npm)
+	# fuse3 + libfuse3-dev: fake_tsm (configfs-tsm look-alike); clevis,
+	# jose, cryptsetup: the Clevis pin's test; keyutils: keyctl; strace:
+	# "no key in argv".
+	pkgs+=(clang libclang-rt-14-dev nodejs npm fuse3 libfuse3-dev clevis clevis-luks jose cryptsetup-bin keyutils strace)
 fi
 
 missing=()
