@@ -10,7 +10,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 src=$(pwd)
 per=${1:-500} clients=${2:-2}
-[ -x build/broker/keygate ] || { meson setup build >/dev/null; ninja -C build >/dev/null; }
+[ -f build/build.ninja ] || meson setup build >/dev/null
+ninja -C build >/dev/null
 . ops/lib.sh
 kg=$src/build/broker/keygate kgc=$src/build/client/keygate-client
 tmp=$(mktemp -d /tmp/keygate-bench.XXXXXX)
@@ -30,12 +31,14 @@ kg_psql keygate -c "CREATE ROLE kgbench LOGIN IN ROLE keygate_broker" >/dev/null
 kg_make_tls "$tmp/tls"
 head -c 32 /dev/urandom > "$tmp/ck"
 "$kgc" sim-init "$tmp/sim"
+# As in production: the broker also seals the audit log.
+"$kg" audit keygen --name bench/audit --out "$tmp/audit.key" > "$tmp/audit.vkey"
 "$kgc" sim-crl "$tmp/sim" "$tmp/crl.der"
 "$kg" collateral import --kind snp-crl "$tmp/crl.der" --db "$(kg_pg_dsn keygate postgres)" >/dev/null
 port=$(kg_free_port)
 KEYGATE_LOG_LEVEL=warn "$kg" serve --listen "127.0.0.1:$port" --db "$(kg_pg_dsn keygate kgbench)" \
-	--config <(printf 'tls_cert=%s\ntls_key=%s\nchallenge_key_file=%s\nsnp_roots=%s\nthreads=4\n' \
-		"$tmp/tls/server.pem" "$tmp/tls/server.key" "$tmp/ck" "$tmp/sim/ark.pem") 2>"$tmp/broker.log" &
+	--config <(printf 'tls_cert=%s\ntls_key=%s\nchallenge_key_file=%s\nsnp_roots=%s\nthreads=4\naudit_signing_key=%s\n' \
+		"$tmp/tls/server.pem" "$tmp/tls/server.key" "$tmp/ck" "$tmp/sim/ark.pem" "$tmp/audit.key") 2>"$tmp/broker.log" &
 broker_pid=$!
 kg_wait_http "https://127.0.0.1:$port/healthz" "$tmp/tls/ca.pem" 100
 # Warm up (first VCEK chain verification, connections to PostgreSQL).
@@ -58,3 +61,6 @@ c0, c1, t0, t1, tick, n = map(float, sys.argv[1:])
 print(f'{{"releases": {int(n)}, "wall_s": {t1 - t0:.2f}, "releases_per_s": {n / (t1 - t0):.0f}, '
       f'"broker_cpu_ms_per_release": {(c1 - c0) / tick * 1000 / n:.3f}}}')
 PY
+# Every release of the run is in the audit log, sealed and verifiable.
+sleep 1.5
+"$kg" audit verify --db "$(kg_pg_dsn keygate postgres)" --key "@$tmp/audit.vkey" | sed 's/^/# /' >&2
