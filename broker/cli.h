@@ -15,9 +15,10 @@ PGconn *kg_cli_connect(const char *who, const char *dsn);
 int kg_cli_exec(const char *who, PGconn *c, const char *sql, int n, const char *const *params, const int *lens,
 		const int *fmts, PGresult **out);
 /* The KEKs: the configuration file (if config is not NULL), then KEYGATE_*
- * variables, then kek_file (if not NULL) as the current KEK.  Either
- * output may be NULL when not configured; 0 or -1 (said on stderr). */
-int kg_cli_keks(const char *who, const char *config, const char *kek_file, struct kg_kek **current,
-		struct kg_kek **previous);
+ * variables, then kek_file and prev_file (if not NULL) as the current and
+ * previous KEK.  Either output may be NULL when not configured; 0 or -1
+ * (said on stderr). */
+int kg_cli_keks(const char *who, const char *config, const char *kek_file, const char *prev_file,
+		struct kg_kek **current, struct kg_kek **previous);
 
 #endif

@@ -164,9 +164,7 @@ int kg_cmd_kek(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	if (prev_file)
-		setenv("KEYGATE_KEK_PREVIOUS_FILE", prev_file, 1);
-	if (kg_cli_keks(WHO, config, kek_file, &cur, &prev) != 0)
+	if (kg_cli_keks(WHO, config, kek_file, prev_file, &cur, &prev) != 0)
 		return 1;
 	if (!cur) {
 		fprintf(stderr, WHO ": no KEK configured\n");

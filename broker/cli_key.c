@@ -366,7 +366,7 @@ int kg_cmd_key(int argc, char **argv)
 	/* The KEK (KEYGATE_KEK_FILE was the variable before --config). */
 	if (!kek_file && !config)
 		kek_file = getenv("KEYGATE_KEK_FILE");
-	if (kg_cli_keks(WHO, config, kek_file, &kek, &prev) != 0)
+	if (kg_cli_keks(WHO, config, kek_file, NULL, &kek, &prev) != 0)
 		return 1;
 	if (!kek && strcmp(sub, "create") != 0) {
 		fprintf(stderr, WHO " %s: cannot load the KEK (--kek, --config or KEYGATE_KEK_FILE)\n", sub);

@@ -41,8 +41,8 @@ int kg_cli_exec(const char *who, PGconn *c, const char *sql, int n, const char *
 	return 0;
 }
 
-int kg_cli_keks(const char *who, const char *config, const char *kek_file, struct kg_kek **current,
-		struct kg_kek **previous)
+int kg_cli_keks(const char *who, const char *config, const char *kek_file, const char *prev_file,
+		struct kg_kek **current, struct kg_kek **previous)
 {
 	struct kg_config cfg;
 	char err[256] = "";
@@ -55,7 +55,8 @@ int kg_cli_keks(const char *who, const char *config, const char *kek_file, struc
 		kg_config_free(&cfg);
 		return -1;
 	}
-	if (kek_file && kg_config_set(&cfg, "kek_file", kek_file) != KG_OK)
+	if ((kek_file && kg_config_set(&cfg, "kek_file", kek_file) != KG_OK) ||
+	    (prev_file && kg_config_set(&cfg, "kek_previous_file", prev_file) != KG_OK))
 		goto out;
 	if ((e = kg_config_open_keks(&cfg, current, previous)) != KG_OK) {
 		fprintf(stderr, "%s: cannot load the KEK (kek_file or kek_pkcs11_*; --kek, --config or KEYGATE_*): %s\n",

@@ -47,11 +47,13 @@ BEGIN
 	RETURN NULL;
 END
 $$;
--- A KEK rotation changes only wrapped and kek_id: not a policy event.
+-- Recorded: new versions, state changes, and re-wrapping under another
+-- KEK (which KEK held a version when is an auditor's question too).
 CREATE TRIGGER key_versions_history AFTER INSERT OR DELETE ON key_versions
 	FOR EACH ROW EXECUTE FUNCTION kg_key_version_history();
-CREATE TRIGGER key_versions_history_state AFTER UPDATE OF state ON key_versions
-	FOR EACH ROW WHEN (OLD.state IS DISTINCT FROM NEW.state) EXECUTE FUNCTION kg_key_version_history();
+CREATE TRIGGER key_versions_history_update AFTER UPDATE OF state, kek_id ON key_versions
+	FOR EACH ROW WHEN (OLD.state IS DISTINCT FROM NEW.state OR OLD.kek_id IS DISTINCT FROM NEW.kek_id)
+	EXECUTE FUNCTION kg_key_version_history();
 
 -- Which versions a policy releases.  Neither column set: only the newest
 -- active version.  Otherwise a version must be in allowed_versions (when

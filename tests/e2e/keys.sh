@@ -208,6 +208,7 @@ check "every release during the rotation succeeded ($(tail -1 "$tmp/loop.log"))"
 check "no live version is left under KEK A" test "$(sql "SELECT count(*) FROM key_versions WHERE wrapped IS NOT NULL AND kek_id IS DISTINCT FROM '$kidB'")" = 0
 out=$("$kg" kek rotate --kek "$tmp/kekB" --previous-kek "$tmp/kekA" --db "$admin" 2>&1)
 check "kek rotate again has nothing to do" grep -q '"rewrapped":0' <<<"$out"
+check "the policy history records each re-wrap with its new KEK id" test "$(sql "SELECT count(*) FROM policy_history WHERE table_name = 'key_versions' AND operation = 'UPDATE' AND old_row->>'kek_id' = '$kidA' AND new_row->>'kek_id' = '$kidB'")" = "$(sql "SELECT count(*) FROM key_versions WHERE wrapped IS NOT NULL")"
 start_broker d "kek_file = $tmp/kekB" || { echo "Bail out! broker d"; exit 1; }
 rel "$url_d" "$tmp/out/d1" --key mk-any --key-version 2 --key mk-list >/dev/null
 check "a broker with KEK B alone releases every model key after the rotation" cmp -s "$tmp/out/d1/mk-list" "$tmp/list2.bin"
