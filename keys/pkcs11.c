@@ -18,6 +18,7 @@
 #include "pkcs11.h"
 
 #define KG_PIN_MAX 256
+#define KG_P11_MAX 128 /* largest plaintext or ciphertext+tag passed to the token */
 
 struct kg_p11 {
 	void *dl;
@@ -218,32 +219,41 @@ kg_err kg_p11_gcm(struct kg_p11 *p, int encrypt, const uint8_t nonce[static 12],
 		.pIv = iv, .ulIvLen = 12, .ulIvBits = 96, .pAAD = (CK_BYTE_PTR)ad, .ulAADLen = ad_len, .ulTagBits = 128,
 	};
 	CK_MECHANISM mech = {CKM_AES_GCM, &gcm, sizeof gcm};
-	CK_ULONG n = out_cap;
+	/* Room for the whole input plus a tag, whatever size a module asks
+	 * for: a CKR_BUFFER_TOO_SMALL would leave the operation active and
+	 * the session stuck. */
+	uint8_t buf[KG_P11_MAX + 16];
+	CK_ULONG n = sizeof buf;
 	CK_RV rv;
+	kg_err rc = KG_OK;
 
 	*out_len = 0;
+	KG_ENSURE(in_len <= KG_P11_MAX, KG_ERR_INVALID_ARG);
 	KG_ENSURE(encrypt ? out_cap >= in_len + 16 : (in_len >= 16 && out_cap >= in_len - 16), KG_ERR_INVALID_ARG);
 	memcpy(iv, nonce, 12);
 	pthread_mutex_lock(&p->lock);
 	if (encrypt) {
 		rv = p->f->C_EncryptInit(p->session, &mech, p->key);
 		if (rv == CKR_OK)
-			rv = p->f->C_Encrypt(p->session, (CK_BYTE_PTR)in, in_len, out, &n);
+			rv = p->f->C_Encrypt(p->session, (CK_BYTE_PTR)in, in_len, buf, &n);
 	} else {
 		rv = p->f->C_DecryptInit(p->session, &mech, p->key);
 		if (rv == CKR_OK)
-			rv = p->f->C_Decrypt(p->session, (CK_BYTE_PTR)in, in_len, out, &n);
+			rv = p->f->C_Decrypt(p->session, (CK_BYTE_PTR)in, in_len, buf, &n);
 	}
 	pthread_mutex_unlock(&p->lock);
-	if (rv != CKR_OK) {
+	if (rv != CKR_OK)
 		/* A tag that does not verify is a wrong row, not a broken token. */
-		kg_wipe(out, out_cap);
-		return !encrypt && (rv == CKR_ENCRYPTED_DATA_INVALID || rv == CKR_ENCRYPTED_DATA_LEN_RANGE ||
-				    rv == CKR_GENERAL_ERROR)
-			       ? KG_ERR_KEY_UNWRAP
-			       : KG_ERR_PKCS11;
+		rc = !encrypt && (rv == CKR_ENCRYPTED_DATA_INVALID || rv == CKR_ENCRYPTED_DATA_LEN_RANGE ||
+				  rv == CKR_GENERAL_ERROR)
+			     ? KG_ERR_KEY_UNWRAP
+			     : KG_ERR_PKCS11;
+	else if (n != (encrypt ? in_len + 16 : in_len - 16))
+		rc = KG_ERR_PKCS11;
+	if (rc == KG_OK) {
+		memcpy(out, buf, n);
+		*out_len = n;
 	}
-	KG_ENSURE(n == (encrypt ? in_len + 16 : in_len - 16), KG_ERR_PKCS11);
-	*out_len = n;
-	return KG_OK;
+	kg_wipe(buf, sizeof buf);
+	return rc;
 }
