@@ -37,16 +37,20 @@ CREATE TRIGGER key_versions_guard BEFORE UPDATE ON key_versions
 	FOR EACH ROW EXECUTE FUNCTION kg_key_version_guard();
 
 -- Lifecycle changes go to the policy history, without the wrapped bytes
--- (0008 left key_versions out because of them).
-CREATE FUNCTION kg_key_version_history() RETURNS trigger LANGUAGE plpgsql AS $$
+-- (0008 left key_versions out because of them).  Written as the owner, so
+-- that a role that may change key versions need not write the history
+-- itself; it records the login (session) user.
+CREATE FUNCTION kg_key_version_history() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $$
 BEGIN
-	INSERT INTO policy_history (table_name, operation, old_row, new_row)
-	VALUES (TG_TABLE_NAME, TG_OP,
+	INSERT INTO public.policy_history (db_user, table_name, operation, old_row, new_row)
+	VALUES (session_user, TG_TABLE_NAME, TG_OP,
 	        CASE WHEN TG_OP IN ('UPDATE', 'DELETE') THEN to_jsonb(OLD) - 'wrapped' END,
 	        CASE WHEN TG_OP IN ('INSERT', 'UPDATE') THEN to_jsonb(NEW) - 'wrapped' END);
 	RETURN NULL;
 END
 $$;
+REVOKE ALL ON FUNCTION kg_key_version_history() FROM PUBLIC;
 -- Recorded: new versions, state changes, and re-wrapping under another
 -- KEK (which KEK held a version when is an auditor's question too).
 CREATE TRIGGER key_versions_history AFTER INSERT OR DELETE ON key_versions
@@ -63,6 +67,12 @@ ALTER TABLE policies
 		cardinality(allowed_versions) BETWEEN 1 AND 16 AND array_ndims(allowed_versions) = 1
 		AND array_position(allowed_versions, NULL) IS NULL AND 0 < ALL (allowed_versions))),
 	ADD COLUMN min_version integer CHECK (min_version IS NULL OR min_version >= 1);
+
+-- Auditors see versions and their tombstones, never the wrapped bytes
+-- (a view runs with its owner's rights).
+CREATE VIEW audit_key_versions AS
+SELECT key_id, version, state, kek_id, created_at, destroyed_at FROM key_versions;
+GRANT SELECT ON audit_key_versions TO keygate_auditor;
 
 -- The broker's role is unchanged: SELECT on keys, key_versions and
 -- policies (0001), INSERT on audit.  0003's statement trigger NOTIFYs on

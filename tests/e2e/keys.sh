@@ -152,6 +152,11 @@ check "... and disables the key: key_disabled" deny key_disabled "$url_a" "$tmp/
 "$kg" key enable --key mk --db "$admin" >/dev/null
 check "... re-enabled, nothing is left to release: key_version_destroyed" deny key_version_destroyed "$url_a" "$tmp/out/13" --key mk
 check "the tombstones are in the policy history, without wrapped bytes" test "$(sql "SELECT count(*) FROM policy_history WHERE table_name = 'key_versions' AND new_row->>'state' = 'destroyed' AND NOT (new_row ? 'wrapped')")" = 3
+kg_psql keygate -c "CREATE ROLE kgauditor LOGIN IN ROLE keygate_auditor" >/dev/null
+out=$(psql -X -At -h "$KG_PGHOST" -p "$KG_PGPORT" -U kgauditor -d keygate -c "SELECT state FROM audit_key_versions WHERE key_id = 'mk-any' AND version = 1" 2>&1)
+check "the auditor sees the tombstone (view audit_key_versions)" test "$out" = destroyed
+out=$(psql -X -At -h "$KG_PGHOST" -p "$KG_PGPORT" -U kgauditor -d keygate -c "SELECT count(*) FROM key_versions" 2>&1); rc=$?
+check "... but not key_versions itself" test "$rc" -ne 0
 check "no policy history row holds wrapped bytes" test "$(sql "SELECT count(*) FROM policy_history WHERE coalesce(new_row, old_row) ? 'wrapped'")" = 0
 check "the audit records the version a denial asked for" test "$(sql "SELECT count(*) FROM audit WHERE key_id = 'mk-any' AND reason = 'key_version_destroyed' AND key_version = 1")" -ge 1
 for code in key_version_not_allowed key_version_unknown key_version_disabled key_version_destroyed; do
