@@ -24,6 +24,13 @@ struct kg_config {
 	char *tls_cert, *tls_key; /* server certificate chain and key, PEM */
 	char *challenge_key_file; /* 32 bytes (raw or hex), shared by all replicas */
 	char *kek_file;		  /* key-encryption key (raw or hex), or a systemd credential */
+	/* Or the KEK in a PKCS#11 token (module path, token label, key label,
+	 * file with the user PIN). */
+	char *kek_pkcs11_module, *kek_pkcs11_token, *kek_pkcs11_key, *kek_pkcs11_pin_file;
+	/* During a KEK rotation: the previous KEK, for rows not yet re-wrapped. */
+	char *kek_previous_file;
+	char *kek_previous_pkcs11_module, *kek_previous_pkcs11_token, *kek_previous_pkcs11_key,
+		*kek_previous_pkcs11_pin_file;
 	char *snp_roots;	  /* PEM of ARKs to trust instead of AMD's (test roots) */
 	char *tdx_roots;	  /* PEM of the Intel SGX Root CA to trust instead of Intel's (test root) */
 	char *replica;		  /* name written to audit rows */
@@ -44,6 +51,11 @@ KG_MUST_CHECK kg_err kg_config_load(struct kg_config *cfg, const char *path, cha
 /* Sets one key as the file would; used for command-line overrides. */
 KG_MUST_CHECK kg_err kg_config_set(struct kg_config *cfg, const char *key, const char *value);
 void kg_config_free(struct kg_config *cfg);
+/* The current (previous = false) or previous KEK the configuration names. */
+void kg_config_kek_spec(const struct kg_config *cfg, bool previous, struct kg_kek_spec *out);
+/* Opens both; either may come back NULL when not configured. */
+KG_MUST_CHECK kg_err kg_config_open_keks(const struct kg_config *cfg, struct kg_kek **current,
+					 struct kg_kek **previous);
 
 /* ---- store (store.c) ---- */
 
@@ -60,15 +72,24 @@ void kg_store_free(struct kg_store *s);
  * rows, or that cannot INSERT them; KG_ERR_DB_UNAVAILABLE if unreachable. */
 KG_MUST_CHECK kg_err kg_store_check_role(struct kg_store *s, char *why, size_t whylen);
 
+/* A stored version: a model key, or a session key's root secret
+ * (wrapped_len 0 once destroyed). */
+#define KG_KEY_VERSIONS_MAX 32 /* the newest ones; older ones are unknown to releases */
+struct kg_key_version {
+	struct kg_version_info info;
+	char kek_id[KG_KEK_ID_MAX]; /* "" = not recorded */
+	uint8_t wrapped[KG_WRAPPED_MAX];
+	size_t wrapped_len;
+};
+
 /* What one release needs from the database, fetched in one query. */
 struct kg_key_record {
 	bool found;
 	bool active;
-	bool is_model; /* else: session key, random per release */
+	bool is_model; /* else: session key, random per release or derived per session id */
 	int key_len;
-	uint32_t version; /* 0 = no stored version */
-	uint8_t wrapped[KG_WRAPPED_MAX];
-	size_t wrapped_len;
+	struct kg_key_version versions[KG_KEY_VERSIONS_MAX]; /* newest first */
+	size_t n_versions;
 	struct kg_policy *policies;
 	size_t n_policies;
 	/* The ledgers the policies name: trust, seen checkpoint, revocations. */
@@ -100,6 +121,7 @@ struct kg_audit_row {
 	const uint8_t *evidence_sha256; /* NULL = none */
 	const char *ledger_json;	/* NULL = none */
 	const char *explain_json;	/* per policy, the conditions that failed; NULL = not judged */
+	const char *session_id;		/* the body's session_id; NULL = none */
 };
 /* The newest SEV-SNP CRL per issuer from the collateral table, as a PEM
  * bundle (*pem malloc'd; NULL and 0 when there is none). */
@@ -185,6 +207,7 @@ struct kg_broker {
 	const struct kg_config *cfg;
 	uint8_t *challenge_key; /* guarded memory */
 	struct kg_kek *kek;	/* NULL when no model keys are served */
+	struct kg_kek *kek_previous; /* during a KEK rotation, else NULL */
 	struct kg_attest *attest;
 	struct kg_store *store;
 	struct kg_cache *cache; /* NULL when disabled */
@@ -212,6 +235,7 @@ int kg_cmd_serve(int argc, char **argv);
 int kg_cmd_migrate(int argc, char **argv);
 int kg_cmd_evidence(int argc, char **argv);
 int kg_cmd_key(int argc, char **argv);
+int kg_cmd_kek(int argc, char **argv);
 int kg_cmd_collateral(int argc, char **argv);
 int kg_cmd_ledger(int argc, char **argv);
 int kg_cmd_audit(int argc, char **argv);

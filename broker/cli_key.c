@@ -1,5 +1,6 @@
-/* `keygate key`: put keys into the database.  Model keys are encrypted
- * under the KEK here, before they reach PostgreSQL. */
+/* `keygate key`: put keys into the database and manage their versions.
+ * Key material (model keys, session-key roots) is encrypted under the KEK
+ * here, before it reaches PostgreSQL, and never printed. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,119 +11,147 @@
 #include <sodium.h>
 
 #include "../common/util.h"
-#include "broker.h"
+#include "../keys/session.h"
+#include "cli.h"
+
+#define WHO "keygate key"
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: keygate key import --id KEY_ID [--file FILE] [--kek FILE] [--db DSN]\n"
-		   "       keygate key create --id KEY_ID --kind session [--length N] [--db DSN]\n"
-		   "       keygate key generate-kek FILE\n\n"
-		   "import: reads 16-64 bytes of key material from FILE (default: standard input), encrypts\n"
-		   "        them under the KEK (--kek or KEYGATE_KEK_FILE) and stores them as the key's next\n"
-		   "        version.  The key must be released by policy, added by a migration.\n"
-		   "create: declares a session key (fresh random N bytes, default 32, on every release).\n"
+	fprintf(f, "usage: keygate key import --key ID [--file FILE] [KEK] [--db DSN]\n"
+		   "       keygate key create --key ID --kind session [--length N] [KEK] [--db DSN]\n"
+		   "       keygate key rotate --key ID [--file FILE | --generate] [KEK] [--db DSN]\n"
+		   "       keygate key disable|enable --key ID [--version N] [--db DSN]\n"
+		   "       keygate key destroy --key ID [--version N] [--db DSN]\n"
+		   "       keygate key generate-kek FILE\n"
+		   "KEK: --kek FILE, or --config FILE / KEYGATE_KEK_FILE / KEYGATE_KEK_PKCS11_* (as `keygate serve`)\n\n"
+		   "import:  reads 16-64 bytes of key material from FILE (default: standard input), encrypts\n"
+		   "         them under the KEK and stores them as the key's next version.  The key must be\n"
+		   "         released by policy, added by a migration.  (--id is --key.)\n"
+		   "create:  declares a session key: N bytes (default 32), fresh on every release, or derived\n"
+		   "         from the key's root secret for a session id; with a KEK, stores root version 1.\n"
+		   "rotate:  a new version: of a model key from FILE (or stdin) or --generate'd; of a session\n"
+		   "         key, a new random root.  Policies without version rules release the newest.\n"
+		   "disable/enable: the key (no --version) or one version.\n"
+		   "destroy: removes the wrapped material of one version (or every version, and disables the\n"
+		   "         key); the version row stays as a tombstone.  Database backups keep wrapped copies\n"
+		   "         until the KEK that wrapped them is rotated and destroyed (docs/operations.md).\n"
 		   "generate-kek: writes 32 random bytes (hex) to FILE, mode 0600.\n");
 }
 
-static PGconn *connect_db(const char *dsn)
+/* Stores material as the key's next version, wrapped under kek, in one
+ * transaction that holds the key row.  kind must match the key's.  Prints
+ * the new version. */
+static int store_version(PGconn *c, struct kg_kek *kek, const char *id, const char *kind, const uint8_t *material,
+			 size_t len)
 {
-	PGconn *c;
-
-	if (!dsn) {
-		fprintf(stderr, "keygate key: no database (--db or KEYGATE_DB)\n");
-		return NULL;
-	}
-	c = PQconnectdb(dsn);
-	if (PQstatus(c) != CONNECTION_OK) {
-		fprintf(stderr, "keygate key: %s", PQerrorMessage(c));
-		PQfinish(c);
-		return NULL;
-	}
-	return c;
-}
-
-static int run(PGconn *c, const char *sql, int n, const char *const *params, const int *lens, const int *fmts,
-	       PGresult **out)
-{
-	PGresult *r = PQexecParams(c, sql, n, NULL, params, lens, fmts, 0);
-	ExecStatusType st = PQresultStatus(r);
-
-	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-		fprintf(stderr, "keygate key: %s", PQresultErrorMessage(r));
-		PQclear(r);
-		return -1;
-	}
-	if (out)
-		*out = r;
-	else
-		PQclear(r);
-	return 0;
-}
-
-static int key_import(const char *db, const char *id, const char *file, const char *kek_file)
-{
-	uint8_t *material = NULL, wrapped[KG_WRAPPED_MAX];
-	size_t len = 0, wlen = 0;
-	struct kg_kek *kek = NULL;
-	PGconn *c = NULL;
+	uint8_t wrapped[KG_WRAPPED_MAX];
+	size_t wlen = 0;
 	PGresult *r = NULL;
 	char ver[16];
-	int ret = 1;
+	const char *p[4] = {id, NULL, NULL, kg_kek_id(kek)};
+	int lens[4] = {0, 0, 0, 0}, fmts[4] = {0, 0, 1, 0};
+	int ret = -1;
 
-	if (!kek_file || kg_kek_load(kek_file, &kek) != KG_OK) {
-		fprintf(stderr, "keygate key import: cannot load the KEK (--kek or KEYGATE_KEK_FILE)\n");
-		return 1;
-	}
-	if (kg_file_read(file ? file : "/dev/stdin", KG_KEY_MAX + 1, &material, &len) != KG_OK || len < KG_KEY_MIN ||
-	    len > KG_KEY_MAX) {
-		fprintf(stderr, "keygate key import: key material must be %d to %d bytes\n", KG_KEY_MIN, KG_KEY_MAX);
-		goto out;
-	}
-	if (!(c = connect_db(db)) || run(c, "BEGIN", 0, NULL, NULL, NULL, NULL) != 0)
-		goto out;
-	{
-		const char *p[2] = {id, NULL};
-		char klen[8];
-		snprintf(klen, sizeof klen, "%zu", len);
-		p[1] = klen;
-		if (run(c,
-			"INSERT INTO keys (key_id, kind, key_len) VALUES ($1, 'model', $2::integer)"
-			" ON CONFLICT (key_id) DO NOTHING",
-			2, p, NULL, NULL, NULL) != 0 ||
-		    run(c, "SELECT kind, coalesce((SELECT max(version) FROM key_versions WHERE key_id = $1), 0) + 1"
-			   "  FROM keys WHERE key_id = $1 FOR UPDATE",
+	if (kg_cli_exec(WHO, c,
+			"SELECT kind, coalesce((SELECT max(version) FROM key_versions WHERE key_id = $1), 0) + 1"
+			"  FROM keys WHERE key_id = $1 FOR UPDATE",
 			1, p, NULL, NULL, &r) != 0)
-			goto out;
+		return -1;
+	if (PQntuples(r) != 1) {
+		fprintf(stderr, WHO ": no key '%s'\n", id);
+		goto out;
 	}
-	if (strcmp(PQgetvalue(r, 0, 0), "model") != 0) {
-		fprintf(stderr, "keygate key import: key '%s' is a %s key, not a model key\n", id, PQgetvalue(r, 0, 0));
+	if (strcmp(PQgetvalue(r, 0, 0), kind) != 0) {
+		fprintf(stderr, WHO ": key '%s' is a %s key, not a %s key\n", id, PQgetvalue(r, 0, 0), kind);
 		goto out;
 	}
 	snprintf(ver, sizeof ver, "%s", PQgetvalue(r, 0, 1));
-	if (kg_kek_wrap(kek, id, (uint32_t)strtoul(ver, NULL, 10), material, len, wrapped, &wlen) != KG_OK)
+	if (kg_kek_wrap(kek, id, (uint32_t)strtoul(ver, NULL, 10), material, len, wrapped, &wlen) != KG_OK) {
+		fprintf(stderr, WHO ": cannot wrap the key under the KEK\n");
 		goto out;
-	{
-		const char *p[3] = {id, ver, (const char *)wrapped};
-		int lens[3] = {0, 0, (int)wlen}, fmts[3] = {0, 0, 1};
-		if (run(c, "INSERT INTO key_versions (key_id, version, wrapped) VALUES ($1, $2::integer, $3)", 3, p,
-			lens, fmts, NULL) != 0 ||
-		    run(c, "COMMIT", 0, NULL, NULL, NULL, NULL) != 0)
+	}
+	p[1] = ver;
+	p[2] = (const char *)wrapped;
+	lens[2] = (int)wlen;
+	if (kg_cli_exec(WHO, c,
+			"INSERT INTO key_versions (key_id, version, wrapped, kek_id) VALUES ($1, $2::integer, $3, $4)",
+			4, p, lens, fmts, NULL) != 0 ||
+	    kg_cli_exec(WHO, c, "COMMIT", 0, NULL, NULL, NULL, NULL) != 0)
+		goto out;
+	printf("{\"key_id\":\"%s\",\"kind\":\"%s\",\"version\":%s,\"length\":%zu,\"kek_id\":\"%s\"}\n", id, kind, ver,
+	       len, kg_kek_id(kek));
+	ret = 0;
+out:
+	PQclear(r);
+	return ret;
+}
+
+/* import (and rotate of a model key): material from a file, or made here. */
+static int model_version(const char *db, const char *id, const char *file, bool generate, struct kg_kek *kek,
+			 bool create_key)
+{
+	uint8_t *material = NULL;
+	size_t len = 0;
+	PGconn *c = NULL;
+	PGresult *r = NULL;
+	int ret = 1;
+
+	if (!(c = kg_cli_connect(WHO, db)) || kg_cli_exec(WHO, c, "BEGIN", 0, NULL, NULL, NULL, NULL) != 0)
+		goto out;
+	if (generate) {
+		const char *p[1] = {id};
+		if (kg_cli_exec(WHO, c, "SELECT key_len FROM keys WHERE key_id = $1", 1, p, NULL, NULL, &r) != 0)
+			goto out;
+		len = PQntuples(r) == 1 ? (size_t)atoi(PQgetvalue(r, 0, 0)) : 32;
+		if ((material = kg_secret_alloc(KG_KEY_MAX)) == NULL || len < KG_KEY_MIN || len > KG_KEY_MAX)
+			goto out;
+		randombytes_buf(material, len);
+	} else if (kg_file_read(file ? file : "/dev/stdin", KG_KEY_MAX + 1, &material, &len) != KG_OK ||
+		   len < KG_KEY_MIN || len > KG_KEY_MAX) {
+		fprintf(stderr, WHO ": key material must be %d to %d bytes\n", KG_KEY_MIN, KG_KEY_MAX);
+		goto out;
+	}
+	if (create_key) {
+		char klen[8];
+		const char *p[2] = {id, klen};
+		snprintf(klen, sizeof klen, "%zu", len);
+		if (kg_cli_exec(WHO, c,
+				"INSERT INTO keys (key_id, kind, key_len) VALUES ($1, 'model', $2::integer)"
+				" ON CONFLICT (key_id) DO NOTHING",
+				2, p, NULL, NULL, NULL) != 0)
 			goto out;
 	}
-	printf("{\"key_id\":\"%s\",\"version\":%s,\"length\":%zu}\n", id, ver, len);
-	ret = 0;
+	ret = store_version(c, kek, id, "model", material, len) == 0 ? 0 : 1;
 out:
 	PQclear(r);
 	if (c)
 		PQfinish(c);
-	if (material)
+	if (material) {
 		kg_wipe(material, len);
-	free(material);
-	kg_kek_free(kek);
+		if (generate)
+			kg_secret_free(material);
+		else
+			free(material);
+	}
 	return ret;
 }
 
-static int key_create(const char *db, const char *id, const char *kind, int length)
+/* A new random root for a session key (create with a KEK, and rotate). */
+static int session_root(PGconn *c, struct kg_kek *kek, const char *id)
+{
+	uint8_t *root = kg_secret_alloc(KG_SESSION_ROOT_LEN);
+	int ret;
+
+	if (!root)
+		return -1;
+	randombytes_buf(root, KG_SESSION_ROOT_LEN);
+	ret = store_version(c, kek, id, "session", root, KG_SESSION_ROOT_LEN);
+	kg_secret_free(root);
+	return ret;
+}
+
+static int key_create(const char *db, const char *id, const char *kind, int length, struct kg_kek *kek)
 {
 	char l[8];
 	const char *p[2] = {id, l};
@@ -130,17 +159,103 @@ static int key_create(const char *db, const char *id, const char *kind, int leng
 	int ret = 1;
 
 	if (!kind || strcmp(kind, "session") != 0) {
-		fprintf(stderr, "keygate key create: --kind session (model keys are made by 'key import')\n");
+		fprintf(stderr, WHO " create: --kind session (model keys are made by 'key import')\n");
 		return 2;
 	}
 	snprintf(l, sizeof l, "%d", length);
-	if ((c = connect_db(db)) == NULL)
+	if ((c = kg_cli_connect(WHO, db)) == NULL)
 		return 1;
-	if (run(c, "INSERT INTO keys (key_id, kind, key_len) VALUES ($1, 'session', $2::integer)", 2, p, NULL, NULL,
-		NULL) == 0) {
-		printf("{\"key_id\":\"%s\",\"kind\":\"session\",\"length\":%d}\n", id, length);
+	if (kg_cli_exec(WHO, c, "BEGIN", 0, NULL, NULL, NULL, NULL) != 0 ||
+	    kg_cli_exec(WHO, c, "INSERT INTO keys (key_id, kind, key_len) VALUES ($1, 'session', $2::integer)", 2, p,
+			NULL, NULL, NULL) != 0)
+		goto out;
+	if (kek) {
+		ret = session_root(c, kek, id) == 0 ? 0 : 1;
+	} else if (kg_cli_exec(WHO, c, "COMMIT", 0, NULL, NULL, NULL, NULL) == 0) {
+		/* Without a root, releases with a session id are refused. */
+		printf("{\"key_id\":\"%s\",\"kind\":\"session\",\"length\":%d,\"version\":null}\n", id, length);
 		ret = 0;
 	}
+out:
+	PQfinish(c);
+	return ret;
+}
+
+static int key_rotate(const char *db, const char *id, const char *file, bool generate, struct kg_kek *kek)
+{
+	const char *p[1] = {id};
+	PGresult *r = NULL;
+	PGconn *c;
+	int ret = 1;
+
+	if ((c = kg_cli_connect(WHO, db)) == NULL)
+		return 1;
+	if (kg_cli_exec(WHO, c, "SELECT kind FROM keys WHERE key_id = $1", 1, p, NULL, NULL, &r) != 0)
+		goto out;
+	if (PQntuples(r) != 1) {
+		fprintf(stderr, WHO " rotate: no key '%s'\n", id);
+	} else if (strcmp(PQgetvalue(r, 0, 0), "model") == 0) {
+		if (!file && !generate)
+			fprintf(stderr, WHO " rotate: a model key needs --file FILE or --generate\n");
+		else
+			ret = model_version(db, id, file, generate, kek, false);
+	} else if (file) {
+		fprintf(stderr, WHO " rotate: a session key's root is always generated\n");
+	} else if (kg_cli_exec(WHO, c, "BEGIN", 0, NULL, NULL, NULL, NULL) == 0) {
+		ret = session_root(c, kek, id) == 0 ? 0 : 1;
+	}
+out:
+	PQclear(r);
+	PQfinish(c);
+	return ret;
+}
+
+/* disable, enable, destroy: state changes, one statement each. */
+static int key_state(const char *db, const char *sub, const char *id, const char *version)
+{
+	const char *p[2] = {id, version};
+	const char *sql;
+	PGresult *r = NULL;
+	PGconn *c;
+	int ret = 1;
+
+	if (strcmp(sub, "destroy") == 0)
+		/* Crypto-shredding: the wrapped bytes go, the row stays. */
+		sql = version ? "UPDATE key_versions SET state = 'destroyed', wrapped = NULL, destroyed_at = now()"
+				" WHERE key_id = $1 AND version = $2::integer AND state <> 'destroyed'"
+				" RETURNING version"
+			      : "WITH k AS (UPDATE keys SET state = 'disabled' WHERE key_id = $1 RETURNING key_id)"
+				" UPDATE key_versions SET state = 'destroyed', wrapped = NULL, destroyed_at = now()"
+				" WHERE key_id = (SELECT key_id FROM k) AND state <> 'destroyed' RETURNING version";
+	else if (version)
+		sql = strcmp(sub, "disable") == 0
+			      ? "UPDATE key_versions SET state = 'disabled' WHERE key_id = $1 AND version = $2::integer"
+				" AND state <> 'destroyed' RETURNING version"
+			      : "UPDATE key_versions SET state = 'active' WHERE key_id = $1 AND version = $2::integer"
+				" RETURNING version";
+	else
+		sql = strcmp(sub, "disable") == 0
+			      ? "UPDATE keys SET state = 'disabled' WHERE key_id = $1 RETURNING 0"
+			      : "UPDATE keys SET state = 'active' WHERE key_id = $1 RETURNING 0";
+	if ((c = kg_cli_connect(WHO, db)) == NULL)
+		return 1;
+	if (kg_cli_exec(WHO, c, sql, version ? 2 : 1, p, NULL, NULL, &r) != 0)
+		goto out;
+	if (PQntuples(r) == 0 && !(strcmp(sub, "destroy") == 0 && !version)) {
+		fprintf(stderr, WHO " %s: no such key%s (or already destroyed)\n", sub, version ? " version" : "");
+		goto out;
+	}
+	printf("{\"key_id\":\"%s\",\"%s\":%d}\n", id, strcmp(sub, "destroy") == 0 ? "destroyed_versions" : sub,
+	       PQntuples(r));
+	ret = 0;
+	if (strcmp(sub, "destroy") == 0) {
+		/* Best effort: prune the dead tuples that still hold the bytes
+		 * (needs the table's owner; WAL and backups still have them). */
+		PQclear(r);
+		r = PQexec(c, "VACUUM key_versions");
+	}
+out:
+	PQclear(r);
 	PQfinish(c);
 	return ret;
 }
@@ -158,7 +273,7 @@ static int generate_kek(const char *path)
 	kg_wipe(k, sizeof k);
 	kg_wipe(hex, sizeof hex);
 	if (e != KG_OK) {
-		fprintf(stderr, "keygate key generate-kek: cannot write %s\n", path);
+		fprintf(stderr, WHO " generate-kek: cannot write %s\n", path);
 		return 1;
 	}
 	return 0;
@@ -167,16 +282,22 @@ static int generate_kek(const char *path)
 int kg_cmd_key(int argc, char **argv)
 {
 	static const struct option opts[] = {{"id", required_argument, NULL, 'i'},
+					     {"key", required_argument, NULL, 'i'},
 					     {"file", required_argument, NULL, 'f'},
 					     {"kek", required_argument, NULL, 'k'},
+					     {"config", required_argument, NULL, 'c'},
 					     {"db", required_argument, NULL, 'd'},
 					     {"kind", required_argument, NULL, 'K'},
 					     {"length", required_argument, NULL, 'l'},
+					     {"version", required_argument, NULL, 'v'},
+					     {"generate", no_argument, NULL, 'g'},
 					     {"help", no_argument, NULL, 'h'},
 					     {NULL, 0, NULL, 0}};
-	const char *id = NULL, *file = NULL, *kek = getenv("KEYGATE_KEK_FILE"), *db = getenv("KEYGATE_DB"),
-		   *kind = NULL, *sub;
-	int length = 32, c;
+	const char *id = NULL, *file = NULL, *kek_file = NULL, *config = NULL, *db = getenv("KEYGATE_DB"),
+		   *kind = NULL, *version = NULL, *sub;
+	struct kg_kek *kek = NULL, *prev = NULL;
+	bool generate = false;
+	int length = 32, c, ret = 2;
 
 	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
 		usage(argc < 2 ? stderr : stdout);
@@ -185,7 +306,7 @@ int kg_cmd_key(int argc, char **argv)
 	sub = argv[1];
 	argc--;
 	argv++;
-	while ((c = getopt_long(argc, argv, "i:f:k:d:K:l:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "i:f:k:c:d:K:l:v:gh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'i':
 			id = optarg;
@@ -194,7 +315,10 @@ int kg_cmd_key(int argc, char **argv)
 			file = optarg;
 			break;
 		case 'k':
-			kek = optarg;
+			kek_file = optarg;
+			break;
+		case 'c':
+			config = optarg;
 			break;
 		case 'd':
 			db = optarg;
@@ -204,6 +328,12 @@ int kg_cmd_key(int argc, char **argv)
 			break;
 		case 'l':
 			length = atoi(optarg);
+			break;
+		case 'v':
+			version = optarg;
+			break;
+		case 'g':
+			generate = true;
 			break;
 		case 'h':
 			usage(stdout);
@@ -220,14 +350,35 @@ int kg_cmd_key(int argc, char **argv)
 		}
 		return generate_kek(argv[optind]);
 	}
-	if (optind != argc || !id || !kg_key_id_valid(id) || length < KG_KEY_MIN || length > KG_KEY_MAX) {
+	if (optind != argc || !id || !kg_key_id_valid(id) || length < KG_KEY_MIN || length > KG_KEY_MAX ||
+	    (version && (strspn(version, "0123456789") != strlen(version) || !*version || strlen(version) > 9 ||
+			 atoi(version) < 1)) ||
+	    (file && generate)) {
 		usage(stderr);
 		return 2;
 	}
+	if (strcmp(sub, "disable") == 0 || strcmp(sub, "enable") == 0 || strcmp(sub, "destroy") == 0)
+		return key_state(db, sub, id, version);
+	if (strcmp(sub, "import") != 0 && strcmp(sub, "create") != 0 && strcmp(sub, "rotate") != 0) {
+		usage(stderr);
+		return 2;
+	}
+	/* The KEK (KEYGATE_KEK_FILE was the variable before --config). */
+	if (!kek_file && !config)
+		kek_file = getenv("KEYGATE_KEK_FILE");
+	if (kg_cli_keks(WHO, config, kek_file, NULL, &kek, &prev) != 0)
+		return 1;
+	if (!kek && strcmp(sub, "create") != 0) {
+		fprintf(stderr, WHO " %s: cannot load the KEK (--kek, --config or KEYGATE_KEK_FILE)\n", sub);
+		return 1;
+	}
 	if (strcmp(sub, "import") == 0)
-		return key_import(db, id, file, kek);
-	if (strcmp(sub, "create") == 0)
-		return key_create(db, id, kind, length);
-	usage(stderr);
-	return 2;
+		ret = model_version(db, id, file, false, kek, true);
+	else if (strcmp(sub, "create") == 0)
+		ret = key_create(db, id, kind, length, kek);
+	else
+		ret = key_rotate(db, id, file, generate, kek);
+	kg_kek_free(kek);
+	kg_kek_free(prev);
+	return ret;
 }

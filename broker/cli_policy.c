@@ -65,15 +65,29 @@ static int explain(const struct kg_key_record *rec, const char *key_id, const st
 	struct kg_decision d;
 	json_t *root = NULL, *arr = NULL;
 	char m[2 * 64 + 1];
+	uint32_t version = 0;
 
 	kg_policy_decide(rec->policies, rec->n_policies, claims, ledgers, rec->n_ledgers, now, &d);
 	/* The key's own state comes first, as in a release. */
 	if (!rec->active) {
 		d.grant = false;
 		d.reason = KG_ERR_KEY_DISABLED;
-	} else if (d.grant && rec->is_model && rec->version == 0) {
-		d.grant = false;
-		d.reason = KG_ERR_KEY_MISSING;
+	} else if (d.grant && rec->is_model) {
+		/* Which version the granting policy releases, as a release
+		 * without a "version" asks. */
+		struct kg_version_info infos[KG_KEY_VERSIONS_MAX];
+		const struct kg_policy *p = NULL;
+		kg_err ve;
+
+		for (size_t i = 0; i < rec->n_policies; i++)
+			if (rec->policies[i].id == d.policy_id)
+				p = &rec->policies[i];
+		for (size_t i = 0; i < rec->n_versions; i++)
+			infos[i] = rec->versions[i].info;
+		if (p && (ve = kg_policy_pick_version(p, infos, rec->n_versions, 0, &version)) != KG_OK) {
+			d.grant = false;
+			d.reason = ve;
+		}
 	}
 	kg_hex(m, claims->measurement, claims->measurement_len);
 	if (json) {
@@ -120,11 +134,14 @@ static int explain(const struct kg_key_record *rec, const char *key_id, const st
 		json_object_set_new(root, "decision", json_string(d.grant ? "grant" : "deny"));
 		json_object_set_new(root, "reason", json_string(kg_err_code(d.reason)));
 		json_object_set_new(root, "policy_id", d.policy_id ? json_integer(d.policy_id) : json_null());
+		json_object_set_new(root, "key_version", version ? json_integer(version) : json_null());
 		if ((s = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER)) != NULL) {
 			printf("%s\n", s);
 			free(s);
 		}
 		json_decref(root);
+	} else if (d.grant && version) {
+		printf("\ndecision: grant (policy %lld, key version %u)\n", (long long)d.policy_id, version);
 	} else if (d.grant) {
 		printf("\ndecision: grant (policy %lld)\n", (long long)d.policy_id);
 	} else if (d.policy_id) {

@@ -24,6 +24,9 @@ static const struct {
 	F(challenge_ttl, UINT), F(threads, UINT),     F(log_level, STR),     F(policy_cache_ttl, UINT),
 	F(max_connections, UINT), F(per_ip_connections, UINT), F(snp_require_crl, UINT),
 	F(audit_signing_key, STR), F(audit_seal_interval, UINT),
+	F(kek_pkcs11_module, STR), F(kek_pkcs11_token, STR), F(kek_pkcs11_key, STR), F(kek_pkcs11_pin_file, STR),
+	F(kek_previous_file, STR), F(kek_previous_pkcs11_module, STR), F(kek_previous_pkcs11_token, STR),
+	F(kek_previous_pkcs11_key, STR), F(kek_previous_pkcs11_pin_file, STR),
 #undef F
 };
 
@@ -139,4 +142,38 @@ void kg_config_free(struct kg_config *cfg)
 		if (fields[i].kind == STR)
 			free(*(char **)((char *)cfg + fields[i].off));
 	memset(cfg, 0, sizeof *cfg);
+}
+
+void kg_config_kek_spec(const struct kg_config *cfg, bool previous, struct kg_kek_spec *out)
+{
+	out->file = previous ? cfg->kek_previous_file : cfg->kek_file;
+	out->pkcs11_module = previous ? cfg->kek_previous_pkcs11_module : cfg->kek_pkcs11_module;
+	out->pkcs11_token = previous ? cfg->kek_previous_pkcs11_token : cfg->kek_pkcs11_token;
+	out->pkcs11_key = previous ? cfg->kek_previous_pkcs11_key : cfg->kek_pkcs11_key;
+	out->pkcs11_pin_file = previous ? cfg->kek_previous_pkcs11_pin_file : cfg->kek_pkcs11_pin_file;
+}
+
+kg_err kg_config_open_keks(const struct kg_config *cfg, struct kg_kek **current, struct kg_kek **previous)
+{
+	struct kg_kek_spec cur, prev;
+
+	*current = *previous = NULL;
+	kg_config_kek_spec(cfg, false, &cur);
+	kg_config_kek_spec(cfg, true, &prev);
+	/* A previous KEK alone would leave nothing to wrap new keys with. */
+	KG_ENSURE(kg_kek_spec_set(&cur) || !kg_kek_spec_set(&prev), KG_ERR_CONFIG);
+	if (kg_kek_spec_set(&cur))
+		KG_TRY(kg_kek_open(&cur, current));
+	if (kg_kek_spec_set(&prev)) {
+		kg_err e = kg_kek_open(&prev, previous);
+		if (e == KG_OK && strcmp(kg_kek_id(*current), kg_kek_id(*previous)) == 0)
+			e = KG_ERR_CONFIG; /* the same KEK twice is a mistake */
+		if (e != KG_OK) {
+			kg_kek_free(*previous);
+			kg_kek_free(*current);
+			*current = *previous = NULL;
+			return e;
+		}
+	}
+	return KG_OK;
 }

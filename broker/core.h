@@ -46,12 +46,19 @@ struct kg_release_req {
 	size_t ledger_bundle_len;
 	char *ledger_consistency;
 	size_t ledger_consistency_len;
+	/* "version": the key version wanted (0 = the newest the policy allows). */
+	uint32_t version;
+	/* "session_id": derive the session key for this id (1-128 characters
+	 * of [A-Za-z0-9._:-]; session_id_len 0 = none: a fresh random key). */
+	char session_id[128 + 1];
+	size_t session_id_len;
 };
 void kg_release_req_free(struct kg_release_req *r);
 
 /* Parses the JSON body (empty body = defaults).  Unknown fields are an
- * error (KG_ERR_UNKNOWN_FIELD), as are wrong types (KG_ERR_BAD_REQUEST)
- * and invalid JSON (KG_ERR_BAD_JSON). */
+ * error (KG_ERR_UNKNOWN_FIELD), as are wrong types and a version outside
+ * 1..2^31-1 (KG_ERR_BAD_REQUEST), a malformed session id
+ * (KG_ERR_SESSION_ID) and invalid JSON (KG_ERR_BAD_JSON). */
 KG_MUST_CHECK kg_err kg_release_req_parse(const uint8_t *body, size_t len, struct kg_release_req *out);
 
 /* HPKE info for a released key: binds the hash of the accepted evidence,

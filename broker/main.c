@@ -21,7 +21,8 @@ static const struct {
 	{"serve", kg_cmd_serve, "run the broker (HTTPS, RA-TLS)"},
 	{"migrate", kg_cmd_migrate, "apply db/migrations to the database"},
 	{"evidence", kg_cmd_evidence, "verify attestation evidence offline (evidence verify ...)"},
-	{"key", kg_cmd_key, "manage keys (key import, key create, key generate-kek)"},
+	{"key", kg_cmd_key, "manage keys (import, create, rotate, disable, enable, destroy, generate-kek)"},
+	{"kek", kg_cmd_kek, "key-encryption keys (kek generate --pkcs11, kek rotate, kek id)"},
 	{"collateral", kg_cmd_collateral, "import vendor collateral (collateral import --kind snp-crl FILE)"},
 	{"ledger", kg_cmd_ledger, "check ledger bundles, sync a ledger's checkpoint and revocations"},
 	{"audit", kg_cmd_audit, "audit questions, and sealing and verifying the audit log"},
@@ -52,6 +53,8 @@ static void serve_usage(FILE *f)
 	fprintf(f, "usage: keygate serve [--config FILE] [--listen ADDR:PORT] [--db DSN]\n"
 		   "\nSettings come from FILE (key = value), then KEYGATE_* environment variables, then flags.\n"
 		   "Keys: listen db tls_cert tls_key challenge_key_file kek_file snp_roots tdx_roots replica\n"
+		   "      kek_pkcs11_module kek_pkcs11_token kek_pkcs11_key kek_pkcs11_pin_file\n"
+		   "      kek_previous_file kek_previous_pkcs11_{module,token,key,pin_file} (during a KEK rotation)\n"
 		   "      challenge_ttl threads log_level policy_cache_ttl max_connections per_ip_connections\n"
 		   "      snp_require_crl (1: refuse SEV-SNP evidence without a current AMD CRL; default 1)\n"
 		   "      audit_signing_key (seal the audit log with this key; see keygate audit keygen)\n"
@@ -169,10 +172,13 @@ int kg_cmd_serve(int argc, char **argv)
 		fprintf(stderr, "keygate serve: challenge_key_file must name a file of 32 bytes or 64 hex digits\n");
 		goto out;
 	}
-	if (cfg.kek_file && (e = kg_kek_load(cfg.kek_file, &b.kek)) != KG_OK) {
+	if ((e = kg_config_open_keks(&cfg, &b.kek, &b.kek_previous)) != KG_OK) {
 		fprintf(stderr, "keygate serve: cannot load the key-encryption key: %s\n", kg_err_msg(e));
 		goto out;
 	}
+	if (b.kek)
+		kg_log(KG_LOG_INFO, "kek_loaded", "kek_id", kg_kek_id(b.kek), "previous",
+		       b.kek_previous ? kg_kek_id(b.kek_previous) : "none", NULL);
 	memset(&acfg, 0, sizeof acfg);
 	acfg.snp_roots = cfg.snp_roots;
 	acfg.snp_require_crl = cfg.snp_require_crl;
@@ -220,6 +226,7 @@ out:
 	kg_store_free(b.store);
 	kg_attest_free(b.attest);
 	kg_kek_free(b.kek);
+	kg_kek_free(b.kek_previous);
 	if (b.challenge_key)
 		sodium_free(b.challenge_key);
 	kg_config_free(&cfg);

@@ -19,6 +19,7 @@
 #include "../common/log.h"
 #include "../common/util.h"
 #include "../keys/hpke.h"
+#include "../keys/session.h"
 #include "broker.h"
 
 /* Client certificates are made just before use; allow for clock skew. */
@@ -105,22 +106,63 @@ static kg_err judge_evidence(struct kg_broker *b, struct release_state *st, cons
 	return KG_OK;
 }
 
-/* Unwraps (model key) or draws (session key) the key and seals it to the
- * CVM's HPKE key.  Every plaintext copy is in guarded memory and freed
- * (wiped) before returning. */
+/* After a grant: the version to release under the policy that granted
+ * (model keys, and session keys asked for a session id; a fresh random
+ * session key has no version).  Model keys ignore a session id: one
+ * request body serves every key a CVM asks for.  Sets st->version. */
+static kg_err choose_version(struct release_state *st)
+{
+	struct kg_version_info infos[KG_KEY_VERSIONS_MAX];
+	const struct kg_policy *p = NULL;
+
+	for (size_t i = 0; i < st->key.n_policies; i++)
+		if (st->key.policies[i].id == st->decision.policy_id)
+			p = &st->key.policies[i];
+	KG_ENSURE(p != NULL, KG_ERR_INTERNAL);
+	if (!st->key.is_model && st->req.session_id_len == 0) {
+		/* A version of a key made fresh for this answer means nothing. */
+		KG_ENSURE(st->req.version == 0, KG_ERR_BAD_REQUEST);
+		st->version = 0;
+		return KG_OK;
+	}
+	for (size_t i = 0; i < st->key.n_versions; i++)
+		infos[i] = st->key.versions[i].info;
+	return kg_policy_pick_version(p, infos, st->key.n_versions, st->req.version, &st->version);
+}
+
+/* Unwraps the stored key (a model key, or a session key's root for a
+ * session id) with the KEK its row names, or draws a fresh session key,
+ * and seals it to the CVM's HPKE key.  Every plaintext copy is in guarded
+ * memory and freed (wiped) before returning. */
 static kg_err seal_key(struct kg_broker *b, struct release_state *st, const char *key_id)
 {
-	uint8_t *key = kg_secret_alloc(KG_KEY_MAX);
+	uint8_t *key = kg_secret_alloc(KG_KEY_MAX), *root = NULL;
 	uint8_t info[KG_RELEASE_INFO_MAX];
+	const struct kg_kek *keks[2] = {b->kek, b->kek_previous};
+	const struct kg_key_version *v = NULL;
 	size_t key_len = 0, info_len;
 	kg_err rc = KG_OK;
 
 	KG_ENSURE(key != NULL, KG_ERR_NOMEM);
-	if (st->key.is_model) {
+	for (size_t i = 0; st->version != 0 && i < st->key.n_versions; i++)
+		if (st->key.versions[i].info.version == st->version)
+			v = &st->key.versions[i];
+	if (st->version != 0) {
+		KG_ENSURE_OUT(v != NULL && v->wrapped_len > 0, KG_ERR_INTERNAL);
 		KG_ENSURE_OUT(b->kek != NULL, KG_ERR_KEK);
-		st->version = st->key.version;
-		KG_TRY_OUT(kg_kek_unwrap(b->kek, key_id, st->version, st->key.wrapped, st->key.wrapped_len, key,
-					 &key_len));
+	}
+	if (st->key.is_model) {
+		KG_TRY_OUT(kg_kek_unwrap_any(keks, 2, v->kek_id, key_id, st->version, v->wrapped, v->wrapped_len, key,
+					     &key_len));
+	} else if (st->version != 0) {
+		size_t root_len = 0;
+		KG_ENSURE_OUT(st->key.key_len >= KG_KEY_MIN && st->key.key_len <= KG_KEY_MAX, KG_ERR_INTERNAL);
+		KG_ENSURE_OUT((root = kg_secret_alloc(KG_KEY_MAX)) != NULL, KG_ERR_NOMEM);
+		KG_TRY_OUT(kg_kek_unwrap_any(keks, 2, v->kek_id, key_id, st->version, v->wrapped, v->wrapped_len, root,
+					     &root_len));
+		key_len = (size_t)st->key.key_len;
+		KG_TRY_OUT(kg_session_derive(root, root_len, key_id, st->version, st->req.session_id,
+					     st->req.session_id_len, key, key_len));
 	} else {
 		/* Session keys exist only in this answer. */
 		KG_ENSURE_OUT(st->key.key_len >= KG_KEY_MIN && st->key.key_len <= KG_KEY_MAX, KG_ERR_INTERNAL);
@@ -133,6 +175,7 @@ static kg_err seal_key(struct kg_broker *b, struct release_state *st, const char
 				     st->enc, st->ct));
 	st->ct_len = key_len + KG_HPKE_NT;
 out:
+	kg_secret_free(root);
 	kg_secret_free(key);
 	return rc;
 }
@@ -334,8 +377,8 @@ void kg_release(struct kg_broker *b, const char *key_id, const uint8_t *cert_der
 				 st->key.n_ledgers, now, &st->decision);
 		e = st->decision.reason;
 		explain = explain_json(st, now);
-		if (e == KG_OK && st->key.is_model && st->key.version == 0)
-			e = KG_ERR_KEY_MISSING;
+		if (e == KG_OK)
+			e = choose_version(st);
 		if (e == KG_OK)
 			e = seal_key(b, st, key_id);
 	}
@@ -345,12 +388,14 @@ void kg_release(struct kg_broker *b, const char *key_id, const uint8_t *cert_der
 	row.replica = b->cfg->replica;
 	row.peer = peer;
 	row.key_id = key_id;
-	row.key_version = e == KG_OK ? st->version : 0;
+	row.key_version = e == KG_OK ? st->version : st->req.version; /* a denied version: the one asked for */
 	row.policy_id = st->decision.policy_id;
 	row.grant = e == KG_OK;
 	row.reason = kg_err_code(e);
 	row.ledger_json = st->ledger_json;
 	row.explain_json = explain;
+	/* Only a parsed (hence validated) session id. */
+	row.session_id = st->req.session_id_len > 0 ? st->req.session_id : NULL;
 	if (st->have_cert)
 		row.evidence_sha256 = st->cert.ext_sha256;
 	if (st->have_claims) {

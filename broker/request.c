@@ -6,7 +6,10 @@
 #include <jansson.h>
 
 #include "../keys/hpke.h"
+#include "../keys/session.h"
 #include "core.h"
+
+_Static_assert(sizeof(((struct kg_release_req *)0)->session_id) == KG_SESSION_ID_MAX + 1, "session_id buffer");
 
 int kg_key_id_valid(const char *id)
 {
@@ -75,6 +78,21 @@ kg_err kg_release_req_parse(const uint8_t *body, size_t len, struct kg_release_r
 			KG_ENSURE_OUT((*dst = malloc(n + 1)) != NULL, KG_ERR_NOMEM);
 			memcpy(*dst, json_string_value(v), n + 1);
 			*dlen = n;
+		} else if (strcmp(k, "version") == 0) {
+			json_int_t ver;
+			KG_ENSURE_OUT(json_is_integer(v), KG_ERR_BAD_REQUEST);
+			ver = json_integer_value(v);
+			KG_ENSURE_OUT(ver >= 1 && ver <= 0x7fffffff, KG_ERR_BAD_REQUEST);
+			out->version = (uint32_t)ver;
+		} else if (strcmp(k, "session_id") == 0) {
+			size_t n;
+			KG_ENSURE_OUT(json_is_string(v), KG_ERR_BAD_REQUEST);
+			n = json_string_length(v);
+			/* Checked before it is copied: the length bounds the buffer. */
+			KG_ENSURE_OUT(kg_session_id_valid(json_string_value(v), n), KG_ERR_SESSION_ID);
+			memcpy(out->session_id, json_string_value(v), n);
+			out->session_id[n] = 0;
+			out->session_id_len = n;
 		} else {
 			rc = KG_ERR_UNKNOWN_FIELD;
 			goto out;

@@ -177,10 +177,14 @@ kg_err kg_store_check_role(struct kg_store *s, char *why, size_t whylen)
 	return rc;
 }
 
-/* One round trip: the key, its newest stored version, and its policies for
+#define KG_STR_(x) #x
+#define KG_STR(x) KG_STR_(x)
+
+/* One round trip: the key, its newest stored versions (state, KEK id,
+ * wrapped bytes: comma-separated lists, newest first) and its policies for
  * this TEE (measurements as comma-separated hex). */
 static const char *load_key_sql =
-	"SELECT k.kind, k.state, k.key_len, v.version, v.wrapped,"
+	"SELECT k.kind, k.state, k.key_len, v.versions, v.states,"
 	"       p.policy_id, p.state, p.allow_debug, p.allow_migration_agent,"
 	"       p.min_tcb_bootloader, p.min_tcb_tee, p.min_tcb_snp, p.min_tcb_microcode,"
 	/* Whole seconds rounded towards the narrower window; +-infinity as
@@ -202,10 +206,19 @@ static const char *load_key_sql =
 	"       array_to_string(ARRAY(SELECT encode(m, 'hex') FROM unnest(p.tdx_rtmr2) AS m), ','),"
 	"       array_to_string(ARRAY(SELECT encode(m, 'hex') FROM unnest(p.tdx_rtmr3) AS m), ','),"
 	"       encode(p.tdx_mr_config_id, 'hex'), encode(p.tdx_mr_owner, 'hex'),"
-	"       encode(p.tdx_mr_owner_config, 'hex'), array_to_string(p.tdx_tcb_statuses, ','), p.ledger_id"
+	"       encode(p.tdx_mr_owner_config, 'hex'), array_to_string(p.tdx_tcb_statuses, ','), p.ledger_id,"
+	"       v.kek_ids, v.wrapped, array_to_string(p.allowed_versions, ','), p.min_version"
 	"  FROM keys k"
-	"  LEFT JOIN LATERAL (SELECT version, wrapped FROM key_versions"
-	"                      WHERE key_id = k.key_id ORDER BY version DESC LIMIT 1) v ON true"
+	"  LEFT JOIN LATERAL (SELECT string_agg(x.version::text, ',' ORDER BY x.version DESC) AS versions,"
+	"                            string_agg(x.state, ',' ORDER BY x.version DESC) AS states,"
+	/* kek ids are labels: hex keeps them clear of the separator. */
+	"                            string_agg(encode(convert_to(coalesce(x.kek_id, ''), 'UTF8'), 'hex'), ','"
+	"                                       ORDER BY x.version DESC) AS kek_ids,"
+	"                            string_agg(coalesce(encode(x.wrapped, 'hex'), ''), ','"
+	"                                       ORDER BY x.version DESC) AS wrapped"
+	"                       FROM (SELECT version, state, kek_id, wrapped FROM key_versions"
+	"                              WHERE key_id = k.key_id ORDER BY version DESC LIMIT " KG_STR(KG_KEY_VERSIONS_MAX) ") x) v"
+	"         ON true"
 	"  LEFT JOIN policies p ON p.key_id = k.key_id AND p.tee = $2"
 	" WHERE k.key_id = $1"
 	" ORDER BY p.policy_id";
@@ -327,6 +340,62 @@ static kg_err parse_policy_row(PGresult *res, int r, enum kg_tee tee, struct kg_
 	}
 	if ((p->has_ledger = !PQgetisnull(res, r, 30)))
 		snprintf(p->ledger_id, sizeof p->ledger_id, "%s", PQgetvalue(res, r, 30));
+	p->n_allowed_versions = 0;
+	for (const char *q = PQgetvalue(res, r, 33); *q;) {
+		/* The schema bounds the list at KG_POLICY_MAX_VERSIONS. */
+		KG_ENSURE(p->n_allowed_versions < KG_POLICY_MAX_VERSIONS, KG_ERR_DB_QUERY);
+		p->allowed_versions[p->n_allowed_versions++] = (uint32_t)strtoul(q, NULL, 10);
+		q += strcspn(q, ",");
+		q += *q == ',';
+	}
+	p->min_version = PQgetisnull(res, r, 34) ? 0 : (uint32_t)strtoul(PQgetvalue(res, r, 34), NULL, 10);
+	return KG_OK;
+}
+
+/* Next comma-separated field of *q (no copy): start and length. */
+static size_t next_field(const char **q, const char **start)
+{
+	size_t l = strcspn(*q, ",");
+
+	*start = *q;
+	*q += l + ((*q)[l] == ',');
+	return l;
+}
+
+/* The four parallel lists of load_key_sql (columns 3, 4, 31, 32). */
+static kg_err parse_versions(PGresult *res, struct kg_key_record *out)
+{
+	const char *vs = PQgetvalue(res, 0, 3), *st = PQgetvalue(res, 0, 4), *ks = PQgetvalue(res, 0, 31),
+		   *ws = PQgetvalue(res, 0, 32);
+
+	while (*vs) {
+		struct kg_key_version *v;
+		const char *f;
+		size_t l;
+		char hex[2 * KG_WRAPPED_MAX + 1];
+
+		KG_ENSURE(out->n_versions < KG_KEY_VERSIONS_MAX, KG_ERR_DB_QUERY);
+		v = &out->versions[out->n_versions++];
+		v->info.version = (uint32_t)strtoul(vs, NULL, 10);
+		next_field(&vs, &f);
+		l = next_field(&st, &f);
+		v->info.state = l == 6 && strncmp(f, "active", 6) == 0 ? KG_VERSION_ACTIVE
+				: l == 8 && strncmp(f, "disabled", 8) == 0 ? KG_VERSION_DISABLED
+									    : KG_VERSION_DESTROYED;
+		l = next_field(&ks, &f);
+		KG_ENSURE(l % 2 == 0 && l / 2 < sizeof v->kek_id, KG_ERR_DB_QUERY);
+		memcpy(hex, f, l);
+		hex[l] = 0;
+		KG_ENSURE(kg_unhex((uint8_t *)v->kek_id, l / 2, hex) == KG_OK, KG_ERR_DB_QUERY);
+		v->kek_id[l / 2] = 0;
+		l = next_field(&ws, &f);
+		KG_ENSURE(l % 2 == 0 && l / 2 <= KG_WRAPPED_MAX, KG_ERR_KEY_UNWRAP);
+		memcpy(hex, f, l);
+		hex[l] = 0;
+		KG_ENSURE(kg_unhex(v->wrapped, l / 2, hex) == KG_OK, KG_ERR_DB_QUERY);
+		v->wrapped_len = l / 2;
+		kg_wipe(hex, sizeof hex);
+	}
 	return KG_OK;
 }
 
@@ -352,20 +421,8 @@ kg_err kg_store_load_key(struct kg_store *s, const char *key_id, enum kg_tee tee
 	out->is_model = strcmp(PQgetvalue(res, 0, 0), "model") == 0;
 	out->active = strcmp(PQgetvalue(res, 0, 1), "active") == 0;
 	out->key_len = atoi(PQgetvalue(res, 0, 2));
-	if (!PQgetisnull(res, 0, 3)) {
-		size_t n = 0;
-		unsigned char *w = PQunescapeBytea((const unsigned char *)PQgetvalue(res, 0, 4), &n);
-		KG_ENSURE_OUT(w != NULL, KG_ERR_NOMEM);
-		if (n > sizeof out->wrapped) {
-			PQfreemem(w);
-			rc = KG_ERR_KEY_UNWRAP;
-			goto out;
-		}
-		memcpy(out->wrapped, w, n);
-		out->wrapped_len = n;
-		PQfreemem(w);
-		out->version = (uint32_t)strtoul(PQgetvalue(res, 0, 3), NULL, 10);
-	}
+	if (!PQgetisnull(res, 0, 3))
+		KG_TRY_OUT(parse_versions(res, out));
 	if (PQgetisnull(res, 0, 5))
 		goto out; /* no policy for this TEE */
 	KG_ENSURE_OUT((out->policies = calloc((size_t)rows, sizeof *out->policies)) != NULL, KG_ERR_NOMEM);
@@ -508,21 +565,22 @@ void kg_key_record_free(struct kg_key_record *r)
 		free(r->ledgers[i].revoked);
 	free(r->ledgers);
 	free(r->policies);
-	kg_wipe(r->wrapped, sizeof r->wrapped);
+	kg_wipe(r->versions, sizeof r->versions);
 	memset(r, 0, sizeof *r);
 }
 
 static const char *audit_sql =
 	"INSERT INTO audit (request_id, replica, peer, key_id, key_version, policy_id, tee,"
-	"                   measurement, chip_id, tcb, decision, reason, evidence_sha256, ledger, explain)"
+	"                   measurement, chip_id, tcb, decision, reason, evidence_sha256, ledger, explain,"
+	"                   session_id)"
 	" VALUES ($1::uuid, $2, $3, $4, $5::integer, $6::bigint, $7, $8::bytea, $9::bytea, $10::jsonb,"
-	"         $11, $12, $13::bytea, $14::jsonb, $15::jsonb)";
+	"         $11, $12, $13::bytea, $14::jsonb, $15::jsonb, $16)";
 
 kg_err kg_store_audit(struct kg_store *s, const struct kg_audit_row *row)
 {
 	char uuid[37], ver[16], pol[24];
-	const char *v[15];
-	int len[15] = {0}, fmt[15] = {0};
+	const char *v[16];
+	int len[16] = {0}, fmt[16] = {0};
 	PGresult *res;
 	unsigned slot;
 	kg_err rc = KG_OK;
@@ -556,12 +614,13 @@ kg_err kg_store_audit(struct kg_store *s, const struct kg_audit_row *row)
 	fmt[12] = 1;
 	v[13] = row->ledger_json;
 	v[14] = row->explain_json;
+	v[15] = row->session_id;
 
 	KG_TRY(acquire(s, &slot));
 	/* Autocommit with synchronous_commit on: when this returns, the row
 	 * is durable (on the primary, and on synchronous standbys if the
 	 * operator configured them). */
-	res = PQexecParams(s->conns[slot], audit_sql, 15, NULL, v, len, fmt, 0);
+	res = PQexecParams(s->conns[slot], audit_sql, 16, NULL, v, len, fmt, 0);
 	if (PQresultStatus(res) != PGRES_COMMAND_OK)
 		rc = query_error(s, slot, res, "audit_insert") == KG_ERR_DB_UNAVAILABLE ? KG_ERR_DB_UNAVAILABLE
 											: KG_ERR_AUDIT_FAILED;

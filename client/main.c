@@ -64,6 +64,8 @@ struct opts {
 	bool quiet;
 	int repeat; /* benchmark: repeat the releases, each on a fresh TLS connection */
 	const char *ledger_bundle, *ledger_consistency; /* files */
+	const char *session_id; /* the same derived session key for every CVM of this session */
+	long key_version;	/* 0 = the newest the policy allows */
 	char *body; /* the release request body, the same for every key */
 };
 
@@ -74,6 +76,7 @@ static void usage(FILE *f)
 		"                      [--out-dir DIR] [--stdout raw|jwk] [--keyring user|session|user-session]\n"
 		"                      [--aead aes-256-gcm|chacha20-poly1305] [--retries N]\n"
 		"                      [--ledger-bundle FILE [--ledger-consistency FILE]]\n"
+		"                      [--session-id ID] [--key-version N]\n"
 		"       keygate-client sim-init DIR [--tee snp|tdx]\n"
 		"       keygate-client sim-crl DIR OUT [--revoke-vcek] [--revoke-ask] [--days N] [--expired]\n\n"
 		"Obtains keys from a Keygate broker over RA-TLS.  Each key is opened from its HPKE envelope and\n"
@@ -404,6 +407,11 @@ static kg_err make_body(struct opts *o)
 	kg_err rc = KG_OK;
 
 	KG_ENSURE(j != NULL, KG_ERR_NOMEM);
+	/* The broker validates both (session_id_invalid, bad_request). */
+	if (o->session_id)
+		json_object_set_new(j, "session_id", json_string(o->session_id));
+	if (o->key_version)
+		json_object_set_new(j, "version", json_integer(o->key_version));
 	for (int i = 0; i < 2 && rc == KG_OK; i++) {
 		uint8_t *buf;
 		size_t len;
@@ -584,6 +592,7 @@ int main(int argc, char **argv)
 		{"tsm-root", required_argument, NULL, 'Z'}, {"sev-guest-dev", required_argument, NULL, 'Y'},
 		{"privlevel", required_argument, NULL, 'L'}, {"stdout", required_argument, NULL, 'W'},
 		{"keyring", required_argument, NULL, 'K'},
+		{"session-id", required_argument, NULL, 'I' + 256}, {"key-version", required_argument, NULL, 'K' + 256},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}};
 	struct opts o;
@@ -710,6 +719,12 @@ int main(int argc, char **argv)
 			break;
 		case 'N':
 			o.ledger_consistency = optarg;
+			break;
+		case 'I' + 256:
+			o.session_id = optarg;
+			break;
+		case 'K' + 256:
+			o.key_version = strtol(optarg, NULL, 10);
 			break;
 		case 'R':
 			o.repeat = atoi(optarg);

@@ -109,6 +109,12 @@
 	X(UNKNOWN_KEY, "unknown_key", 404, 1, "no such key")                                  \
 	X(KEY_DISABLED, "key_disabled", 403, 1, "key is disabled")                            \
 	X(KEY_MISSING, "key_material_missing", 409, 1, "model key has no stored version")     \
+	X(KEY_VERSION_UNKNOWN, "key_version_unknown", 404, 1, "no such key version")         \
+	X(KEY_VERSION_DISABLED, "key_version_disabled", 403, 1, "key version is disabled")    \
+	X(KEY_VERSION_DESTROYED, "key_version_destroyed", 410, 1, "key version was destroyed") \
+	X(KEY_VERSION_NOT_ALLOWED, "key_version_not_allowed", 403, 1,                         \
+	  "the policy does not release this key version")                                     \
+	X(SESSION_ID, "session_id_invalid", 400, 1, "session_id is malformed")                \
 	X(NO_POLICY, "no_policy", 403, 1, "no active policy for this key and TEE")            \
 	X(POLICY_NOT_YET_VALID, "policy_not_yet_valid", 403, 1, "policy not yet valid")       \
 	X(POLICY_EXPIRED, "policy_expired", 403, 1, "policy has expired")                     \
@@ -160,7 +166,9 @@
 	X(AUDIT_FAILED, "audit_write_failed", 503, 0, "audit row could not be committed")     \
 	X(MIGRATION_CHANGED, "migration_changed", 500, 0, "an applied migration changed")     \
 	X(KEK, "kek_error", 500, 0, "key-encryption key unavailable or wrong")                \
-	X(KEY_UNWRAP, "key_unwrap_failed", 500, 0, "stored key failed to decrypt")          \
+	X(KEY_UNWRAP, "key_unwrap_failed", 500, 0, "stored key failed to decrypt")            \
+	X(KEK_UNKNOWN, "kek_unknown", 500, 0, "key version is wrapped by a KEK not configured") \
+	X(PKCS11, "pkcs11_error", 500, 0, "PKCS#11 token operation failed")                   \
 	/* keygate-client: evidence from the CVM's own kernel (client/evidence.h) */          \
 	X(TSM_UNAVAILABLE, "tsm_unavailable", 500, 0, "configfs-tsm report interface unusable") \
 	X(TSM_PROVIDER, "tsm_provider_unknown", 500, 0, "configfs-tsm provider missing or unknown") \

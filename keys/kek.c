@@ -1,16 +1,22 @@
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/evp.h>
 #include <sodium.h>
 
 #include "../common/util.h"
 #include "kek.h"
+#include "pkcs11.h"
 
-#define KG_WRAP_FORMAT 1
+#define KG_WRAP_FORMAT_FILE 1
+#define KG_WRAP_FORMAT_PKCS11 2
 #define KG_KEK_FILE_MAX 128
 
 struct kg_kek {
-	uint8_t *key; /* 32 bytes, sodium_malloc'd, read-only */
+	uint8_t *key;	    /* file KEK: 32 bytes, sodium_malloc'd, read-only */
+	struct kg_p11 *p11; /* or: the token that holds it */
+	char id[KG_KEK_ID_MAX];
 };
 
 uint8_t *kg_secret_alloc(size_t n)
@@ -38,8 +44,66 @@ kg_err kg_kek_from_bytes(const uint8_t k[static 32], struct kg_kek **out)
 	}
 	memcpy(kek->key, k, 32);
 	sodium_mprotect_readonly(kek->key);
+	/* The id names the key without revealing it: 64 bits of a hash of
+	 * a 256-bit random key. */
+	{
+		static const char label[] = "keygate/v1 kek id";
+		uint8_t h[32];
+		EVP_MD_CTX *md = EVP_MD_CTX_new();
+		bool ok = md && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1 &&
+			  EVP_DigestUpdate(md, label, sizeof label) == 1 && EVP_DigestUpdate(md, k, 32) == 1 &&
+			  EVP_DigestFinal_ex(md, h, NULL) == 1;
+		EVP_MD_CTX_free(md);
+		if (!ok) {
+			kg_kek_free(kek);
+			return KG_ERR_CRYPTO;
+		}
+		memcpy(kek->id, "file:", 5);
+		kg_hex(kek->id + 5, h, 8);
+	}
 	*out = kek;
 	return KG_OK;
+}
+
+bool kg_kek_spec_set(const struct kg_kek_spec *spec)
+{
+	return spec->file || spec->pkcs11_module || spec->pkcs11_token || spec->pkcs11_key;
+}
+
+kg_err kg_kek_open(const struct kg_kek_spec *spec, struct kg_kek **out)
+{
+	struct kg_kek *kek;
+	kg_err rc;
+	bool p11 = spec->pkcs11_module || spec->pkcs11_token || spec->pkcs11_key;
+
+	*out = NULL;
+	KG_ENSURE(!(spec->file && p11), KG_ERR_CONFIG);
+	if (spec->file)
+		return kg_kek_load(spec->file, out);
+	KG_ENSURE(p11 && spec->pkcs11_module && spec->pkcs11_token && spec->pkcs11_key && spec->pkcs11_pin_file,
+		  KG_ERR_CONFIG);
+	KG_ENSURE(strlen(spec->pkcs11_token) + strlen(spec->pkcs11_key) + 9 <= KG_KEK_ID_MAX, KG_ERR_CONFIG);
+	KG_ENSURE((kek = calloc(1, sizeof *kek)) != NULL, KG_ERR_NOMEM);
+	if ((rc = kg_p11_open(spec->pkcs11_module, spec->pkcs11_token, spec->pkcs11_key, spec->pkcs11_pin_file,
+			      &kek->p11)) != KG_OK) {
+		free(kek);
+		return rc;
+	}
+	snprintf(kek->id, sizeof kek->id, "pkcs11:%s/%s", spec->pkcs11_token, spec->pkcs11_key);
+	*out = kek;
+	return KG_OK;
+}
+
+kg_err kg_kek_generate_pkcs11(const struct kg_kek_spec *spec)
+{
+	KG_ENSURE(spec->pkcs11_module && spec->pkcs11_token && spec->pkcs11_key && spec->pkcs11_pin_file,
+		  KG_ERR_CONFIG);
+	return kg_p11_generate(spec->pkcs11_module, spec->pkcs11_token, spec->pkcs11_key, spec->pkcs11_pin_file);
+}
+
+const char *kg_kek_id(const struct kg_kek *kek)
+{
+	return kek->id;
 }
 
 kg_err kg_key32_read(const char *path, uint8_t out[static 32])
@@ -87,6 +151,7 @@ void kg_kek_free(struct kg_kek *kek)
 	if (!kek)
 		return;
 	kg_secret_free(kek->key);
+	kg_p11_free(kek->p11);
 	free(kek);
 }
 
@@ -115,7 +180,16 @@ kg_err kg_kek_wrap(const struct kg_kek *kek, const char *key_id, uint32_t versio
 
 	*out_len = 0;
 	KG_ENSURE(key_len >= KG_KEY_MIN && key_len <= KG_KEY_MAX, KG_ERR_INVALID_ARG);
-	out[0] = KG_WRAP_FORMAT;
+	if (kek->p11) {
+		size_t n = 0;
+		/* Random 96-bit nonces: a KEK wraps far fewer than 2^32 keys. */
+		out[0] = KG_WRAP_FORMAT_PKCS11;
+		randombytes_buf(out + 1, 12);
+		KG_TRY(kg_p11_gcm(kek->p11, 1, out + 1, ad, adlen, key, key_len, out + 13, KG_WRAPPED_MAX - 13, &n));
+		*out_len = 13 + n;
+		return KG_OK;
+	}
+	out[0] = KG_WRAP_FORMAT_FILE;
 	randombytes_buf(out + 1, 24);
 	KG_ENSURE(crypto_aead_xchacha20poly1305_ietf_encrypt(out + 25, &clen, key, key_len, ad, adlen, NULL,
 							      out + 1, kek->key) == 0,
@@ -132,11 +206,35 @@ kg_err kg_kek_unwrap(const struct kg_kek *kek, const char *key_id, uint32_t vers
 	unsigned long long mlen = 0;
 
 	*key_len = 0;
+	if (kek->p11) {
+		KG_ENSURE(wrapped_len >= 13 + KG_KEY_MIN + 16 && wrapped_len <= 13 + KG_KEY_MAX + 16, KG_ERR_KEY_UNWRAP);
+		KG_ENSURE(wrapped[0] == KG_WRAP_FORMAT_PKCS11, KG_ERR_KEY_UNWRAP);
+		return kg_p11_gcm(kek->p11, 0, wrapped + 1, ad, adlen, wrapped + 13, wrapped_len - 13, key, KG_KEY_MAX,
+				  key_len);
+	}
 	KG_ENSURE(wrapped_len >= 25 + KG_KEY_MIN + 16 && wrapped_len <= KG_WRAPPED_MAX, KG_ERR_KEY_UNWRAP);
-	KG_ENSURE(wrapped[0] == KG_WRAP_FORMAT, KG_ERR_KEY_UNWRAP);
+	KG_ENSURE(wrapped[0] == KG_WRAP_FORMAT_FILE, KG_ERR_KEY_UNWRAP);
 	KG_ENSURE(crypto_aead_xchacha20poly1305_ietf_decrypt(key, &mlen, NULL, wrapped + 25, wrapped_len - 25, ad,
 							      adlen, wrapped + 1, kek->key) == 0,
 		  KG_ERR_KEY_UNWRAP);
 	*key_len = (size_t)mlen;
 	return KG_OK;
+}
+
+kg_err kg_kek_unwrap_any(const struct kg_kek *const *keks, size_t n, const char *kek_id, const char *key_id,
+			 uint32_t version, const uint8_t *wrapped, size_t wrapped_len, uint8_t key[static KG_KEY_MAX],
+			 size_t *key_len)
+{
+	kg_err rc = KG_ERR_KEK_UNKNOWN;
+
+	*key_len = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (!keks[i] || (kek_id && *kek_id && strcmp(kek_id, keks[i]->id) != 0))
+			continue;
+		rc = kg_kek_unwrap(keks[i], key_id, version, wrapped, wrapped_len, key, key_len);
+		/* A row without an id: the AEAD tag tells which KEK it was. */
+		if (rc == KG_OK || (kek_id && *kek_id))
+			return rc;
+	}
+	return rc;
 }

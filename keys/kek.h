@@ -1,13 +1,21 @@
 /*
- * The key-encryption key (KEK) and model keys stored under it.
- * A stored model key is  format (1) = 1 || nonce (24) || XChaCha20-Poly1305
- * ciphertext+tag, with associated data "keygate/v1 key" || 0 ||
- * u16be(len key_id) || key_id || u32be(version), so that a row copied to
- * another key id or version does not decrypt.
+ * The key-encryption key (KEK) and the keys stored under it (model keys,
+ * session-key root secrets).  Two kinds of KEK:
+ *   file:   32 bytes in guarded memory; a stored key is format 1 =
+ *           1 || nonce (24) || XChaCha20-Poly1305 ciphertext+tag;
+ *   pkcs11: a non-extractable AES-256 key in a PKCS#11 token, which does
+ *           the wrapping (CKM_AES_GCM); format 2 = 2 || nonce (12) ||
+ *           ciphertext+tag (16).  The KEK never enters this process.
+ * Both bind associated data "keygate/v1 key" || 0 || u16be(len key_id) ||
+ * key_id || u32be(version), so that a row copied to another key id or
+ * version does not decrypt.  Each KEK has an id (kg_kek_id), stored beside
+ * every row it wraps, so that brokers holding a current and a previous
+ * KEK during a rotation know which one to use.
  */
 #ifndef KG_KEK_H
 #define KG_KEK_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -16,8 +24,30 @@
 #define KG_KEY_MAX 64
 #define KG_KEY_MIN 16
 #define KG_WRAPPED_MAX (1 + 24 + KG_KEY_MAX + 16)
+/* "file:" + 16 hex digits, or "pkcs11:" + token label + "/" + key label. */
+#define KG_KEK_ID_MAX 80
 
 struct kg_kek;
+
+/* Where a KEK comes from: file, or all of the pkcs11 fields (pin_file
+ * holds the user PIN).  Exactly one of the two. */
+struct kg_kek_spec {
+	const char *file;
+	const char *pkcs11_module, *pkcs11_token, *pkcs11_key, *pkcs11_pin_file;
+};
+
+/* Opens the KEK spec names.  KG_ERR_CONFIG when it names none or both
+ * kinds; KG_ERR_KEK / KG_ERR_PKCS11 when it cannot be loaded (a token key
+ * that is extractable or not sensitive is refused: it must never leave). */
+KG_MUST_CHECK kg_err kg_kek_open(const struct kg_kek_spec *spec, struct kg_kek **out);
+/* True when spec names a KEK at all. */
+bool kg_kek_spec_set(const struct kg_kek_spec *spec);
+/* Creates a non-extractable, sensitive AES-256 key labelled spec's
+ * pkcs11_key in the token (refuses when one exists already). */
+KG_MUST_CHECK kg_err kg_kek_generate_pkcs11(const struct kg_kek_spec *spec);
+/* The KEK's id: not secret (a truncated hash of a file KEK, the labels of
+ * a token's). */
+const char *kg_kek_id(const struct kg_kek *kek);
 
 /* Loads a KEK from a file holding 32 raw bytes or 64 hex digits (an
  * optional trailing newline is allowed): a plain file or a systemd
@@ -39,6 +69,13 @@ KG_MUST_CHECK kg_err kg_kek_wrap(const struct kg_kek *kek, const char *key_id, u
 KG_MUST_CHECK kg_err kg_kek_unwrap(const struct kg_kek *kek, const char *key_id, uint32_t version,
 				   const uint8_t *wrapped, size_t wrapped_len, uint8_t key[static KG_KEY_MAX],
 				   size_t *key_len);
+
+/* Unwraps with whichever of keks[0..n) kek_id names; kek_id NULL or ""
+ * (rows from before ids were recorded): tries each.  KG_ERR_KEK_UNKNOWN
+ * when none has that id. */
+KG_MUST_CHECK kg_err kg_kek_unwrap_any(const struct kg_kek *const *keks, size_t n, const char *kek_id,
+				       const char *key_id, uint32_t version, const uint8_t *wrapped,
+				       size_t wrapped_len, uint8_t key[static KG_KEY_MAX], size_t *key_len);
 
 /* Guarded memory for secrets (sodium_malloc: guard pages, locked,
  * wiped on free).  NULL on failure.  kg_secret_free(NULL) is a no-op. */

@@ -5,12 +5,14 @@ set -euo pipefail
 
 pkgs=(meson ninja-build pkg-config gcc libc6-dev libsodium-dev libssl-dev openssl libpq-dev libmicrohttpd-dev
       libgnutls28-dev libjansson-dev libcbor-dev libcurl4-openssl-dev libcmocka-dev curl ca-certificates
-      postgresql postgresql-client python3 util-linux procps)
+      postgresql postgresql-client python3 util-linux procps libp11-kit-dev)
 if [ "${1:-}" = "--test" ]; then
 	# fuse3 + libfuse3-dev: fake_tsm (configfs-tsm look-alike); clevis,
 	# jose, cryptsetup: the Clevis pin's test; keyutils: keyctl; strace:
-	# "no key in argv".
-	pkgs+=(clang libclang-rt-14-dev nodejs npm fuse3 libfuse3-dev clevis clevis-luks jose cryptsetup-bin keyutils strace)
+	# "no key in argv"; softhsm2: a PKCS#11 token for the KEK tests;
+	# opensc: pkcs11-tool.
+	pkgs+=(clang libclang-rt-14-dev nodejs npm fuse3 libfuse3-dev clevis clevis-luks jose cryptsetup-bin keyutils strace
+	       softhsm2 opensc)
 fi
 
 missing=()

@@ -15,6 +15,7 @@
 #include "../common/err.h"
 
 #define KG_POLICY_MAX_MEASUREMENTS 256
+#define KG_POLICY_MAX_VERSIONS 16 /* allowed_versions entries (schema: 0011) */
 
 /* One row of the policies table. */
 struct kg_policy {
@@ -52,7 +53,27 @@ struct kg_policy {
 	char ledger_id[65];
 	bool has_not_before, has_not_after; /* false = unbounded on that side */
 	time_t not_before, not_after;
+	/* Which key versions the policy releases (kg_policy_pick_version):
+	 * n_allowed_versions = 0 and min_version = 0: the newest active one. */
+	uint32_t allowed_versions[KG_POLICY_MAX_VERSIONS];
+	size_t n_allowed_versions;
+	uint32_t min_version; /* 0 = no floor */
 };
+
+/* A stored key version as the broker sees it (no material). */
+enum kg_version_state { KG_VERSION_ACTIVE, KG_VERSION_DISABLED, KG_VERSION_DESTROYED };
+struct kg_version_info {
+	uint32_t version;
+	enum kg_version_state state;
+};
+
+/* Chooses the key version to release under policy p, from the key's
+ * versions v[0..n) (any order).  requested = 0: the newest active version
+ * the policy allows; else exactly that version.  KG_OK with *out set, or
+ * KEY_VERSION_UNKNOWN / _DISABLED / _DESTROYED / _NOT_ALLOWED, or
+ * KEY_MISSING when the key has no version at all.  Pure. */
+KG_MUST_CHECK kg_err kg_policy_pick_version(const struct kg_policy *p, const struct kg_version_info *v, size_t n,
+					    uint32_t requested, uint32_t *out);
 
 /* What the release's ledger bundle established for one ledger: KG_OK
  * when it proved the attested measurement published and not revoked,

@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -87,6 +88,39 @@ static void release_body(void **state)
 	assert_int_equal(parse("\"x\"", &r), KG_ERR_BAD_JSON);
 }
 
+/* "version" and "session_id" (docs/protocol.md §3). */
+static void release_body_version_session(void **state)
+{
+	struct kg_release_req r;
+	char body[300];
+
+	(void)state;
+	assert_int_equal(parse("{\"version\":3,\"session_id\":\"train-42:a.b_c\"}", &r), KG_OK);
+	assert_int_equal(r.version, 3);
+	assert_int_equal(r.session_id_len, 14);
+	assert_string_equal(r.session_id, "train-42:a.b_c");
+	assert_int_equal(parse("{}", &r), KG_OK);
+	assert_int_equal(r.version, 0);
+	assert_int_equal(r.session_id_len, 0);
+	assert_int_equal(parse("{\"version\":2147483647}", &r), KG_OK);
+	assert_int_equal(parse("{\"version\":2147483648}", &r), KG_ERR_BAD_REQUEST);
+	assert_int_equal(parse("{\"version\":0}", &r), KG_ERR_BAD_REQUEST);
+	assert_int_equal(parse("{\"version\":-1}", &r), KG_ERR_BAD_REQUEST);
+	assert_int_equal(parse("{\"version\":\"1\"}", &r), KG_ERR_BAD_REQUEST);
+	assert_int_equal(parse("{\"version\":1.0}", &r), KG_ERR_BAD_REQUEST);
+	assert_int_equal(parse("{\"session_id\":7}", &r), KG_ERR_BAD_REQUEST);
+	assert_int_equal(parse("{\"session_id\":\"\"}", &r), KG_ERR_SESSION_ID);
+	assert_int_equal(parse("{\"session_id\":\"a b\"}", &r), KG_ERR_SESSION_ID);
+	assert_int_equal(parse("{\"session_id\":\"a\\u0000b\"}", &r), KG_ERR_BAD_JSON); /* jansson refuses NUL */
+	assert_int_equal(parse("{\"session_id\":\"caf\\u00e9\"}", &r), KG_ERR_SESSION_ID);
+	/* 128 characters are the most. */
+	snprintf(body, sizeof body, "{\"session_id\":\"%0128d\"}", 0);
+	assert_int_equal(parse(body, &r), KG_OK);
+	assert_int_equal(r.session_id_len, 128);
+	snprintf(body, sizeof body, "{\"session_id\":\"%0129d\"}", 0);
+	assert_int_equal(parse(body, &r), KG_ERR_SESSION_ID);
+}
+
 static void key_ids(void **state)
 {
 	char long_id[80];
@@ -129,6 +163,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(challenge_roundtrip), cmocka_unit_test(challenge_forged),
 		cmocka_unit_test(challenge_malformed), cmocka_unit_test(release_body),
+		cmocka_unit_test(release_body_version_session),
 		cmocka_unit_test(key_ids),	       cmocka_unit_test(release_info_layout),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -13,6 +13,7 @@
 
 #include "../../common/util.h"
 #include "../../keys/kek.h"
+#include "../../keys/session.h"
 
 static char path[64];
 
@@ -124,11 +125,111 @@ static void wrap_unwrap(void **state)
 	kg_secret_free(out);
 }
 
+/* KEK ids name a KEK without revealing it; rows name their KEK. */
+static void kek_ids_and_unwrap_any(void **state)
+{
+	uint8_t ka[32], kb[32], key[32], wrapped[KG_WRAPPED_MAX], out[KG_KEY_MAX];
+	size_t wlen = 0, olen = 0;
+	struct kg_kek *a = NULL, *a2 = NULL, *b = NULL;
+	const struct kg_kek *both[2];
+	struct kg_kek_spec spec = {0};
+
+	(void)state;
+	memset(ka, 0x11, 32);
+	memset(kb, 0x22, 32);
+	memset(key, 0x5a, 32);
+	assert_int_equal(kg_kek_from_bytes(ka, &a), KG_OK);
+	assert_int_equal(kg_kek_from_bytes(ka, &a2), KG_OK);
+	assert_int_equal(kg_kek_from_bytes(kb, &b), KG_OK);
+	assert_int_equal(strncmp(kg_kek_id(a), "file:", 5), 0);
+	assert_int_equal(strlen(kg_kek_id(a)), 5 + 16);
+	assert_string_equal(kg_kek_id(a), kg_kek_id(a2));
+	assert_string_not_equal(kg_kek_id(a), kg_kek_id(b));
+	assert_null(strstr(kg_kek_id(a), "1111111111"));
+	assert_int_equal(kg_kek_wrap(a, "k", 1, key, 32, wrapped, &wlen), KG_OK);
+	both[0] = b;
+	both[1] = a;
+	/* By id: the named KEK only. */
+	assert_int_equal(kg_kek_unwrap_any(both, 2, kg_kek_id(a), "k", 1, wrapped, wlen, out, &olen), KG_OK);
+	assert_memory_equal(out, key, 32);
+	assert_int_equal(kg_kek_unwrap_any(both, 2, kg_kek_id(b), "k", 1, wrapped, wlen, out, &olen),
+			 KG_ERR_KEY_UNWRAP);
+	assert_int_equal(kg_kek_unwrap_any(both, 2, "file:0000000000000000", "k", 1, wrapped, wlen, out, &olen),
+			 KG_ERR_KEK_UNKNOWN);
+	assert_int_equal(kg_kek_unwrap_any(both, 1, kg_kek_id(a), "k", 1, wrapped, wlen, out, &olen),
+			 KG_ERR_KEK_UNKNOWN);
+	/* No id recorded (rows from before 0011): each KEK in turn. */
+	assert_int_equal(kg_kek_unwrap_any(both, 2, "", "k", 1, wrapped, wlen, out, &olen), KG_OK);
+	assert_int_equal(kg_kek_unwrap_any(both, 2, NULL, "k", 1, wrapped, wlen, out, &olen), KG_OK);
+	assert_int_equal(kg_kek_unwrap_any(both, 2, NULL, "k", 2, wrapped, wlen, out, &olen), KG_ERR_KEY_UNWRAP);
+	/* A token's format (2) is not a file KEK's. */
+	wrapped[0] = 2;
+	assert_int_equal(kg_kek_unwrap(a, "k", 1, wrapped, wlen, out, &olen), KG_ERR_KEY_UNWRAP);
+	/* Specs: one kind, complete. */
+	kg_kek_free(b);
+	assert_false(kg_kek_spec_set(&spec));
+	spec.file = path;
+	spec.pkcs11_module = "/nonexistent.so";
+	assert_int_equal(kg_kek_open(&spec, &b), KG_ERR_CONFIG);
+	spec.file = NULL;
+	assert_int_equal(kg_kek_open(&spec, &b), KG_ERR_CONFIG);
+	spec.pkcs11_token = "t";
+	spec.pkcs11_key = "k";
+	spec.pkcs11_pin_file = "/nonexistent";
+	assert_int_equal(kg_kek_open(&spec, &b), KG_ERR_PKCS11);
+	assert_null(b);
+	kg_kek_free(a);
+	kg_kek_free(a2);
+}
+
+/* HKDF-SHA256 per session id (keys/session.h).  The vector was computed
+ * with Python's hmac module from RFC 5869's definition. */
+static void session_keys(void **state)
+{
+	uint8_t root[32], k1[32], k2[32], k3[64];
+	uint8_t want[32];
+
+	(void)state;
+	for (int i = 0; i < 32; i++)
+		root[i] = (uint8_t)i;
+	assert_int_equal(kg_unhex(want, 32, "7354a2839ba0458a28579ff62b577297a94502cc5777dffe903d6b6d9d6817eb"), KG_OK);
+	assert_int_equal(kg_session_derive(root, 32, "sess", 1, "train-42", 8, k1, 32), KG_OK);
+	assert_memory_equal(k1, want, 32);
+	/* The same inputs, the same key; any input changed, another key. */
+	assert_int_equal(kg_session_derive(root, 32, "sess", 1, "train-42", 8, k2, 32), KG_OK);
+	assert_memory_equal(k1, k2, 32);
+	assert_int_equal(kg_session_derive(root, 32, "sess", 1, "train-43", 8, k2, 32), KG_OK);
+	assert_memory_not_equal(k1, k2, 32);
+	assert_int_equal(kg_session_derive(root, 32, "sess2", 1, "train-42", 8, k2, 32), KG_OK);
+	assert_memory_not_equal(k1, k2, 32);
+	assert_int_equal(kg_session_derive(root, 32, "sess", 2, "train-42", 8, k2, 32), KG_OK);
+	assert_memory_not_equal(k1, k2, 32);
+	root[0] ^= 1;
+	assert_int_equal(kg_session_derive(root, 32, "sess", 1, "train-42", 8, k2, 32), KG_OK);
+	assert_memory_not_equal(k1, k2, 32);
+	/* Lengths are part of the encoding: "ab"+"c" is not "a"+"bc". */
+	assert_int_equal(kg_session_derive(root, 32, "ab", 1, "c", 1, k1, 32), KG_OK);
+	assert_int_equal(kg_session_derive(root, 32, "a", 1, "bc", 2, k2, 32), KG_OK);
+	assert_memory_not_equal(k1, k2, 32);
+	assert_int_equal(kg_session_derive(root, 32, "sess", 1, "train-42", 8, k3, 64), KG_OK);
+	/* Bad input. */
+	assert_int_equal(kg_session_derive(root, 32, "sess", 1, "a b", 3, k2, 32), KG_ERR_SESSION_ID);
+	assert_int_equal(kg_session_derive(root, 32, "sess", 1, "", 0, k2, 32), KG_ERR_SESSION_ID);
+	assert_int_equal(kg_session_derive(root, 32, "sess", 1, "x", 1, k2, 8), KG_ERR_INVALID_ARG);
+	assert_int_equal(kg_session_derive(root, 32, "", 1, "x", 1, k2, 32), KG_ERR_INVALID_ARG);
+	assert_int_equal(kg_session_derive(root, 8, "sess", 1, "x", 1, k2, 32), KG_ERR_INVALID_ARG);
+	assert_true(kg_session_id_valid("A-z_0.9:x", 9));
+	assert_false(kg_session_id_valid("a/b", 3));
+	assert_false(kg_session_id_valid("a\0b", 3));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(key_files, setup, teardown),
 		cmocka_unit_test(wrap_unwrap),
+		cmocka_unit_test_setup_teardown(kek_ids_and_unwrap_any, setup, teardown),
+		cmocka_unit_test(session_keys),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -384,6 +384,54 @@ static void explain(void **state)
 	assert_int_equal(kg_policy_explain(&p, &c, NULL, 0, 1000, false, conds, 2), 2);
 }
 
+/* Which version a policy releases (policy/version.c). */
+static void versions(void **state)
+{
+	struct kg_policy p;
+	struct kg_version_info v[4] = {{3, KG_VERSION_ACTIVE}, {1, KG_VERSION_ACTIVE}, {2, KG_VERSION_DISABLED},
+				       {4, KG_VERSION_DESTROYED}};
+	uint32_t out = 99;
+
+	(void)state;
+	memset(&p, 0, sizeof p);
+	/* No rule: the newest active version only. */
+	assert_int_equal(kg_policy_pick_version(&p, v, 4, 0, &out), KG_OK);
+	assert_int_equal(out, 3);
+	assert_int_equal(kg_policy_pick_version(&p, v, 4, 3, &out), KG_OK);
+	assert_int_equal(kg_policy_pick_version(&p, v, 4, 1, &out), KG_ERR_KEY_VERSION_NOT_ALLOWED);
+	assert_int_equal(out, 0);
+	assert_int_equal(kg_policy_pick_version(&p, v, 4, 2, &out), KG_ERR_KEY_VERSION_DISABLED);
+	assert_int_equal(kg_policy_pick_version(&p, v, 4, 4, &out), KG_ERR_KEY_VERSION_DESTROYED);
+	assert_int_equal(kg_policy_pick_version(&p, v, 4, 5, &out), KG_ERR_KEY_VERSION_UNKNOWN);
+	assert_int_equal(kg_policy_pick_version(&p, v, 0, 0, &out), KG_ERR_KEY_MISSING);
+	/* min_version. */
+	p.min_version = 1;
+	assert_int_equal(kg_policy_pick_version(&p, v, 4, 1, &out), KG_OK);
+	assert_int_equal(out, 1);
+	assert_int_equal(kg_policy_pick_version(&p, v, 4, 0, &out), KG_OK);
+	assert_int_equal(out, 3);
+	p.min_version = 4;
+	assert_int_equal(kg_policy_pick_version(&p, v, 4, 0, &out), KG_ERR_KEY_VERSION_NOT_ALLOWED);
+	assert_int_equal(kg_policy_pick_version(&p, v, 4, 3, &out), KG_ERR_KEY_VERSION_NOT_ALLOWED);
+	/* allowed_versions: the newest listed active one, not the newest. */
+	p.min_version = 0;
+	p.allowed_versions[0] = 1;
+	p.allowed_versions[1] = 2;
+	p.n_allowed_versions = 2;
+	assert_int_equal(kg_policy_pick_version(&p, v, 4, 0, &out), KG_OK);
+	assert_int_equal(out, 1);
+	assert_int_equal(kg_policy_pick_version(&p, v, 4, 3, &out), KG_ERR_KEY_VERSION_NOT_ALLOWED);
+	/* Both rules must hold. */
+	p.min_version = 2;
+	assert_int_equal(kg_policy_pick_version(&p, v, 4, 0, &out), KG_ERR_KEY_VERSION_NOT_ALLOWED);
+	/* Nothing active: the newest version's state explains it. */
+	memset(&p, 0, sizeof p);
+	v[0].state = KG_VERSION_DISABLED;
+	v[1].state = KG_VERSION_DESTROYED;
+	assert_int_equal(kg_policy_pick_version(&p, v, 4, 0, &out), KG_ERR_KEY_VERSION_DESTROYED);
+	assert_int_equal(kg_policy_pick_version(&p, v, 3, 0, &out), KG_ERR_KEY_VERSION_DISABLED);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -394,6 +442,7 @@ int main(void)
 		cmocka_unit_test_setup(ledger_condition, setup),
 		cmocka_unit_test_setup(several, setup),
 		cmocka_unit_test_setup(explain, setup),
+		cmocka_unit_test(versions),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
