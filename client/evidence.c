@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -262,6 +263,10 @@ kg_err kg_tsm_get(const char *root, int privlevel, const uint8_t report_data[sta
 	*tag = 0;
 	diag->msg[0] = 0;
 	KG_ENSURE(privlevel <= KG_TSM_PRIVLEVEL_MAX, KG_ERR_INVALID_ARG);
+	/* Early boot (an initramfs) may not have mounted configfs yet; the
+	 * kernel's own mount point is the only place tried. */
+	if (strcmp(root, KG_TSM_ROOT_DEFAULT) == 0 && access(root, F_OK) != 0 && errno == ENOENT)
+		(void)mount("configfs", "/sys/kernel/config", "configfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
 	if ((rootfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
 		say(diag, "%s: %s (is this a CVM with configfs-tsm, and configfs mounted?)", root, strerror(errno));
 		return KG_ERR_TSM_UNAVAILABLE;

@@ -10,9 +10,10 @@ if [ "${1:-}" = "--test" ]; then
 	# fuse3 + libfuse3-dev: fake_tsm (configfs-tsm look-alike); clevis,
 	# jose, cryptsetup: the Clevis pin's test; keyutils: keyctl; strace:
 	# "no key in argv"; softhsm2: a PKCS#11 token for the KEK tests;
-	# opensc: pkcs11-tool.
+	# opensc: pkcs11-tool; clevis-initramfs: the stock boot hook the
+	# initramfs test builds on.
 	pkgs+=(clang libclang-rt-14-dev nodejs npm fuse3 libfuse3-dev clevis clevis-luks jose cryptsetup-bin keyutils strace
-	       softhsm2 opensc)
+	       softhsm2 opensc clevis-initramfs)
 fi
 
 missing=()
