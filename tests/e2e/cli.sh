@@ -7,10 +7,7 @@ src=${KG_SOURCE_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 bld=${KG_BUILD_ROOT:-$src/build}
 vec=${KG_VECTORS:-$src/../shared/vectors}
 kg=$bld/broker/keygate kgc=$bld/client/keygate-client
-n=0 failed=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $1"; }
-check() { local name=$1; shift; if "$@" >&2; then ok "$name"; else not_ok "$name"; fi; }
+. "$src/tests/e2e/tap.sh"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 

@@ -14,10 +14,7 @@ bld=${KG_BUILD_ROOT:-$src/build}
 . "$src/ops/lib.sh"
 . "$src/tests/e2e/broker_env.sh"
 
-n=0 failed=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $1"; [ -n "${2:-}" ] && echo "# $2" | head -c 2000; echo; }
-check() { local name=$1; shift; if "$@" >&2; then ok "$name"; else not_ok "$name" "command: $*"; fi; }
+. "$src/tests/e2e/tap.sh"
 
 stock_hook=/usr/share/initramfs-tools/hooks/clevis
 [ -x "$stock_hook" ] || { echo "Bail out! $stock_hook missing (ops/deps.sh --test installs clevis-initramfs)"; exit 1; }

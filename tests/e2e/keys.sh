@@ -13,11 +13,7 @@ kg=$bld/broker/keygate
 kgc=$bld/client/keygate-client
 . "$src/ops/lib.sh"
 
-n=0 failed=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $1"; [ -n "${2:-}" ] && echo "# $2" | head -c 2000; echo; }
-check() { local name=$1; shift; if "$@" >&2; then ok "$name"; else not_ok "$name" "command: $*"; fi; }
-skip() { n=$((n + 1)); echo "ok $n - $1 # SKIP $2"; }
+. "$src/tests/e2e/tap.sh"
 
 tmp=$(mktemp -d /tmp/keygate-keys.XXXXXX)
 pids=()

@@ -14,10 +14,7 @@ bld=${KG_BUILD_ROOT:-$src/build}
 . "$src/tests/e2e/broker_env.sh"
 fake=$bld/tests/fake_tsm
 
-n=0 failed=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $1"; [ -n "${2:-}" ] && echo "# $2" | head -c 2000; echo; }
-check() { local name=$1; shift; if "$@" >&2; then ok "$name"; else not_ok "$name" "command: $*"; fi; }
+. "$src/tests/e2e/tap.sh"
 
 tmp=$(mktemp -d /tmp/keygate-tsm.XXXXXX)
 mounts=()
