@@ -136,9 +136,13 @@ static kg_err opaque_parse(struct kg_cur *c, struct kg_gpu_report *r)
 			KG_TRY(kg_cur_copy(&f, r->board_id, len));
 			break;
 		case KG_GPU_OPQ_GPU_INFO:
-			KG_ENSURE(len <= sizeof r->gpu_info, KG_ERR_GPU_REPORT_MALFORMED);
-			r->gpu_info_len = len;
-			KG_TRY(kg_cur_copy(&f, r->gpu_info, len));
+			/* 8 bytes on GPUs; NVSwitch firmware 96.10.52 sends 128
+			 * bytes under this type (the invalid-signature switch
+			 * vector), which are signed but not interpreted. */
+			if (len <= sizeof r->gpu_info) {
+				r->gpu_info_len = len;
+				KG_TRY(kg_cur_copy(&f, r->gpu_info, len));
+			}
 			break;
 		case KG_GPU_OPQ_FWID:
 			KG_ENSURE(len == KG_GPU_FWID_SIZE, KG_ERR_GPU_REPORT_MALFORMED);
@@ -166,8 +170,9 @@ static kg_err opaque_parse(struct kg_cur *c, struct kg_gpu_report *r)
 			r->has_opaque_version = true;
 			break;
 		case KG_GPU_OPQ_SWITCH_PDI:
-			KG_ENSURE(len == sizeof r->switch_pdi, KG_ERR_GPU_REPORT_MALFORMED);
-			KG_TRY(kg_cur_copy(&f, r->switch_pdi, sizeof r->switch_pdi));
+			KG_ENSURE(len > 0 && len % 8 == 0 && len <= sizeof r->switch_pdi, KG_ERR_GPU_REPORT_MALFORMED);
+			KG_TRY(kg_cur_copy(&f, r->switch_pdi, len));
+			r->n_switch_pdi = len / 8;
 			r->has_switch_pdi = true;
 			break;
 		default: /* other fields are signed but not interpreted */
@@ -1062,6 +1067,12 @@ kg_err kg_gpu_claims_to_json(const struct kg_gpu_claims *c, char **json)
 	json_object_set_new(o, "project_sku", json_string(r->project_sku));
 	json_object_set_new(o, "chip_sku", json_string(r->chip_sku));
 	json_object_set_new(o, "board_id", hexj(r->board_id, r->board_id_len));
+	if (r->has_switch_pdi) {
+		json_t *pdis = json_array();
+		for (size_t i = 0; pdis && i < r->n_switch_pdi; i++)
+			json_array_append_new(pdis, hexj(r->switch_pdi + 8 * i, 8));
+		json_object_set_new(o, "switch_pdis", pdis);
+	}
 	json_object_set_new(o, "padding_bytes", json_integer((json_int_t)r->padding_len));
 	json_object_set_new(o, "measurements", meas);
 	meas = NULL;

@@ -44,6 +44,8 @@
 /* Trailing zero bytes after the signature that are tolerated (one real
  * capture, trustee's coco report, carries one). */
 #define KG_GPU_PADDING_MAX 16
+/* Switch PDIs kept from one report (a PPCIe GPU lists 18; HGX has 4-6 switches). */
+#define KG_GPU_PDI_MAX 32
 /* Verified device chains and verified RIMs remembered per verifier. */
 #define KG_GPU_CACHE_MAX 64
 
@@ -119,7 +121,10 @@ struct kg_gpu_report {
 	uint8_t ppcie_status;
 	uint16_t feature_flag;
 	uint16_t opaque_version;
-	uint8_t switch_pdi[8];
+	/* SwitchPdi: an NVSwitch's own PDI; in a PPCIe GPU's report, the PDIs
+	 * of the switches it sees.  8 bytes each. */
+	uint8_t switch_pdi[KG_GPU_PDI_MAX * 8];
+	size_t n_switch_pdi;
 	size_t n_opaque;	 /* number of opaque fields, known or not */
 
 	uint8_t signature[KG_GPU_SIG_SIZE]; /* r || s, big-endian */

@@ -62,9 +62,9 @@ static void xmlsec_quiet(const char *file, int line, const char *func, const cha
 static void xml_init(void)
 {
 	xmlInitParser();
-	xmlSecErrorsSetCallback(xmlsec_quiet);
 	xml_ok = xmlSecInit() >= 0 && xmlSecCheckVersion() == 1 && xmlSecCryptoAppInit(NULL) >= 0 &&
 		 xmlSecCryptoInit() >= 0;
+	xmlSecErrorsSetCallback(xmlsec_quiet); /* after xmlSecInit, which sets the default */
 }
 
 /* ---------------------------------------------------------------------------
@@ -342,9 +342,12 @@ static kg_err dsig_verify(xmlNodePtr sig, EVP_PKEY *pk)
 		goto out;
 	rc = KG_OK;
 out:
-	xmlSecDSigCtxDestroy(ctx);
-	xmlSecKeyDestroy(key);
-	xmlSecKeyDataDestroy(data);
+	if (ctx)
+		xmlSecDSigCtxDestroy(ctx);
+	if (key) /* xmlsec's destructors assert on NULL */
+		xmlSecKeyDestroy(key);
+	if (data)
+		xmlSecKeyDataDestroy(data);
 	ERR_clear_error();
 	return rc;
 }
