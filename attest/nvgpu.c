@@ -995,6 +995,11 @@ static json_t *hexj(const uint8_t *b, size_t n)
 	return json_string(s);
 }
 
+static json_t *strj(const char *s)
+{
+	return s[0] ? json_string(s) : json_null();
+}
+
 static json_t *statusj(bool has, uint8_t v)
 {
 	if (!has)
@@ -1055,18 +1060,18 @@ kg_err kg_gpu_claims_to_json(const struct kg_gpu_claims *c, char **json)
 	json_object_set_new(o, "leaf_cn", json_string(c->leaf_cn));
 	json_object_set_new(o, "ueid", json_string(c->ueid));
 	json_object_set_new(o, "nonce", json_string(nonce));
-	json_object_set_new(o, "driver_version", r->driver_version[0] ? json_string(r->driver_version) : json_null());
-	json_object_set_new(o, "vbios_version", r->vbios_version[0] ? json_string(r->vbios_version) : json_null());
+	json_object_set_new(o, "driver_version", strj(r->driver_version));
+	json_object_set_new(o, "vbios_version", strj(r->vbios_version));
 	json_object_set_new(o, "fwid", r->has_fwid ? hexj(r->fwid, KG_GPU_FWID_SIZE) : json_null());
 	json_object_set_new(o, "fwid_bound", json_boolean(c->fwid_bound));
 	json_object_set_new(o, "cc_mode", cc_modej(r));
 	json_object_set_new(o, "ppcie_status", statusj(r->has_ppcie, r->ppcie_status));
 	json_object_set_new(o, "nvdec0_status", statusj(r->has_nvdec0, r->nvdec0_status));
 	json_object_set_new(o, "opaque_data_version", r->has_opaque_version ? json_integer(r->opaque_version) : json_null());
-	json_object_set_new(o, "project", json_string(r->project));
-	json_object_set_new(o, "project_sku", json_string(r->project_sku));
-	json_object_set_new(o, "chip_sku", json_string(r->chip_sku));
-	json_object_set_new(o, "board_id", hexj(r->board_id, r->board_id_len));
+	json_object_set_new(o, "project", strj(r->project));
+	json_object_set_new(o, "project_sku", strj(r->project_sku));
+	json_object_set_new(o, "chip_sku", strj(r->chip_sku));
+	json_object_set_new(o, "board_id", r->board_id_len ? hexj(r->board_id, r->board_id_len) : json_null());
 	if (r->has_switch_pdi) {
 		json_t *pdis = json_array();
 		for (size_t i = 0; pdis && i < r->n_switch_pdi; i++)

@@ -824,6 +824,12 @@ static void rim_compare_vectors(void **state)
 		mismatch_list(cl, want, sizeof want / sizeof want[0]);
 		assert_int_equal(cl->n_mismatch, 20);
 		assert_int_equal(cl->n_missing, 0);
+		/* EXPECTED.md counts 13 matches of 33: here 12 and index 35
+		 * skipped (NVDEC0 disabled, nvat's rule), which would match. */
+		assert_int_equal(cl->n_cmp, 33);
+		assert_int_equal(cl->n_match, 12);
+		for (size_t i = 0; i < cl->n_cmp; i++)
+			assert_true((cl->cmp[i].result == KG_GPU_MEAS_SKIPPED) == (cl->cmp[i].rim_index == 35));
 		assert_int_equal(kg_gpu_claims_rims_ok(cl), KG_ERR_GPU_MEASUREMENT);
 	}
 
