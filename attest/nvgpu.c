@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <jansson.h>
 #include <openssl/asn1.h>
@@ -908,12 +909,18 @@ kg_err kg_gpu_compare(const struct kg_gpu_rim *driver, const struct kg_gpu_rim *
 	claims->rims_compared = driver != NULL || vbios != NULL;
 	snprintf(claims->driver_rim_id, sizeof claims->driver_rim_id, "%s", driver ? driver->id : "");
 	snprintf(claims->vbios_rim_id, sizeof claims->vbios_rim_id, "%s", vbios ? vbios->id : "");
+	snprintf(claims->driver_rim_version, sizeof claims->driver_rim_version, "%s", driver ? driver->version : "");
+	snprintf(claims->vbios_rim_version, sizeof claims->vbios_rim_version, "%s", vbios ? vbios->version : "");
+	/* VBIOS versions are hex, compared without case ("96.00.5E.00.01"). */
+	claims->rim_version_mismatch = (driver && strcasecmp(driver->version, r->driver_version) != 0) ||
+				       (vbios && strcasecmp(vbios->version, r->vbios_version) != 0);
 	return KG_OK;
 }
 
 kg_err kg_gpu_claims_rims_ok(const struct kg_gpu_claims *c)
 {
 	KG_ENSURE(c->rims_compared, KG_ERR_GPU_RIM_MISSING);
+	KG_ENSURE(!c->rim_version_mismatch, KG_ERR_GPU_RIM_VERSION);
 	KG_ENSURE(c->n_mismatch == 0 && c->n_missing == 0, KG_ERR_GPU_MEASUREMENT);
 	return KG_OK;
 }
@@ -1090,6 +1097,9 @@ kg_err kg_gpu_claims_to_json(const struct kg_gpu_claims *c, char **json)
 							     "result", result_name(c->cmp[i].result)));
 		json_object_set_new(rim, "driver_rim", c->driver_rim_id[0] ? json_string(c->driver_rim_id) : json_null());
 		json_object_set_new(rim, "vbios_rim", c->vbios_rim_id[0] ? json_string(c->vbios_rim_id) : json_null());
+		json_object_set_new(rim, "driver_rim_version", strj(c->driver_rim_version));
+		json_object_set_new(rim, "vbios_rim_version", strj(c->vbios_rim_version));
+		json_object_set_new(rim, "version_match", json_boolean(!c->rim_version_mismatch));
 		json_object_set_new(rim, "match", json_integer((json_int_t)c->n_match));
 		json_object_set_new(rim, "mismatch", json_integer((json_int_t)c->n_mismatch));
 		json_object_set_new(rim, "missing", json_integer((json_int_t)c->n_missing));

@@ -210,6 +210,10 @@ struct kg_gpu_claims {
 	struct kg_gpu_report report;
 	bool rims_compared;
 	char driver_rim_id[128], vbios_rim_id[128];
+	char driver_rim_version[64], vbios_rim_version[64];
+	/* A RIM's colloquialVersion differs from the report's driver or VBIOS
+	 * version (nvtrust refuses that before comparing). */
+	bool rim_version_mismatch;
 	size_t n_cmp;
 	struct kg_gpu_meas_cmp cmp[KG_GPU_BLOCKS_MAX];
 	size_t n_match, n_mismatch, n_missing;
@@ -246,8 +250,9 @@ struct kg_gpu_input {
 KG_MUST_CHECK kg_err kg_gpu_verify(struct kg_gpu_verifier *v, const struct kg_gpu_input *in, time_t now,
 				   struct kg_gpu_claims *claims);
 
-/* KG_OK when RIMs were compared and every active index matched (or was
- * skipped); KG_ERR_GPU_RIM_MISSING when none were compared;
+/* KG_OK when RIMs were compared, are for the report's versions and every
+ * active index matched (or was skipped); KG_ERR_GPU_RIM_MISSING when none
+ * were compared; KG_ERR_GPU_RIM_VERSION when a RIM is for another version;
  * KG_ERR_GPU_MEASUREMENT otherwise.  For policy. */
 KG_MUST_CHECK kg_err kg_gpu_claims_rims_ok(const struct kg_gpu_claims *c);
 

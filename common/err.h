@@ -176,6 +176,8 @@
 	X(GPU_RIM_CONFLICT, "gpu_rim_index_conflict", 401, 1,                                 \
 	  "driver and VBIOS RIMs define one index")                                           \
 	X(GPU_RIM_MISSING, "gpu_rim_missing", 403, 1, "no RIM was compared with the GPU")     \
+	X(GPU_RIM_VERSION, "gpu_rim_version_mismatch", 403, 1,                                \
+	  "a RIM is for another driver or VBIOS version")                                     \
 	X(GPU_MEASUREMENT, "gpu_measurement_mismatch", 403, 1,                                \
 	  "GPU measurements do not match the RIMs")                                           \
 	/* database, keys */                                                                  \

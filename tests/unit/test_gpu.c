@@ -809,6 +809,7 @@ static void rim_compare_vectors(void **state)
 				      "nvat/switch-ls10/NV_SWITCH_BIOS_5612_0002_890_9610550001.xml", T_NOW, cl),
 			 KG_OK);
 	assert_int_equal(cl->n_match, 31);
+	assert_false(cl->rim_version_mismatch);
 	assert_int_equal(kg_gpu_claims_rims_ok(cl), KG_OK);
 
 	/* Negative: the nvtrust sample report with its test_no_gpu RIMs, 20
@@ -830,7 +831,9 @@ static void rim_compare_vectors(void **state)
 		assert_int_equal(cl->n_match, 12);
 		for (size_t i = 0; i < cl->n_cmp; i++)
 			assert_true((cl->cmp[i].result == KG_GPU_MEAS_SKIPPED) == (cl->cmp[i].rim_index == 35));
-		assert_int_equal(kg_gpu_claims_rims_ok(cl), KG_ERR_GPU_MEASUREMENT);
+		/* The test_no_gpu driver RIM is 545.00, the report 550.90.07. */
+		assert_true(cl->rim_version_mismatch);
+		assert_int_equal(kg_gpu_claims_rims_ok(cl), KG_ERR_GPU_RIM_VERSION);
 	}
 
 	/* hopper-535 with attestation-sdk's hand-edited mismatch RIMs (their
@@ -864,6 +867,8 @@ static void rim_compare_vectors(void **state)
 		static const unsigned want[] = {9};
 		mismatch_list(cl, want, 1);
 	}
+	assert_false(cl->rim_version_mismatch);
+	assert_int_equal(kg_gpu_claims_rims_ok(cl), KG_ERR_GPU_MEASUREMENT);
 	assert_int_equal(verify_files("trustee-hopper/report.bin", "trustee-hopper/hopper_coco_certs1.txt", NULL, NULL,
 				      "nvtrust-lgv-sample/rims/1010_0200_882_960074001A_PROD.swidtag", T_2024_12, cl),
 			 KG_OK);
@@ -876,7 +881,7 @@ static void rim_compare_vectors(void **state)
 	d = rim_parse_file("nvtrust-lgv-sample/rims/Driver_RIM_test_no_gpu.swidtag");
 	assert_int_equal(kg_gpu_compare(d, NULL, cl), KG_OK);
 	assert_true(cl->n_missing > 0);
-	assert_int_equal(kg_gpu_claims_rims_ok(cl), KG_ERR_GPU_MEASUREMENT);
+	assert_int_equal(kg_gpu_claims_rims_ok(cl), KG_ERR_GPU_RIM_VERSION);
 	kg_gpu_rim_free(d);
 	/* Nothing compared. */
 	memset(cl, 0, sizeof *cl);
@@ -917,7 +922,7 @@ static void error_codes(void **state)
 		"gpu_chain_incomplete", "gpu_chain_issuer_missing", "gpu_chain_invalid", "gpu_chain_expired",
 		"gpu_root_untrusted", "gpu_cert_fwid_missing", "gpu_fwid_mismatch", "gpu_rim_malformed",
 		"gpu_rim_signature_invalid", "gpu_rim_chain_invalid", "gpu_rim_expired", "gpu_rim_index_conflict",
-		"gpu_rim_missing", "gpu_measurement_mismatch",
+		"gpu_rim_missing", "gpu_measurement_mismatch", "gpu_rim_version_mismatch",
 	};
 	(void)state;
 	for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++) {
