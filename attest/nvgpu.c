@@ -24,6 +24,7 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/objects.h>
+#include <openssl/ocsp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
@@ -585,13 +586,18 @@ static kg_err leaf_fwid(X509 *leaf, uint8_t fwid[static KG_GPU_FWID_SIZE])
 	return KG_ERR_GPU_FWID_MISSING;
 }
 
-/* A verified device chain, cached by SHA-256 of its PEM text. */
+#define PEM_CHAIN_CERTS_MAX 8
+
+/* A verified device chain, cached by SHA-256 of its PEM text.  Copies of
+ * an entry hold their own references (entry_ref). */
 struct gpu_chain_entry {
 	bool used;
 	uint64_t last_use;
 	uint8_t key[32];
 	time_t not_before, not_after;
 	EVP_PKEY *pkey; /* the leaf's */
+	X509 *certs[PEM_CHAIN_CERTS_MAX]; /* as given, leaf first (for OCSP) */
+	size_t n_certs;
 	enum kg_gpu_arch arch;
 	char leaf_cn[64];
 	char ueid[64];
@@ -601,7 +607,25 @@ struct gpu_chain_entry {
 static void chain_entry_clear(struct gpu_chain_entry *e)
 {
 	EVP_PKEY_free(e->pkey);
+	for (size_t i = 0; i < e->n_certs; i++)
+		X509_free(e->certs[i]);
 	memset(e, 0, sizeof *e);
+}
+
+/* One more reference to everything e points to. */
+static bool entry_ref(struct gpu_chain_entry *e)
+{
+	if (EVP_PKEY_up_ref(e->pkey) != 1)
+		return false;
+	for (size_t i = 0; i < e->n_certs; i++) {
+		if (X509_up_ref(e->certs[i]) != 1) {
+			while (i-- > 0)
+				X509_free(e->certs[i]);
+			EVP_PKEY_free(e->pkey);
+			return false;
+		}
+	}
+	return true;
 }
 
 static enum kg_gpu_arch arch_of(const char *cn)
@@ -649,8 +673,6 @@ static bool leaf_ueid(X509 *x, char *dst, size_t cap)
 	return ok;
 }
 
-#define PEM_CHAIN_CERTS_MAX 8
-
 static kg_err chain_verify_cold(struct kg_gpu_verifier *v, const uint8_t *pem, size_t len, time_t now,
 				struct gpu_chain_entry *e)
 {
@@ -694,13 +716,14 @@ static kg_err chain_verify_cold(struct kg_gpu_verifier *v, const uint8_t *pem, s
 	KG_ENSURE_OUT(leaf_ueid(certs[0], e->ueid, sizeof e->ueid), KG_ERR_GPU_CHAIN);
 	KG_ENSURE_OUT((e->pkey = X509_get0_pubkey(certs[0])) != NULL && EVP_PKEY_up_ref(e->pkey) == 1, KG_ERR_CRYPTO);
 	KG_ENSURE_OUT(EVP_Digest(pem, len, e->key, NULL, EVP_sha256(), NULL) == 1, KG_ERR_CRYPTO);
+	for (size_t i = 0; i < n; i++) /* handed over */
+		e->certs[i] = certs[i];
+	e->n_certs = n;
+	n = 0;
 	rc = KG_OK;
 out:
-	if (rc != KG_OK) {
-		EVP_PKEY *pk = e->pkey;
-		memset(e, 0, sizeof *e);
-		EVP_PKEY_free(pk);
-	}
+	if (rc != KG_OK)
+		chain_entry_clear(e);
 	for (size_t i = 0; i < n; i++)
 		X509_free(certs[i]);
 	BIO_free(bio);
@@ -709,7 +732,7 @@ out:
 }
 
 /* The device chain's facts at now, from the cache or verified afresh.
- * *e gets its own reference to the key. */
+ * *e gets its own references (chain_entry_clear releases them). */
 static kg_err chain_get(struct kg_gpu_verifier *v, const uint8_t *pem, size_t len, time_t now,
 			struct gpu_chain_entry *e)
 {
@@ -724,7 +747,7 @@ static kg_err chain_get(struct kg_gpu_verifier *v, const uint8_t *pem, size_t le
 		struct gpu_chain_entry *c = &v->chains[i];
 		/* A hit only inside the window; outside it the cold path says why. */
 		if (c->used && memcmp(c->key, key, 32) == 0 && now >= c->not_before && now < c->not_after &&
-		    EVP_PKEY_up_ref(c->pkey) == 1) {
+		    entry_ref(c)) {
 			*e = *c;
 			c->last_use = ++v->tick;
 			hit = true;
@@ -746,7 +769,7 @@ static kg_err chain_get(struct kg_gpu_verifier *v, const uint8_t *pem, size_t le
 			slot = c;
 	}
 	assert(slot != NULL);
-	if (EVP_PKEY_up_ref(e->pkey) == 1) {
+	if (entry_ref(e)) {
 		chain_entry_clear(slot);
 		*slot = *e;
 		slot->used = true;
@@ -784,6 +807,96 @@ out:
 	BN_free(r);
 	BN_free(s);
 	ERR_clear_error();
+	return rc;
+}
+
+/* ---------------------------------------------------------------------------
+ * Offline revocation (RFC 6960; nvtrust cc_admin_utils
+ * ocsp_certificate_chain_validation, without its grace periods)
+ */
+
+/* Whether the response der is about cert (issued by issuer) and, if so,
+ * that it verifies and says good at now. */
+static kg_err ocsp_one(struct kg_gpu_verifier *v, const uint8_t *der, size_t len, X509 *cert, X509 *issuer,
+		       STACK_OF(X509) *chain, time_t now, bool *found)
+{
+	/* The responder picks the CertID hash (NVIDIA's: SHA-384). */
+	const EVP_MD *mds[3] = {EVP_sha384(), EVP_sha256(), EVP_sha1()};
+	const unsigned char *p = der;
+	OCSP_RESPONSE *resp = NULL;
+	OCSP_BASICRESP *bs = NULL;
+	OCSP_CERTID *id = NULL;
+	X509_STORE *store = NULL;
+	ASN1_GENERALIZEDTIME *rev = NULL, *thisupd = NULL, *nextupd = NULL;
+	int status = -1, reason = -1;
+	time_t t;
+	kg_err rc;
+
+	*found = false;
+	KG_ENSURE(len <= KG_GPU_OCSP_MAX, KG_ERR_TOO_LARGE);
+	KG_ENSURE_OUT((resp = d2i_OCSP_RESPONSE(NULL, &p, (long)len)) != NULL, KG_ERR_GPU_OCSP_INVALID);
+	KG_ENSURE_OUT(OCSP_response_status(resp) == OCSP_RESPONSE_STATUS_SUCCESSFUL &&
+			      (bs = OCSP_response_get1_basic(resp)) != NULL,
+		      KG_ERR_GPU_OCSP_INVALID);
+	for (size_t i = 0; i < 3 && !*found; i++) {
+		KG_ENSURE_OUT((id = OCSP_cert_to_id(mds[i], cert, issuer)) != NULL, KG_ERR_CRYPTO);
+		*found = OCSP_resp_find_status(bs, id, &status, &reason, &rev, &thisupd, &nextupd) == 1;
+		OCSP_CERTID_free(id);
+		id = NULL;
+	}
+	if (!*found) { /* about another certificate */
+		rc = KG_OK;
+		goto out;
+	}
+	/* Signed by the issuing CA or a responder it delegated to, whose
+	 * chain reaches the device root at now. */
+	KG_ENSURE_OUT((store = X509_STORE_new()) != NULL && X509_STORE_add_cert(store, v->device_root) == 1,
+		      KG_ERR_NOMEM);
+	X509_VERIFY_PARAM_set_time(X509_STORE_get0_param(store), now);
+	KG_ENSURE_OUT(OCSP_basic_verify(bs, chain, store, 0) == 1, KG_ERR_GPU_OCSP_INVALID);
+	/* Fresh at now; a response without nextUpdate would never expire
+	 * offline, so it is refused. */
+	KG_ENSURE_OUT(asn1_time_to_time(thisupd, &t) && t <= now, KG_ERR_GPU_OCSP_STALE);
+	KG_ENSURE_OUT(nextupd != NULL && asn1_time_to_time(nextupd, &t) && now <= t, KG_ERR_GPU_OCSP_STALE);
+	/* certificateHold counts as revoked (nvat's default). */
+	KG_ENSURE_OUT(status != V_OCSP_CERTSTATUS_REVOKED, KG_ERR_GPU_CERT_REVOKED);
+	KG_ENSURE_OUT(status == V_OCSP_CERTSTATUS_GOOD, KG_ERR_GPU_OCSP_UNKNOWN);
+	rc = KG_OK;
+out:
+	X509_STORE_free(store);
+	OCSP_CERTID_free(id);
+	OCSP_BASICRESP_free(bs);
+	OCSP_RESPONSE_free(resp);
+	ERR_clear_error();
+	return rc;
+}
+
+static kg_err ocsp_check(struct kg_gpu_verifier *v, const struct gpu_chain_entry *e, const struct kg_gpu_input *in,
+			 time_t now, struct kg_gpu_claims *claims)
+{
+	STACK_OF(X509) *chain = NULL;
+	kg_err rc;
+
+	KG_ENSURE(in->n_ocsp <= KG_GPU_OCSP_MAX_COUNT, KG_ERR_TOO_LARGE);
+	KG_ENSURE((chain = sk_X509_new_null()) != NULL, KG_ERR_NOMEM);
+	for (size_t i = 0; i < e->n_certs; i++)
+		KG_ENSURE_OUT(sk_X509_push(chain, e->certs[i]) > 0, KG_ERR_NOMEM);
+	/* Not the leaf (nvtrust starts at index 1), not the root. */
+	for (size_t i = 1; i < e->n_certs && !self_signed(e->certs[i]); i++) {
+		X509 *issuer = i + 1 < e->n_certs ? e->certs[i + 1] : v->device_root;
+		bool found = false;
+
+		for (size_t k = 0; k < in->n_ocsp && !found; k++)
+			KG_TRY_OUT(ocsp_one(v, in->ocsp[k], in->ocsp_lens[k], e->certs[i], issuer, chain, now, &found));
+		KG_ENSURE_OUT(found || !in->require_ocsp, KG_ERR_GPU_OCSP_MISSING);
+		if (found)
+			claims->n_ocsp_good++;
+		else
+			claims->n_ocsp_unchecked++;
+	}
+	rc = KG_OK;
+out:
+	sk_X509_free(chain); /* the certificates are e's */
 	return rc;
 }
 
@@ -954,6 +1067,7 @@ kg_err kg_gpu_verify(struct kg_gpu_verifier *v, const struct kg_gpu_input *in, t
 			      KG_ERR_GPU_FWID_MISMATCH);
 		claims->fwid_bound = true;
 	}
+	KG_TRY_OUT(ocsp_check(v, &e, in, now, claims));
 	claims->arch = e.arch;
 	memcpy(claims->leaf_cn, e.leaf_cn, sizeof claims->leaf_cn);
 	memcpy(claims->ueid, e.ueid, sizeof claims->ueid);
@@ -967,7 +1081,7 @@ kg_err kg_gpu_verify(struct kg_gpu_verifier *v, const struct kg_gpu_input *in, t
 out:
 	if (rc != KG_OK)
 		memset(claims, 0, sizeof *claims);
-	EVP_PKEY_free(e.pkey);
+	chain_entry_clear(&e);
 	kg_gpu_rim_free(drv);
 	kg_gpu_rim_free(vb);
 	free(rep);
@@ -1085,6 +1199,8 @@ kg_err kg_gpu_claims_to_json(const struct kg_gpu_claims *c, char **json)
 			json_array_append_new(pdis, hexj(r->switch_pdi + 8 * i, 8));
 		json_object_set_new(o, "switch_pdis", pdis);
 	}
+	json_object_set_new(o, "ocsp_good", json_integer((json_int_t)c->n_ocsp_good));
+	json_object_set_new(o, "ocsp_unchecked", json_integer((json_int_t)c->n_ocsp_unchecked));
 	json_object_set_new(o, "padding_bytes", json_integer((json_int_t)r->padding_len));
 	json_object_set_new(o, "measurements", meas);
 	meas = NULL;

@@ -46,6 +46,9 @@
 #define KG_GPU_PADDING_MAX 16
 /* Switch PDIs kept from one report (a PPCIe GPU lists 18; HGX has 4-6 switches). */
 #define KG_GPU_PDI_MAX 32
+/* Offline OCSP responses accepted per verification, and the size of one. */
+#define KG_GPU_OCSP_MAX_COUNT 16
+#define KG_GPU_OCSP_MAX (16 * 1024)
 /* Verified device chains and verified RIMs remembered per verifier. */
 #define KG_GPU_CACHE_MAX 64
 
@@ -217,6 +220,8 @@ struct kg_gpu_claims {
 	size_t n_cmp;
 	struct kg_gpu_meas_cmp cmp[KG_GPU_BLOCKS_MAX];
 	size_t n_match, n_mismatch, n_missing;
+	/* Offline revocation of the device chain's CA certificates. */
+	size_t n_ocsp_good, n_ocsp_unchecked;
 };
 
 /* Compares the report's measurements with the active values of the driver
@@ -237,7 +242,8 @@ KG_MUST_CHECK kg_err kg_gpu_compare(const struct kg_gpu_rim *driver, const struc
  * compared; a mismatch is not an error here, see kg_gpu_claims_rims_ok).
  * Errors: the parser's, KG_ERR_GPU_NONCE, KG_ERR_GPU_SIGNATURE,
  * KG_ERR_GPU_CHAIN*, KG_ERR_GPU_ROOT_UNTRUSTED, KG_ERR_GPU_FWID_*,
- * KG_ERR_GPU_RIM_*.  Thread-safe. */
+ * KG_ERR_GPU_OCSP_*, KG_ERR_GPU_CERT_REVOKED, KG_ERR_GPU_RIM_*.
+ * Thread-safe. */
 struct kg_gpu_input {
 	const uint8_t *report;
 	size_t report_len;
@@ -246,6 +252,16 @@ struct kg_gpu_input {
 	const uint8_t *nonce; /* KG_GPU_NONCE_SIZE bytes or NULL */
 	const uint8_t *driver_rim, *vbios_rim;
 	size_t driver_rim_len, vbios_rim_len;
+	/* Offline revocation: OCSP responses (DER, RFC 6960) as NVIDIA's OCSP
+	 * service gives them.  Like nvtrust, every certificate of the device
+	 * chain between the leaf (made by the device itself) and the root is
+	 * asked about; a response about one of them must verify (responder
+	 * chain to the device root at now), be fresh at now and say good.
+	 * require_ocsp: each of them needs such a response. */
+	const uint8_t *const *ocsp;
+	const size_t *ocsp_lens;
+	size_t n_ocsp;
+	bool require_ocsp;
 };
 KG_MUST_CHECK kg_err kg_gpu_verify(struct kg_gpu_verifier *v, const struct kg_gpu_input *in, time_t now,
 				   struct kg_gpu_claims *claims);

@@ -22,7 +22,8 @@
 static void gpu_usage(FILE *f)
 {
 	fprintf(f, "usage: keygate evidence verify --tee nvidia-gpu REPORT --certs CHAIN_PEM [--nonce HEX]\n"
-		   "           [--rims DIR|FILE]... [--at TIME] [--roots PEM] [--rim-roots PEM]\n\n"
+		   "           [--rims DIR|FILE]... [--ocsp FILE]... [--require-ocsp] [--at TIME]\n"
+		   "           [--roots PEM] [--rim-roots PEM]\n\n"
 		   "Verifies REPORT (the SPDM GET_MEASUREMENTS request followed by the signed\n"
 		   "MEASUREMENTS response, binary or NVIDIA's hex text) of an NVIDIA GPU or NVSwitch:\n"
 		   "the signature with the leaf of CHAIN_PEM (leaf first), the chain to NVIDIA's Device\n"
@@ -30,7 +31,9 @@ static void gpu_usage(FILE *f)
 		   "the request nonce (without it the nonce is printed, not checked).  --rims names RIM\n"
 		   "files or folders: the driver RIM whose version equals the report's driver version\n"
 		   "and the VBIOS RIM whose version equals its VBIOS version are verified (XML-DSig to\n"
-		   "NVIDIA's RIM root, or --rim-roots PEM) and compared index by index.\n"
+		   "NVIDIA's RIM root, or --rim-roots PEM) and compared index by index.  --ocsp FILE\n"
+		   "gives NVIDIA OCSP responses (DER) for the chain's CA certificates; with\n"
+		   "--require-ocsp each of them must have a good one (no network is used).\n"
 		   "Prints the claims as JSON.  Exit 0: verified (and, with --rims, every measurement\n"
 		   "matched); 1: refused, with the reason code (a RIM mismatch still prints the\n"
 		   "claims); 2: usage or trust-anchor error.\n");
@@ -120,11 +123,17 @@ int kg_cmd_evidence_gpu(int argc, char **argv)
 					     {"at", required_argument, NULL, 'a'},
 					     {"roots", required_argument, NULL, 'r'},
 					     {"rim-roots", required_argument, NULL, 'T'},
+					     {"ocsp", required_argument, NULL, 'O'},
+					     {"require-ocsp", no_argument, NULL, 'Q'},
 					     {"help", no_argument, NULL, 'h'},
 					     {NULL, 0, NULL, 0}};
 	const char *certs = NULL, *roots = NULL, *rim_roots = NULL, *nonce_hex = NULL, *drv_name, *vb_name;
 	char *rim_paths[GPU_RIM_PATHS_MAX], *files[GPU_RIM_FILES_MAX];
-	size_t n_rim_paths = 0, n_files = 0, rep_len = 0, chain_len = 0, raw_len = 0;
+	size_t n_rim_paths = 0, n_files = 0, rep_len = 0, chain_len = 0, raw_len = 0, n_ocsp = 0;
+	const char *ocsp_paths[KG_GPU_OCSP_MAX_COUNT];
+	uint8_t *ocsp[KG_GPU_OCSP_MAX_COUNT];
+	size_t ocsp_lens[KG_GPU_OCSP_MAX_COUNT];
+	bool require_ocsp = false;
 	uint8_t *rep = NULL, *chain = NULL, *raw = NULL, nonce[KG_GPU_NONCE_SIZE];
 	struct kg_gpu_verifier *v = NULL;
 	struct kg_gpu_claims *claims = NULL;
@@ -136,8 +145,9 @@ int kg_cmd_evidence_gpu(int argc, char **argv)
 	kg_err e;
 
 	memset(&in, 0, sizeof in);
+	memset(ocsp, 0, sizeof ocsp);
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "t:c:n:R:a:r:T:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "t:c:n:R:a:r:T:O:Qh", opts, NULL)) != -1) {
 		switch (c) {
 		case 't':
 			break; /* nvidia-gpu, checked by the caller */
@@ -166,6 +176,16 @@ int kg_cmd_evidence_gpu(int argc, char **argv)
 		case 'T':
 			rim_roots = optarg;
 			break;
+		case 'O':
+			if (n_ocsp == KG_GPU_OCSP_MAX_COUNT) {
+				fprintf(stderr, "keygate evidence verify: too many --ocsp\n");
+				return 2;
+			}
+			ocsp_paths[n_ocsp++] = optarg;
+			break;
+		case 'Q':
+			require_ocsp = true;
+			break;
 		case 'h':
 			gpu_usage(stdout);
 			return 0;
@@ -187,6 +207,12 @@ int kg_cmd_evidence_gpu(int argc, char **argv)
 		fprintf(stderr, "keygate evidence verify: cannot read %s or %s\n", argv[optind], certs);
 		goto out;
 	}
+	for (size_t i = 0; i < n_ocsp; i++) {
+		if (kg_file_read(ocsp_paths[i], KG_GPU_OCSP_MAX, &ocsp[i], &ocsp_lens[i]) != KG_OK) {
+			fprintf(stderr, "keygate evidence verify: cannot read %s\n", ocsp_paths[i]);
+			goto out;
+		}
+	}
 	if (kg_gpu_verifier_new(&v, roots, rim_roots) != KG_OK) {
 		fprintf(stderr, "keygate evidence verify: cannot load trust anchors\n");
 		goto out;
@@ -201,6 +227,10 @@ int kg_cmd_evidence_gpu(int argc, char **argv)
 	in.chain_pem = chain;
 	in.chain_len = chain_len;
 	in.nonce = nonce_hex ? nonce : NULL;
+	in.ocsp = (const uint8_t *const *)ocsp;
+	in.ocsp_lens = ocsp_lens;
+	in.n_ocsp = n_ocsp;
+	in.require_ocsp = require_ocsp;
 	if (!nonce_hex)
 		fprintf(stderr, "keygate evidence verify: no --nonce: the report's nonce is not checked\n");
 	if (n_rim_paths > 0) {
@@ -236,6 +266,8 @@ int kg_cmd_evidence_gpu(int argc, char **argv)
 out:
 	for (size_t i = 0; i < n_files; i++)
 		free(files[i]);
+	for (size_t i = 0; i < n_ocsp; i++)
+		free(ocsp[i]);
 	free((void *)in.driver_rim);
 	free((void *)in.vbios_rim);
 	free(json);

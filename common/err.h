@@ -180,6 +180,11 @@
 	  "a RIM is for another driver or VBIOS version")                                     \
 	X(GPU_MEASUREMENT, "gpu_measurement_mismatch", 403, 1,                                \
 	  "GPU measurements do not match the RIMs")                                           \
+	X(GPU_OCSP_INVALID, "gpu_ocsp_invalid", 401, 1, "GPU OCSP response does not verify")  \
+	X(GPU_OCSP_STALE, "gpu_ocsp_stale", 401, 1, "GPU OCSP response outside its validity")   \
+	X(GPU_OCSP_MISSING, "gpu_ocsp_missing", 401, 1, "no OCSP response for a GPU certificate") \
+	X(GPU_OCSP_UNKNOWN, "gpu_ocsp_status_unknown", 401, 1, "OCSP status of a GPU cert unknown") \
+	X(GPU_CERT_REVOKED, "gpu_cert_revoked", 401, 1, "a GPU device certificate is revoked") \
 	/* database, keys */                                                                  \
 	X(DB_UNAVAILABLE, "database_unavailable", 503, 0, "database is unavailable")          \
 	X(DB_QUERY, "database_error", 503, 0, "database query failed")                        \

@@ -108,6 +108,10 @@ gpu_fails "VBIOS RIM whose signer expired" gpu_rim_expired "$gpu/nvat/hopper-535
 out=$("$kg" evidence verify --tee nvidia-gpu "$gpu/nvtrust-lgv-sample/report.bin" --certs "$gpu/nvtrust-lgv-sample/hopperCertChain.txt" \
 	--rims "$gpu/nvat/rims" 2>/dev/null); rc=$?
 check "gpu sample report with no RIM of its versions: claims, exit 1" test "$rc" -eq 1 -a -n "$(grep '"rims":null' <<<"$out")"
+gpu_fails "--require-ocsp without responses" gpu_ocsp_missing "$gpu/nvat/hopper-535/report.bin" \
+	--certs "$gpu/nvat/hopper-535/hopperCertChain.txt" --require-ocsp
+gpu_fails "--ocsp FILE that is not OCSP" gpu_ocsp_invalid "$gpu/nvat/hopper-535/report.bin" \
+	--certs "$gpu/nvat/hopper-535/hopperCertChain.txt" --ocsp "$gpu/nvat/hopper-535/report.bin"
 "$kg" evidence verify --tee nvidia-gpu "$gpu/nvat/hopper-535/report.bin" >/dev/null 2>&1; check "gpu without --certs is a usage error (exit 2)" test $? -eq 2
 "$kg" evidence verify --tee nvidia-gpu --help >/dev/null 2>&1; check "gpu --help exits 0" test $? -eq 0
 

@@ -29,6 +29,7 @@
 #include <openssl/bn.h>
 #include <openssl/ec.h>
 #include <openssl/evp.h>
+#include <openssl/ocsp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
@@ -573,6 +574,111 @@ static void sign_raw(EVP_PKEY *k, const uint8_t *msg, size_t len, uint8_t out[96
 	EVP_MD_CTX_free(md);
 }
 
+/* An OCSP response about cert (issued by issuer), signed by signer, valid
+ * from now + this_off to now + next_off seconds. */
+static uint8_t *ocsp_make(X509 *cert, X509 *issuer, X509 *signer, EVP_PKEY *skey, int status, long this_off,
+			  long next_off, size_t *len)
+{
+	OCSP_BASICRESP *bs = OCSP_BASICRESP_new();
+	OCSP_CERTID *id = OCSP_cert_to_id(EVP_sha384(), cert, issuer);
+	ASN1_TIME *thisu = X509_gmtime_adj(NULL, this_off), *nextu = X509_gmtime_adj(NULL, next_off);
+	ASN1_TIME *rev = X509_gmtime_adj(NULL, this_off - 60);
+	OCSP_RESPONSE *r;
+	uint8_t *der = NULL;
+	int n;
+
+	assert_non_null(OCSP_basic_add1_status(bs, id, status,
+					       status == V_OCSP_CERTSTATUS_REVOKED ? OCSP_REVOKED_STATUS_CERTIFICATEHOLD : 0,
+					       status == V_OCSP_CERTSTATUS_REVOKED ? rev : NULL, thisu, nextu));
+	assert_int_equal(OCSP_basic_sign(bs, signer, skey, EVP_sha384(), NULL, 0), 1);
+	r = OCSP_response_create(OCSP_RESPONSE_STATUS_SUCCESSFUL, bs);
+	assert_non_null(r);
+	n = i2d_OCSP_RESPONSE(r, &der);
+	assert_true(n > 0);
+	*len = (size_t)n;
+	OCSP_RESPONSE_free(r);
+	OCSP_BASICRESP_free(bs);
+	OCSP_CERTID_free(id);
+	ASN1_TIME_free(thisu);
+	ASN1_TIME_free(nextu);
+	ASN1_TIME_free(rev);
+	return der;
+}
+
+/* Offline OCSP on the test chain: the intermediate is the one certificate
+ * asked about (not the leaf, not the root). */
+static void ocsp_cases(struct kg_gpu_verifier *tv, struct kg_gpu_input *in, X509 *leaf, X509 *ica, X509 *root,
+		       EVP_PKEY *rk)
+{
+	struct kg_gpu_claims *cl = calloc(1, sizeof *cl);
+	EVP_PKEY *ok_key = p384_key();
+	X509 *other = make_cert("Some Other CA", ok_key, NULL, NULL, true, NULL);
+	time_t now = time(NULL);
+	static const struct {
+		int status;
+		long this_off, next_off;
+		int signer; /* 0 root, 1 unrelated */
+		kg_err want;
+	} cases[] = {
+		{V_OCSP_CERTSTATUS_GOOD, -3600, 86400, 0, KG_OK},
+		{V_OCSP_CERTSTATUS_REVOKED, -3600, 86400, 0, KG_ERR_GPU_CERT_REVOKED},
+		{V_OCSP_CERTSTATUS_UNKNOWN, -3600, 86400, 0, KG_ERR_GPU_OCSP_UNKNOWN},
+		{V_OCSP_CERTSTATUS_GOOD, -2 * 86400, -86400, 0, KG_ERR_GPU_OCSP_STALE},
+		{V_OCSP_CERTSTATUS_GOOD, 3600, 86400, 0, KG_ERR_GPU_OCSP_STALE},
+		{V_OCSP_CERTSTATUS_GOOD, -3600, 86400, 1, KG_ERR_GPU_OCSP_INVALID},
+	};
+
+	assert_non_null(cl);
+	/* None given: not checked, unless required. */
+	assert_int_equal(kg_gpu_verify(tv, in, now, cl), KG_OK);
+	assert_int_equal(cl->n_ocsp_good, 0);
+	assert_int_equal(cl->n_ocsp_unchecked, 1);
+	in->require_ocsp = true;
+	assert_int_equal(kg_gpu_verify(tv, in, now, cl), KG_ERR_GPU_OCSP_MISSING);
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		size_t len;
+		uint8_t *der = ocsp_make(ica, root, cases[i].signer ? other : root, cases[i].signer ? ok_key : rk,
+					 cases[i].status, cases[i].this_off, cases[i].next_off, &len);
+		const uint8_t *list[1] = {der};
+		kg_err e;
+		in->ocsp = list;
+		in->ocsp_lens = &len;
+		in->n_ocsp = 1;
+		e = kg_gpu_verify(tv, in, now, cl);
+		if (e != cases[i].want)
+			fail_msg("ocsp case %zu: %s", i, kg_err_code(e));
+		if (e == KG_OK)
+			assert_int_equal(cl->n_ocsp_good, 1);
+		OPENSSL_free(der);
+	}
+	/* A response about the leaf only: the intermediate still unanswered. */
+	{
+		size_t len;
+		uint8_t *der = ocsp_make(leaf, ica, root, rk, V_OCSP_CERTSTATUS_GOOD, -3600, 86400, &len);
+		const uint8_t *list[1] = {der};
+		in->ocsp = list;
+		in->ocsp_lens = &len;
+		assert_int_equal(kg_gpu_verify(tv, in, now, cl), KG_ERR_GPU_OCSP_MISSING);
+		OPENSSL_free(der);
+	}
+	/* Not DER at all. */
+	{
+		static const uint8_t junk[] = {0x30, 0x03, 0x0a, 0x01, 0x00};
+		const uint8_t *list[1] = {junk};
+		size_t len = 2;
+		in->ocsp = list;
+		in->ocsp_lens = &len;
+		assert_int_equal(kg_gpu_verify(tv, in, now, cl), KG_ERR_GPU_OCSP_INVALID);
+	}
+	in->ocsp = NULL;
+	in->ocsp_lens = NULL;
+	in->n_ocsp = 0;
+	in->require_ocsp = false;
+	X509_free(other);
+	EVP_PKEY_free(ok_key);
+	free(cl);
+}
+
 static void test_pki(void **state)
 {
 	struct blob r = vec_read("gpu/nvat/hopper-580/report.bin");
@@ -620,6 +726,7 @@ static void test_pki(void **state)
 	assert_true(cl->fwid_bound);
 	assert_int_equal(cl->arch, KG_GPU_ARCH_HOPPER);
 	assert_int_equal(kg_gpu_verify(ver, &in, T_NOW, cl), KG_ERR_GPU_ROOT_UNTRUSTED);
+	ocsp_cases(tv, &in, leaf, ica, root, rk);
 	/* The FWID in the opaque data changed and the report re-signed: the
 	 * signature holds, the binding to the leaf does not. */
 	for (size_t i = 4; i + 48 <= rep->signed_len; i++)
@@ -923,6 +1030,7 @@ static void error_codes(void **state)
 		"gpu_root_untrusted", "gpu_cert_fwid_missing", "gpu_fwid_mismatch", "gpu_rim_malformed",
 		"gpu_rim_signature_invalid", "gpu_rim_chain_invalid", "gpu_rim_expired", "gpu_rim_index_conflict",
 		"gpu_rim_missing", "gpu_measurement_mismatch", "gpu_rim_version_mismatch",
+		"gpu_ocsp_invalid", "gpu_ocsp_stale", "gpu_ocsp_missing", "gpu_ocsp_status_unknown", "gpu_cert_revoked",
 	};
 	(void)state;
 	for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++) {
