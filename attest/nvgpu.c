@@ -1125,7 +1125,9 @@ static json_t *statusj(bool has, uint8_t v)
 {
 	if (!has)
 		return json_null();
-	return json_string(v == KG_GPU_STATUS_ENABLED ? "enabled" : v == KG_GPU_STATUS_DISABLED ? "disabled" : "invalid");
+	if (v == KG_GPU_STATUS_ENABLED)
+		return json_string("enabled");
+	return json_string(v == KG_GPU_STATUS_DISABLED ? "disabled" : "invalid");
 }
 
 /* FeatureFlag: how the GPU runs confidential computing. */
@@ -1188,7 +1190,8 @@ kg_err kg_gpu_claims_to_json(const struct kg_gpu_claims *c, char **json)
 	json_object_set_new(o, "cc_mode", cc_modej(r));
 	json_object_set_new(o, "ppcie_status", statusj(r->has_ppcie, r->ppcie_status));
 	json_object_set_new(o, "nvdec0_status", statusj(r->has_nvdec0, r->nvdec0_status));
-	json_object_set_new(o, "opaque_data_version", r->has_opaque_version ? json_integer(r->opaque_version) : json_null());
+	json_object_set_new(o, "opaque_data_version",
+			    r->has_opaque_version ? json_integer(r->opaque_version) : json_null());
 	json_object_set_new(o, "project", strj(r->project));
 	json_object_set_new(o, "project_sku", strj(r->project_sku));
 	json_object_set_new(o, "chip_sku", strj(r->chip_sku));
@@ -1211,8 +1214,8 @@ kg_err kg_gpu_claims_to_json(const struct kg_gpu_claims *c, char **json)
 			json_array_append_new(cmp, json_pack("{s:i,s:s,s:s}", "rim_index", c->cmp[i].rim_index, "rim",
 							     c->cmp[i].from == KG_GPU_RIM_DRIVER ? "driver" : "vbios",
 							     "result", result_name(c->cmp[i].result)));
-		json_object_set_new(rim, "driver_rim", c->driver_rim_id[0] ? json_string(c->driver_rim_id) : json_null());
-		json_object_set_new(rim, "vbios_rim", c->vbios_rim_id[0] ? json_string(c->vbios_rim_id) : json_null());
+		json_object_set_new(rim, "driver_rim", strj(c->driver_rim_id));
+		json_object_set_new(rim, "vbios_rim", strj(c->vbios_rim_id));
 		json_object_set_new(rim, "driver_rim_version", strj(c->driver_rim_version));
 		json_object_set_new(rim, "vbios_rim_version", strj(c->vbios_rim_version));
 		json_object_set_new(rim, "version_match", json_boolean(!c->rim_version_mismatch));

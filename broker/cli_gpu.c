@@ -198,7 +198,8 @@ int kg_cmd_evidence_gpu(int argc, char **argv)
 		gpu_usage(stderr);
 		return 2;
 	}
-	if (nonce_hex && (strlen(nonce_hex) != 2 * KG_GPU_NONCE_SIZE || kg_unhex(nonce, sizeof nonce, nonce_hex) != KG_OK)) {
+	if (nonce_hex &&
+	    (strlen(nonce_hex) != 2 * KG_GPU_NONCE_SIZE || kg_unhex(nonce, sizeof nonce, nonce_hex) != KG_OK)) {
 		fprintf(stderr, "keygate evidence verify: --nonce wants %d hex digits\n", 2 * KG_GPU_NONCE_SIZE);
 		return 2;
 	}
@@ -246,8 +247,8 @@ int kg_cmd_evidence_gpu(int argc, char **argv)
 					 &drv_name);
 		in.vbios_rim = rim_pick(files, n_files, KG_GPU_RIM_VBIOS, parsed->vbios_version, &in.vbios_rim_len,
 					&vb_name);
-		fprintf(stderr, "keygate evidence verify: driver RIM %s, VBIOS RIM %s\n", drv_name ? drv_name : "(none)",
-			vb_name ? vb_name : "(none)");
+		fprintf(stderr, "keygate evidence verify: driver RIM %s, VBIOS RIM %s\n",
+			drv_name ? drv_name : "(none)", vb_name ? vb_name : "(none)");
 	}
 	if ((e = kg_gpu_verify(v, &in, now, claims)) != KG_OK) {
 		ret = gpu_fail(e);
