@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -241,6 +242,74 @@ static void real_report_details(void **state)
 	assert_true(cl->report.has_switch_pdi);
 	assert_string_equal(cl->leaf_cn, "LS_10 A01 FSP FMC LF");
 	free(cl);
+}
+
+/* Our parse equals NVIDIA's (attestation-sdk spdm_parsed_output.json for
+ * hopper-580) and trustee's (expected claims of the nvtrust sample). */
+static void parse_matches_other_parsers(void **state)
+{
+	struct kg_gpu_report *r = calloc(1, sizeof *r);
+	struct blob b = vec_read("gpu/nvat/hopper-580/report.bin");
+	struct blob j = vec_read("gpu/nvat/hopper-580/spdm_parsed_output.json");
+	json_t *o = json_loadb((const char *)j.p, j.len, 0, NULL), *blocks;
+	char hex[2 + 2 * 96 + 1];
+	(void)state;
+
+	assert_non_null(r);
+	assert_non_null(o);
+	assert_int_equal(kg_gpu_report_parse(b.p, b.len, r), KG_OK);
+	assert_int_equal(r->n_blocks, json_integer_value(json_object_get(o, "NumberOfBlocks")));
+	hex[0] = '0';
+	hex[1] = 'x';
+	kg_hex(hex + 2, r->resp_nonce, 32);
+	assert_string_equal(hex, json_string_value(json_object_get(o, "Nonce")));
+	kg_hex(hex + 2, r->signature, 96);
+	assert_string_equal(hex, json_string_value(json_object_get(o, "Signature")));
+	blocks = json_object_get(json_object_get(o, "MeasurementRecord"), "MeasurementBlocks");
+	assert_int_equal(json_object_size(blocks), r->n_blocks);
+	for (size_t i = 0; i < r->n_blocks; i++) {
+		char key[8];
+		json_t *blk;
+		snprintf(key, sizeof key, "%u", r->blocks[i].index);
+		blk = json_object_get(blocks, key);
+		assert_non_null(blk);
+		assert_int_equal(r->blocks[i].dmtf_type,
+				 json_integer_value(json_object_get(blk, "DMTFSpecMeasurementValueType")));
+		assert_int_equal(r->blocks[i].len,
+				 json_integer_value(json_object_get(blk, "DMTFSpecMeasurementValueSize")));
+		kg_hex(hex + 2, r->blocks[i].value, r->blocks[i].len);
+		assert_string_equal(hex, json_string_value(json_object_get(blk, "DMTFSpecMeasurementValue")));
+	}
+	json_decref(o);
+	blob_free(&j);
+	blob_free(&b);
+
+	b = vec_read("gpu/nvtrust-lgv-sample/report.bin");
+	j = vec_read("gpu/trustee-hopper/hopperAttestationReport-claims.txt");
+	o = json_loadb((const char *)j.p, j.len, 0, NULL);
+	assert_non_null(o);
+	assert_int_equal(kg_gpu_report_parse(b.p, b.len, r), KG_OK);
+	blocks = json_object_get(o, "measurements");
+	assert_int_equal(json_object_size(blocks), r->n_blocks);
+	for (size_t i = 0; i < r->n_blocks; i++) {
+		char key[8];
+		snprintf(key, sizeof key, "%u", r->blocks[i].index);
+		kg_hex(hex, r->blocks[i].value, r->blocks[i].len);
+		assert_string_equal(hex, json_string_value(json_object_get(blocks, key)));
+	}
+	{
+		json_t *cfg = json_object_get(o, "config");
+		kg_hex(hex, r->board_id, r->board_id_len);
+		assert_string_equal(hex, json_string_value(json_object_get(cfg, "board_id")));
+		assert_string_equal(r->driver_version, json_string_value(json_object_get(cfg, "driver_version")));
+		assert_int_equal(strcasecmp(r->vbios_version, json_string_value(json_object_get(cfg, "vbios_version"))), 0);
+		kg_hex(hex, r->fwid, 48);
+		assert_string_equal(hex, json_string_value(json_object_get(cfg, "fwid")));
+	}
+	json_decref(o);
+	blob_free(&j);
+	blob_free(&b);
+	free(r);
 }
 
 /* nvat / nvtrust serialized evidence: [{certificate, evidence (base64),
@@ -1048,6 +1117,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(real_reports_valid),
 		cmocka_unit_test(real_report_details),
+		cmocka_unit_test(parse_matches_other_parsers),
 		cmocka_unit_test(evidence_json),
 		cmocka_unit_test(real_invalid_signatures),
 		cmocka_unit_test(real_broken_chains),
