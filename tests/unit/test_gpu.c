@@ -302,7 +302,8 @@ static void parse_matches_other_parsers(void **state)
 		kg_hex(hex, r->board_id, r->board_id_len);
 		assert_string_equal(hex, json_string_value(json_object_get(cfg, "board_id")));
 		assert_string_equal(r->driver_version, json_string_value(json_object_get(cfg, "driver_version")));
-		assert_int_equal(strcasecmp(r->vbios_version, json_string_value(json_object_get(cfg, "vbios_version"))), 0);
+		const char *vb = json_string_value(json_object_get(cfg, "vbios_version"));
+		assert_int_equal(strcasecmp(r->vbios_version, vb), 0);
 		kg_hex(hex, r->fwid, 48);
 		assert_string_equal(hex, json_string_value(json_object_get(cfg, "fwid")));
 	}
