@@ -29,9 +29,10 @@ static void gpu_usage(FILE *f)
 		   "the signature with the leaf of CHAIN_PEM (leaf first), the chain to NVIDIA's Device\n"
 		   "Identity CA (shipped and pinned, or --roots PEM), the leaf's FWID, and with --nonce\n"
 		   "the request nonce (without it the nonce is printed, not checked).  --rims names RIM\n"
-		   "files or folders: the driver RIM whose version equals the report's driver version\n"
-		   "and the VBIOS RIM whose version equals its VBIOS version are verified (XML-DSig to\n"
-		   "NVIDIA's RIM root, or --rim-roots PEM) and compared index by index.  --ocsp FILE\n"
+		   "files (used as given, one driver and one VBIOS RIM) or folders (searched for the\n"
+		   "driver RIM of the report's driver version and the VBIOS RIM of its VBIOS version);\n"
+		   "they are verified (XML-DSig to NVIDIA's RIM root, or --rim-roots PEM) and compared\n"
+		   "index by index; a RIM of another version is reported as such.  --ocsp FILE\n"
 		   "gives NVIDIA OCSP responses (DER) for the chain's CA certificates; with\n"
 		   "--require-ocsp each of them must have a good one (no network is used).\n"
 		   "Prints the claims as JSON.  Exit 0: verified (and, with --rims, every measurement\n"
@@ -51,8 +52,9 @@ static int path_cmp(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Every regular file named by paths (folders: their entries), sorted. */
-static size_t rim_files(char *const *paths, size_t n_paths, char **out, size_t max)
+/* The regular files named by paths, or (folders = true) the entries of the
+ * folders named, sorted. */
+static size_t rim_files(char *const *paths, size_t n_paths, bool folders, char **out, size_t max)
 {
 	size_t n = 0;
 
@@ -61,9 +63,9 @@ static size_t rim_files(char *const *paths, size_t n_paths, char **out, size_t m
 		DIR *d;
 		struct dirent *de;
 
-		if (stat(paths[i], &st) != 0)
+		if (stat(paths[i], &st) != 0 || (S_ISDIR(st.st_mode) != folders))
 			continue;
-		if (!S_ISDIR(st.st_mode)) {
+		if (!folders) {
 			if (n < max && (out[n] = strdup(paths[i])) != NULL)
 				n++;
 			continue;
@@ -85,14 +87,15 @@ static size_t rim_files(char *const *paths, size_t n_paths, char **out, size_t m
 	return n;
 }
 
-/* The first RIM (in path order) of the kind and version wanted, read
- * unverified only to choose; kg_gpu_verify verifies what is chosen. */
+/* The first RIM (in path order) of the kind (and, unless version is NULL,
+ * the version) wanted, read unverified only to choose; kg_gpu_verify
+ * verifies what is chosen. */
 static uint8_t *rim_pick(char **files, size_t n, enum kg_gpu_rim_kind kind, const char *version, size_t *len,
 			 const char **chosen)
 {
 	*len = 0;
 	*chosen = NULL;
-	if (version[0] == '\0')
+	if (version && version[0] == '\0')
 		return NULL;
 	for (size_t i = 0; i < n; i++) {
 		uint8_t *buf = NULL;
@@ -102,7 +105,8 @@ static uint8_t *rim_pick(char **files, size_t n, enum kg_gpu_rim_kind kind, cons
 
 		if (kg_file_read(files[i], KG_GPU_RIM_MAX, &buf, &l) != KG_OK)
 			continue;
-		ok = kg_gpu_rim_parse(buf, l, &r) == KG_OK && r->kind == kind && strcasecmp(r->version, version) == 0;
+		ok = kg_gpu_rim_parse(buf, l, &r) == KG_OK && r->kind == kind &&
+		     (version == NULL || strcasecmp(r->version, version) == 0);
 		kg_gpu_rim_free(r);
 		if (ok) {
 			*len = l;
@@ -129,7 +133,7 @@ int kg_cmd_evidence_gpu(int argc, char **argv)
 					     {NULL, 0, NULL, 0}};
 	const char *certs = NULL, *roots = NULL, *rim_roots = NULL, *nonce_hex = NULL, *drv_name, *vb_name;
 	char *rim_paths[GPU_RIM_PATHS_MAX], *files[GPU_RIM_FILES_MAX];
-	size_t n_rim_paths = 0, n_files = 0, rep_len = 0, chain_len = 0, raw_len = 0, n_ocsp = 0;
+	size_t n_rim_paths = 0, n_files = 0, n_dir = 0, rep_len = 0, chain_len = 0, raw_len = 0, n_ocsp = 0;
 	const char *ocsp_paths[KG_GPU_OCSP_MAX_COUNT];
 	uint8_t *ocsp[KG_GPU_OCSP_MAX_COUNT];
 	size_t ocsp_lens[KG_GPU_OCSP_MAX_COUNT];
@@ -242,11 +246,19 @@ int kg_cmd_evidence_gpu(int argc, char **argv)
 			ret = gpu_fail(e);
 			goto out;
 		}
-		n_files = rim_files(rim_paths, n_rim_paths, files, GPU_RIM_FILES_MAX);
-		in.driver_rim = rim_pick(files, n_files, KG_GPU_RIM_DRIVER, parsed->driver_version, &in.driver_rim_len,
-					 &drv_name);
-		in.vbios_rim = rim_pick(files, n_files, KG_GPU_RIM_VBIOS, parsed->vbios_version, &in.vbios_rim_len,
-					&vb_name);
+		/* Files named are used as given (a version that differs from the
+		 * report's is then reported); folders are searched by version. */
+		n_files = rim_files(rim_paths, n_rim_paths, false, files, GPU_RIM_FILES_MAX);
+		in.driver_rim = rim_pick(files, n_files, KG_GPU_RIM_DRIVER, NULL, &in.driver_rim_len, &drv_name);
+		in.vbios_rim = rim_pick(files, n_files, KG_GPU_RIM_VBIOS, NULL, &in.vbios_rim_len, &vb_name);
+		n_dir = rim_files(rim_paths, n_rim_paths, true, files + n_files, GPU_RIM_FILES_MAX - n_files);
+		if (!in.driver_rim)
+			in.driver_rim = rim_pick(files + n_files, n_dir, KG_GPU_RIM_DRIVER, parsed->driver_version,
+						 &in.driver_rim_len, &drv_name);
+		if (!in.vbios_rim)
+			in.vbios_rim = rim_pick(files + n_files, n_dir, KG_GPU_RIM_VBIOS, parsed->vbios_version,
+						&in.vbios_rim_len, &vb_name);
+		n_files += n_dir;
 		fprintf(stderr, "keygate evidence verify: driver RIM %s, VBIOS RIM %s\n",
 			drv_name ? drv_name : "(none)", vb_name ? vb_name : "(none)");
 	}

@@ -108,6 +108,11 @@ gpu_fails "VBIOS RIM whose signer expired" gpu_rim_expired "$gpu/nvat/hopper-535
 out=$("$kg" evidence verify --tee nvidia-gpu "$gpu/nvtrust-lgv-sample/report.bin" --certs "$gpu/nvtrust-lgv-sample/hopperCertChain.txt" \
 	--rims "$gpu/nvat/rims" 2>/dev/null); rc=$?
 check "gpu sample report with no RIM of its versions: claims, exit 1" test "$rc" -eq 1 -a -n "$(grep '"rims":null' <<<"$out")"
+out=$("$kg" evidence verify --tee nvidia-gpu "$gpu/nvtrust-lgv-sample/report.bin" --certs "$gpu/nvtrust-lgv-sample/hopperCertChain.txt" \
+	--nonce $n931 --rims "$gpu/nvtrust-lgv-sample/rims/Driver_RIM_test_no_gpu.swidtag" \
+	--rims "$gpu/nvtrust-lgv-sample/rims/1010_0200_882_96005E0001_test_no_gpu.swidtag" --at 2024-12-01T00:00:00Z 2>/dev/null); rc=$?
+check "gpu sample report with its test_no_gpu RIMs: 20 mismatches, exit 1" \
+	test "$rc" -eq 1 -a -n "$(grep '"match":12,"mismatch":20,"missing":0,"result":"gpu_rim_version_mismatch"' <<<"$out")"
 gpu_fails "--require-ocsp without responses" gpu_ocsp_missing "$gpu/nvat/hopper-535/report.bin" \
 	--certs "$gpu/nvat/hopper-535/hopperCertChain.txt" --require-ocsp
 gpu_fails "--ocsp FILE that is not OCSP" gpu_ocsp_invalid "$gpu/nvat/hopper-535/report.bin" \
