@@ -234,6 +234,8 @@ KG_MUST_CHECK kg_err kg_server_run(struct kg_broker *b);
 int kg_cmd_serve(int argc, char **argv);
 int kg_cmd_migrate(int argc, char **argv);
 int kg_cmd_evidence(int argc, char **argv);
+/* `evidence verify --tee nvidia-gpu ...` (broker/cli_gpu.c); argv[0] is "verify". */
+int kg_cmd_evidence_gpu(int argc, char **argv);
 int kg_cmd_key(int argc, char **argv);
 int kg_cmd_kek(int argc, char **argv);
 int kg_cmd_collateral(int argc, char **argv);

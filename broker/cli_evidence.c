@@ -16,7 +16,9 @@
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: keygate evidence verify --tee snp FILE [--certs DIR] [--roots PEM] [--crl FILE] [--at TIME]\n"
-		   "       keygate evidence verify --tee tdx QUOTE --collateral DIR... [--roots PEM] [--at TIME]\n\n"
+		   "       keygate evidence verify --tee tdx QUOTE --collateral DIR... [--roots PEM] [--at TIME]\n"
+		   "       keygate evidence verify --tee nvidia-gpu REPORT --certs CHAIN_PEM [--nonce HEX] [--rims DIR]\n"
+		   "           [--at TIME]   (see keygate evidence verify --tee nvidia-gpu --help)\n\n"
 		   "Verifies FILE (SEV-SNP: the 1184-byte report, optionally followed by the extended\n"
 		   "report's certificate table) and prints its claims as JSON (exit 0), or the reason\n"
 		   "code (exit 1).  DIR may hold vcek.{der,pem} (or vlek.*), ask.*, ark.*; missing ASK/ARK\n"
@@ -171,6 +173,11 @@ int kg_cmd_evidence(int argc, char **argv)
 	}
 	argc--;
 	argv++;
+	/* NVIDIA GPUs take options of their own: broker/cli_gpu.c. */
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--tee=nvidia-gpu") == 0 ||
+		    (strcmp(argv[i], "--tee") == 0 && i + 1 < argc && strcmp(argv[i + 1], "nvidia-gpu") == 0))
+			return kg_cmd_evidence_gpu(argc, argv);
 	while ((c = getopt_long(argc, argv, "t:c:r:a:C:L:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 't':
@@ -211,7 +218,7 @@ int kg_cmd_evidence(int argc, char **argv)
 		return 2;
 	}
 	if ((tee = kg_tee_from_name(tee_name)) == KG_TEE_NONE) {
-		fprintf(stderr, "keygate evidence verify: unknown --tee '%s' (known: snp, tdx)\n", tee_name);
+		fprintf(stderr, "keygate evidence verify: unknown --tee '%s' (known: snp, tdx, nvidia-gpu)\n", tee_name);
 		return 2;
 	}
 	if (access(argv[optind], R_OK) != 0 || (files.crl_file && access(files.crl_file, R_OK) != 0)) {

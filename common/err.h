@@ -160,6 +160,37 @@
 	X(LEDGER_REVOKED, "ledger_revoked", 403, 1, "measurement is revoked in the ledger")   \
 	X(LEDGER_NOT_IN_LEDGER, "ledger_not_in_ledger", 403, 1,                               \
 	  "measurement is not the ledger entry's")                                            \
+	/* NVIDIA GPU / NVSwitch (attest/nvgpu.c, nvgpu_rim.c) */                            \
+	X(GPU_REPORT_MALFORMED, "gpu_report_malformed", 401, 1, "GPU report is malformed")    \
+	X(GPU_SPDM_VERSION, "gpu_spdm_version_unsupported", 401, 1, "GPU SPDM version")       \
+	X(GPU_NONCE, "gpu_nonce_mismatch", 401, 1, "GPU request nonce is not the expected one") \
+	X(GPU_SIGNATURE, "gpu_signature_invalid", 401, 1, "GPU report signature invalid")     \
+	X(GPU_CHAIN_INCOMPLETE, "gpu_chain_incomplete", 401, 1,                               \
+	  "GPU chain lacks a signing certificate")                                            \
+	X(GPU_CHAIN_ISSUER, "gpu_chain_issuer_missing", 401, 1,                               \
+	  "GPU chain is missing an intermediate")                                             \
+	X(GPU_CHAIN, "gpu_chain_invalid", 401, 1, "GPU device chain does not verify")         \
+	X(GPU_CHAIN_EXPIRED, "gpu_chain_expired", 401, 1, "GPU chain outside validity")       \
+	X(GPU_ROOT_UNTRUSTED, "gpu_root_untrusted", 401, 1,                                   \
+	  "GPU chain root is not the NVIDIA Device Identity CA")                              \
+	X(GPU_FWID_MISSING, "gpu_cert_fwid_missing", 401, 1, "GPU leaf has no FWID extension") \
+	X(GPU_FWID_MISMATCH, "gpu_fwid_mismatch", 401, 1, "GPU report FWID differs from leaf") \
+	X(GPU_RIM_MALFORMED, "gpu_rim_malformed", 401, 1, "GPU RIM is malformed")             \
+	X(GPU_RIM_SIGNATURE, "gpu_rim_signature_invalid", 401, 1, "GPU RIM signature invalid") \
+	X(GPU_RIM_CHAIN, "gpu_rim_chain_invalid", 401, 1, "GPU RIM signing chain invalid")    \
+	X(GPU_RIM_EXPIRED, "gpu_rim_expired", 401, 1, "GPU RIM signing chain expired")        \
+	X(GPU_RIM_CONFLICT, "gpu_rim_index_conflict", 401, 1,                                 \
+	  "driver and VBIOS RIMs define one index")                                           \
+	X(GPU_RIM_MISSING, "gpu_rim_missing", 403, 1, "no RIM was compared with the GPU")     \
+	X(GPU_RIM_VERSION, "gpu_rim_version_mismatch", 403, 1,                                \
+	  "a RIM is for another driver or VBIOS version")                                     \
+	X(GPU_MEASUREMENT, "gpu_measurement_mismatch", 403, 1,                                \
+	  "GPU measurements do not match the RIMs")                                           \
+	X(GPU_OCSP_INVALID, "gpu_ocsp_invalid", 401, 1, "GPU OCSP response does not verify")  \
+	X(GPU_OCSP_STALE, "gpu_ocsp_stale", 401, 1, "GPU OCSP response outside its validity")   \
+	X(GPU_OCSP_MISSING, "gpu_ocsp_missing", 401, 1, "no OCSP response for a GPU certificate") \
+	X(GPU_OCSP_UNKNOWN, "gpu_ocsp_status_unknown", 401, 1, "OCSP status of a GPU cert unknown") \
+	X(GPU_CERT_REVOKED, "gpu_cert_revoked", 401, 1, "a GPU device certificate is revoked") \
 	/* database, keys */                                                                  \
 	X(DB_UNAVAILABLE, "database_unavailable", 503, 0, "database is unavailable")          \
 	X(DB_QUERY, "database_error", 503, 0, "database query failed")                        \

@@ -5,6 +5,7 @@ set -euo pipefail
 
 pkgs=(meson ninja-build pkg-config gcc libc6-dev libsodium-dev libssl-dev openssl libpq-dev libmicrohttpd-dev
       libgnutls28-dev libjansson-dev libcbor-dev libcurl4-openssl-dev libcmocka-dev curl ca-certificates
+      libxml2-dev libxmlsec1-dev libxmlsec1-openssl
       postgresql postgresql-client python3 util-linux procps libp11-kit-dev)
 if [ "${1:-}" = "--test" ]; then
 	# fuse3 + libfuse3-dev: fake_tsm (configfs-tsm look-alike); clevis,

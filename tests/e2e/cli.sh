@@ -67,6 +67,56 @@ check "tdx with expired collateral: exit 1 with tdx_collateral_expired" test "$r
 "$kgc" sim-crl "$tmp/sim" "$tmp/sim-crl.der" 2>/dev/null
 verify_fails "a real report with a CRL that is not its ARK's" snp_crl_invalid "$vec/snp/gsg-milan/attestation.bin" --certs "$vec/snp/gsg-milan" --crl "$tmp/sim-crl.der" --at 2024-06-01T00:00:00Z
 
+# NVIDIA GPU / NVSwitch (EXPECTED.md §7): signature, chain, FWID, nonce, RIMs.
+gpu=$vec/gpu
+n931=931d8dd0add203ac3d8b4fbde75e115278eefcdceac5b87671a748f32364dfcb
+out=$("$kg" evidence verify --tee nvidia-gpu "$gpu/nvat/switch-ls10/switchAttestationReport.txt" \
+	--certs "$gpu/nvat/switch-ls10/switchCertChain.txt" --nonce $n931 --rims "$gpu/nvat/switch-ls10" \
+	--at 2026-11-29T00:00:00Z 2>/dev/null); rc=$?
+check "gpu switch: verifies and matches its RIM (exit 0)" test "$rc" -eq 0
+check "gpu switch: all 31 RIM measurements match" grep -q '"match":31,"mismatch":0,"missing":0,"result":"ok"' <<<"$out"
+check "gpu switch: arch and BIOS version" grep -q '"arch":"nvswitch".*"vbios_version":"96.10.55.00.01"' <<<"$out"
+out=$("$kg" evidence verify --tee nvidia-gpu "$gpu/nvat/hopper-535/report.bin" --certs "$gpu/nvat/hopper-535/hopperCertChain.txt" \
+	--nonce 27a328247bf7935c993341cf587be6f05986ccce4fe7ba2c54100bd616a58f66 --rims "$gpu/nvtrust-lgv-sample/rims" \
+	--at 2024-12-01T00:00:00Z 2>/dev/null); rc=$?
+check "gpu hopper-535: VBIOS RIM picked by version, 12 match (exit 0)" test "$rc" -eq 0 -a -n "$(grep '"match":12,"mismatch":0' <<<"$out")"
+out=$("$kg" evidence verify --tee nvidia-gpu "$gpu/nvat/blackwell/blackwellAttestationReport.txt" \
+	--certs "$gpu/nvat/blackwell/blackwellCertChain.txt" --nonce $n931 2>/dev/null); rc=$?
+check "gpu blackwell: verifies, FWID bound via fwids[0]" test "$rc" -eq 0 -a -n "$(grep '"fwid":"d090cab1.*"fwid_bound":true' <<<"$out")"
+out=$("$kg" evidence verify --tee nvidia-gpu "$gpu/trustee-hopper/report.bin" --certs "$gpu/trustee-hopper/hopper_coco_certs1.txt" \
+	--nonce 87d8e24ab336adafe228d49e83d745f6dba4ae505372b6a5704820856b343fec 2>/dev/null); rc=$?
+check "gpu trustee coco: verifies with its trailing zero byte reported" test "$rc" -eq 0 -a -n "$(grep '"padding_bytes":1' <<<"$out")"
+gpu_fails() { # NAME CODE ARGS...
+	local name=$1 code=$2 out rc; shift 2
+	out=$("$kg" evidence verify --tee nvidia-gpu "$@" 2>/dev/null); rc=$?
+	check "gpu $name: exit 1 with $code" test "$rc" -eq 1 -a -n "$(grep "\"error\":\"$code\"" <<<"$out")"
+}
+gpu_fails "hopper-535 with nonce 00..00" gpu_nonce_mismatch "$gpu/nvat/hopper-535/report.bin" \
+	--certs "$gpu/nvat/hopper-535/hopperCertChain.txt" --nonce 0000000000000000000000000000000000000000000000000000000000000000
+gpu_fails "invalid signature" gpu_signature_invalid "$gpu/nvat/hopper-invalid-signature/hopperAttestationReportInvalidSignature.txt" \
+	--certs "$gpu/nvat/hopper-570-expired-rim/hopperCertChainExpired.txt"
+gpu_fails "switch invalid signature" gpu_signature_invalid "$gpu/nvat/switch-ls10/switchAttestationReportInvalidSignature.txt" \
+	--certs "$gpu/nvat/switch-ls10/switchCertChain.txt"
+gpu_fails "chain of the root only" gpu_chain_incomplete "$gpu/nvtrust-lgv-sample/report.bin" --certs "$gpu/trustee-hopper/hopper_cert_chain_case2.txt"
+gpu_fails "chain missing an intermediate" gpu_chain_issuer_missing "$gpu/nvtrust-lgv-sample/report.bin" --certs "$gpu/trustee-hopper/hopper_cert_chain_case3.txt"
+gpu_fails "chain without the FWID leaf" gpu_cert_fwid_missing "$gpu/nvtrust-lgv-sample/report.bin" --certs "$gpu/trustee-hopper/hopper_cert_chain_case4.txt"
+gpu_fails "VBIOS RIM whose signer expired" gpu_rim_expired "$gpu/nvat/hopper-535/report.bin" \
+	--certs "$gpu/nvat/hopper-535/hopperCertChain.txt" --rims "$gpu/nvtrust-lgv-sample/rims" --at 2026-11-29T00:00:00Z
+out=$("$kg" evidence verify --tee nvidia-gpu "$gpu/nvtrust-lgv-sample/report.bin" --certs "$gpu/nvtrust-lgv-sample/hopperCertChain.txt" \
+	--rims "$gpu/nvat/rims" 2>/dev/null); rc=$?
+check "gpu sample report with no RIM of its versions: claims, exit 1" test "$rc" -eq 1 -a -n "$(grep '"rims":null' <<<"$out")"
+out=$("$kg" evidence verify --tee nvidia-gpu "$gpu/nvtrust-lgv-sample/report.bin" --certs "$gpu/nvtrust-lgv-sample/hopperCertChain.txt" \
+	--nonce $n931 --rims "$gpu/nvtrust-lgv-sample/rims/Driver_RIM_test_no_gpu.swidtag" \
+	--rims "$gpu/nvtrust-lgv-sample/rims/1010_0200_882_96005E0001_test_no_gpu.swidtag" --at 2024-12-01T00:00:00Z 2>/dev/null); rc=$?
+check "gpu sample report with its test_no_gpu RIMs: 20 mismatches, exit 1" \
+	test "$rc" -eq 1 -a -n "$(grep '"match":12,"mismatch":20,"missing":0,"result":"gpu_rim_version_mismatch"' <<<"$out")"
+gpu_fails "--require-ocsp without responses" gpu_ocsp_missing "$gpu/nvat/hopper-535/report.bin" \
+	--certs "$gpu/nvat/hopper-535/hopperCertChain.txt" --require-ocsp
+gpu_fails "--ocsp FILE that is not OCSP" gpu_ocsp_invalid "$gpu/nvat/hopper-535/report.bin" \
+	--certs "$gpu/nvat/hopper-535/hopperCertChain.txt" --ocsp "$gpu/nvat/hopper-535/report.bin"
+"$kg" evidence verify --tee nvidia-gpu "$gpu/nvat/hopper-535/report.bin" >/dev/null 2>&1; check "gpu without --certs is a usage error (exit 2)" test $? -eq 2
+"$kg" evidence verify --tee nvidia-gpu --help >/dev/null 2>&1; check "gpu --help exits 0" test $? -eq 0
+
 "$kg" evidence verify --tee tpm x >/dev/null 2>&1; check "unknown --tee is a usage error (exit 2)" test $? -eq 2
 "$kg" evidence verify --tee snp >/dev/null 2>&1; check "missing FILE is a usage error (exit 2)" test $? -eq 2
 "$kg" nonsense >/dev/null 2>&1; check "unknown command: exit 2" test $? -eq 2
