@@ -464,6 +464,12 @@ kg_err kg_ratls_parse_claims(const uint8_t *cbor, size_t len, struct kg_ratls_cl
 			cbor_bstr_copy(out->nonce, v);
 			out->nonce_len = cbor_bytestring_length(v);
 			out->has_nonce = 1;
+		} else if (cbor_is_text(k, "gpu-evidence")) {
+			KG_ENSURE_OUT(!out->has_gpu_evidence, KG_ERR_RATLS_CLAIMS);
+			KG_ENSURE_OUT(cbor_is_def_bstr(v) && cbor_bytestring_length(v) == sizeof out->gpu_evidence,
+				      KG_ERR_RATLS_CLAIMS);
+			cbor_bstr_copy(out->gpu_evidence, v);
+			out->has_gpu_evidence = 1;
 		} else if (cbor_is_text(k, "hpke-pk")) {
 			KG_ENSURE_OUT(!out->has_hpke_pk, KG_ERR_RATLS_CLAIMS);
 			KG_ENSURE_OUT(cbor_is_def_bstr(v) && cbor_bytestring_length(v) == sizeof out->hpke_pk,
@@ -503,6 +509,13 @@ kg_err kg_ratls_check_pubkey(const struct kg_ratls_claims *claims, const uint8_t
 kg_err kg_ratls_encode_claims(const uint8_t *spki, size_t spki_len, const uint8_t *nonce, size_t nonce_len,
 			      const uint8_t hpke_pk[static 32], uint8_t **out, size_t *out_len)
 {
+	return kg_ratls_encode_claims_gpu(spki, spki_len, nonce, nonce_len, hpke_pk, NULL, out, out_len);
+}
+
+kg_err kg_ratls_encode_claims_gpu(const uint8_t *spki, size_t spki_len, const uint8_t *nonce, size_t nonce_len,
+				  const uint8_t hpke_pk[static 32], const uint8_t *gpu_evidence, uint8_t **out,
+				  size_t *out_len)
+{
 	kg_err rc = KG_ERR_NOMEM;
 	uint8_t h[32];
 	uint8_t *entry = NULL;
@@ -527,13 +540,17 @@ kg_err kg_ratls_encode_claims(const uint8_t *spki, size_t spki_len, const uint8_
 	/* Deterministic encoding (RFC 8949 §4.2.1): definite lengths, shortest
 	 * heads (libcbor's encoder), and map keys sorted by the bytes of their
 	 * encodings: "nonce" (65 6e..) < "hpke-pk" (67 68..) < "pubkey-hash"
-	 * (6b 70..).  Shorter keys come first, so this is also RFC 7049
-	 * §3.9 canonical order.  libcbor writes pairs in insertion order. */
-	KG_ENSURE_OUT((map = cbor_new_definite_map(nonce ? 3 : 2)) != NULL, KG_ERR_NOMEM);
+	 * (6b 70..) < "gpu-evidence" (6c 67..).  Shorter keys come first, so
+	 * this is also RFC 7049 §3.9 canonical order.  libcbor writes pairs
+	 * in insertion order. */
+	KG_ENSURE_OUT((map = cbor_new_definite_map(2 + (nonce != NULL) + (gpu_evidence != NULL))) != NULL,
+		      KG_ERR_NOMEM);
 	if (nonce)
 		KG_TRY_OUT(cbor_map_put_bytes(map, "nonce", nonce, nonce_len));
 	KG_TRY_OUT(cbor_map_put_bytes(map, "hpke-pk", hpke_pk, 32));
 	KG_TRY_OUT(cbor_map_put_bytes(map, "pubkey-hash", entry, entry_len));
+	if (gpu_evidence)
+		KG_TRY_OUT(cbor_map_put_bytes(map, "gpu-evidence", gpu_evidence, 32));
 	KG_TRY_OUT(cbor_encode(map, out, out_len));
 	if (*out_len > KG_RATLS_CLAIMS_MAX) {
 		free(*out);

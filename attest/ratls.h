@@ -63,6 +63,10 @@ struct kg_ratls_claims {
 	int has_nonce;
 	uint8_t hpke_pk[32];
 	int has_hpke_pk;
+	/* Keygate: SHA-256 binding of the GPU evidence the release body
+	 * carries (broker/core.h kg_gpu_evidence_hash). */
+	uint8_t gpu_evidence[32];
+	int has_gpu_evidence;
 };
 
 /* Parses the claims map.  Unknown claims are ignored (CCC convention);
@@ -84,6 +88,11 @@ KG_MUST_CHECK kg_err kg_ratls_check_pubkey(const struct kg_ratls_claims *claims,
 KG_MUST_CHECK kg_err kg_ratls_encode_claims(const uint8_t *spki, size_t spki_len, const uint8_t *nonce,
 					    size_t nonce_len, const uint8_t hpke_pk[static 32], uint8_t **out,
 					    size_t *out_len);
+
+/* The same, plus "gpu-evidence" (32 bytes) unless gpu_evidence is NULL. */
+KG_MUST_CHECK kg_err kg_ratls_encode_claims_gpu(const uint8_t *spki, size_t spki_len, const uint8_t *nonce,
+						size_t nonce_len, const uint8_t hpke_pk[static 32],
+						const uint8_t *gpu_evidence, uint8_t **out, size_t *out_len);
 
 /* Encodes the extension value TAG([bstr evidence, bstr claims]).  *out is
  * malloc'd. */

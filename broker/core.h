@@ -33,9 +33,37 @@ KG_MUST_CHECK kg_err kg_challenge_check(const uint8_t key[static KG_CHALLENGE_KE
 /* Key ids: 1-64 of [A-Za-z0-9._-] (the same rule as the keys table). */
 int kg_key_id_valid(const char *id);
 
-/* A ledger bundle (up to 40 KiB of text) travels in the body. */
-#define KG_BODY_MAX (64 * 1024)
+/* A ledger bundle (up to 40 KiB of text) and the evidence of up to 16 GPUs
+ * and NVSwitches (each a report and its certificate chain) travel in the
+ * body. */
+#define KG_BODY_MAX (256 * 1024)
 #define KG_LEDGER_TEXT_MAX (48 * 1024)
+
+/* One GPU's or NVSwitch's evidence as the body carries it: "gpus":
+ * [{"report": base64 of the SPDM request || response, "certs": the device
+ * certificate chain, PEM, leaf first}, ...]. */
+#define KG_BODY_GPUS_MAX 16
+#define KG_BODY_GPU_REPORT_MAX (8 * 1024)
+#define KG_BODY_GPU_CERTS_MAX (8 * 1024)
+struct kg_gpu_evidence {
+	uint8_t *report;
+	size_t report_len;
+	char *certs;
+	size_t certs_len;
+};
+
+/* What binds GPU evidence to a release (docs/protocol.md, "GPUs"):
+ *   the CVM's RA-TLS claims carry "gpu-evidence" =
+ *     SHA-256("keygate/v1 gpu evidence" || 0x00 || for each device in
+ *             order: u32be(report_len) || report || u32be(certs_len) || certs),
+ *   and every device's SPDM request carries the nonce
+ *     SHA-256("keygate/v1 gpu nonce" || 0x00 || challenge || pubkey-hash),
+ * pubkey-hash being the claims' hash of the TLS key.  Evidence cannot be
+ * moved to another release: another challenge or TLS key changes the
+ * nonce, and other evidence changes the claims the CPU attested. */
+void kg_gpu_evidence_hash(const struct kg_gpu_evidence *devs, size_t n, uint8_t out[static 32]);
+void kg_gpu_nonce(const uint8_t *challenge, size_t challenge_len, const uint8_t *pubkey_hash, size_t pubkey_hash_len,
+		  uint8_t out[static 32]);
 
 /* POST /v1/keys/{key_id}/release body, after parsing. */
 struct kg_release_req {
@@ -52,6 +80,9 @@ struct kg_release_req {
 	 * of [A-Za-z0-9._:-]; session_id_len 0 = none: a fresh random key). */
 	char session_id[128 + 1];
 	size_t session_id_len;
+	/* "gpus": the evidence of the CVM's GPUs and NVSwitches; malloc'd. */
+	struct kg_gpu_evidence gpus[KG_BODY_GPUS_MAX];
+	size_t n_gpus;
 };
 void kg_release_req_free(struct kg_release_req *r);
 
