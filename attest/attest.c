@@ -1,7 +1,10 @@
 /* Dispatch from evidence type to verifier, and the claims' JSON form. */
 #include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <jansson.h>
 #include <limits.h>
@@ -11,6 +14,7 @@
 
 #include "../common/util.h"
 #include "attest.h"
+#include "nvgpu.h"
 #include "ratls.h"
 #include "snp_internal.h"
 #include "tdx_internal.h"
@@ -54,9 +58,24 @@ struct tdx_coll {
 	uint8_t *buf;
 };
 
+/* NVIDIA RIMs from the collateral, found by kind and version. */
+struct gpu_rim_doc {
+	enum kg_gpu_rim_kind kind;
+	char version[64];
+	uint8_t *doc;
+	size_t len;
+};
+struct gpu_rims {
+	int refs; /* under kg_attest.lock */
+	size_t n;
+	struct gpu_rim_doc v[];
+};
+
 struct kg_attest {
 	struct kg_snp_verifier *snp;
 	struct kg_tdx_verifier *tdx;
+	struct kg_gpu_verifier *gpu;
+	struct gpu_rims *gpu_rims;
 	pthread_mutex_t lock; /* guards tdx_coll's and snp_crl's pointers and refcounts */
 	struct tdx_coll *tdx_coll;
 	struct snp_crl *snp_crl;
@@ -112,7 +131,7 @@ kg_err kg_attest_new(struct kg_attest **out, const struct kg_attest_config *cfg)
 		return KG_ERR_INTERNAL;
 	}
 	if ((rc = kg_snp_verifier_new(&a->snp, cfg ? cfg->snp_roots : NULL)) != KG_OK ||
-	    (rc = kg_tdx_verifier_new(&a->tdx, NULL)) != KG_OK) {
+	    (rc = kg_tdx_verifier_new(&a->tdx, NULL)) != KG_OK || (rc = kg_gpu_verifier_new(&a->gpu, NULL, NULL)) != KG_OK) {
 		kg_attest_free(a);
 		return rc;
 	}
@@ -398,6 +417,137 @@ out:
 	return ok;
 }
 
+static void gpu_rims_release(struct kg_attest *a, struct gpu_rims *r)
+{
+	bool last;
+
+	if (r == NULL)
+		return;
+	pthread_mutex_lock(&a->lock);
+	last = --r->refs == 0;
+	pthread_mutex_unlock(&a->lock);
+	if (last) {
+		for (size_t i = 0; i < r->n; i++)
+			free(r->v[i].doc);
+		free(r);
+	}
+}
+
+kg_err kg_attest_set_gpu_roots(struct kg_attest *a, const char *device_root_pem, const char *rim_root_pem)
+{
+	struct kg_gpu_verifier *v = NULL;
+
+	KG_TRY(kg_gpu_verifier_new(&v, device_root_pem, rim_root_pem));
+	kg_gpu_verifier_free(a->gpu);
+	a->gpu = v;
+	return KG_OK;
+}
+
+kg_err kg_attest_set_gpu_rims(struct kg_attest *a, const uint8_t *const *docs, const size_t *lens, size_t n)
+{
+	struct gpu_rims *r = NULL, *old;
+
+	if (n) {
+		KG_ENSURE((r = calloc(1, sizeof *r + n * sizeof r->v[0])) != NULL, KG_ERR_NOMEM);
+		r->refs = 1;
+		for (size_t i = 0; i < n; i++) {
+			struct kg_gpu_rim *rim = NULL;
+			struct gpu_rim_doc *d = &r->v[r->n];
+			/* Read for kind and version only; the signature is
+			 * verified (and cached) when a report uses it. */
+			if (kg_gpu_rim_parse(docs[i], lens[i], &rim) != KG_OK)
+				continue;
+			d->kind = rim->kind;
+			snprintf(d->version, sizeof d->version, "%s", rim->version);
+			kg_gpu_rim_free(rim);
+			if ((d->doc = malloc(lens[i])) == NULL) {
+				gpu_rims_release(a, r);
+				return KG_ERR_NOMEM;
+			}
+			memcpy(d->doc, docs[i], lens[i]);
+			d->len = lens[i];
+			r->n++;
+		}
+	}
+	pthread_mutex_lock(&a->lock);
+	old = a->gpu_rims;
+	a->gpu_rims = r;
+	pthread_mutex_unlock(&a->lock);
+	gpu_rims_release(a, old);
+	return KG_OK;
+}
+
+static const struct gpu_rim_doc *gpu_rim_find(const struct gpu_rims *r, enum kg_gpu_rim_kind kind, const char *version)
+{
+	for (size_t i = 0; r && version[0] && i < r->n; i++)
+		if (r->v[i].kind == kind && strcasecmp(r->v[i].version, version) == 0)
+			return &r->v[i];
+	return NULL;
+}
+
+kg_err kg_attest_verify_gpu(struct kg_attest *a, const uint8_t *report, size_t report_len, const char *certs,
+			    size_t certs_len, const uint8_t *nonce, time_t now, struct kg_gpu_claims *out,
+			    kg_err *rims_result)
+{
+	struct kg_gpu_report *parsed = malloc(sizeof *parsed);
+	struct kg_gpu_input in;
+	const struct gpu_rim_doc *drv = NULL, *vb = NULL;
+	struct gpu_rims *rims;
+	kg_err rc;
+
+	KG_ENSURE(parsed != NULL, KG_ERR_NOMEM);
+	memset(&in, 0, sizeof in);
+	pthread_mutex_lock(&a->lock);
+	if ((rims = a->gpu_rims) != NULL)
+		rims->refs++;
+	pthread_mutex_unlock(&a->lock);
+	/* The report names its driver and VBIOS versions; the RIMs for those
+	 * are the reference values (unsigned until kg_gpu_verify checks the
+	 * signature, which covers them). */
+	if (kg_gpu_report_parse(report, report_len, parsed) == KG_OK) {
+		drv = gpu_rim_find(rims, KG_GPU_RIM_DRIVER, parsed->driver_version);
+		vb = gpu_rim_find(rims, KG_GPU_RIM_VBIOS, parsed->vbios_version);
+	}
+	in.report = report;
+	in.report_len = report_len;
+	in.chain_pem = (const uint8_t *)certs;
+	in.chain_len = certs_len;
+	in.nonce = nonce;
+	if (drv) {
+		in.driver_rim = drv->doc;
+		in.driver_rim_len = drv->len;
+	}
+	if (vb) {
+		in.vbios_rim = vb->doc;
+		in.vbios_rim_len = vb->len;
+	}
+	rc = kg_gpu_verify(a->gpu, &in, now, out);
+	switch (rc) {
+	case KG_OK:
+		*rims_result = drv || vb ? kg_gpu_claims_rims_ok(out) : KG_ERR_GPU_RIM_MISSING;
+		break;
+	case KG_ERR_GPU_RIM_MALFORMED:
+	case KG_ERR_GPU_RIM_SIGNATURE:
+	case KG_ERR_GPU_RIM_CHAIN:
+	case KG_ERR_GPU_RIM_EXPIRED:
+	case KG_ERR_GPU_RIM_CONFLICT:
+	case KG_ERR_GPU_RIM_VERSION:
+		/* A RIM that cannot be used says nothing against the device:
+		 * its evidence is judged alone, the RIM failure kept apart. */
+		*rims_result = rc;
+		in.driver_rim = in.vbios_rim = NULL;
+		in.driver_rim_len = in.vbios_rim_len = 0;
+		rc = kg_gpu_verify(a->gpu, &in, now, out);
+		break;
+	default:
+		*rims_result = rc;
+		break;
+	}
+	gpu_rims_release(a, rims);
+	free(parsed);
+	return rc;
+}
+
 void kg_attest_free(struct kg_attest *a)
 {
 	if (!a)
@@ -408,6 +558,8 @@ void kg_attest_free(struct kg_attest *a)
 	snp_crl_release(a, a->snp_crl);
 	snp_veks_release(a, a->snp_veks);
 	tdx_infos_release(a, a->tdx_infos);
+	gpu_rims_release(a, a->gpu_rims);
+	kg_gpu_verifier_free(a->gpu);
 	pthread_mutex_destroy(&a->lock);
 	free(a);
 }

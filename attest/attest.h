@@ -28,8 +28,12 @@ enum kg_tee kg_tee_from_name(const char *name);
 
 /* Normalised claims: the fields every policy can name, plus the
  * TEE-specific report. */
+struct kg_gpu_summary; /* policy.h: what the release established about the CVM's GPUs */
+
 struct kg_claims {
 	enum kg_tee tee;
+	/* Set by the release when it judged GPU evidence (NULL: none). */
+	const struct kg_gpu_summary *gpus;
 	uint8_t report_data[64];
 	uint8_t measurement[64];
 	size_t measurement_len;
@@ -103,6 +107,27 @@ enum kg_tee kg_attest_tee_for_tag(uint64_t tag);
  * TD_ATTRIBUTES bit 0 and the TCB status in u.tdx. */
 KG_MUST_CHECK kg_err kg_attest_verify(struct kg_attest *a, enum kg_tee tee, const uint8_t *evidence, size_t len,
 				      const struct kg_snp_certs *extra, time_t now, struct kg_claims *out);
+
+/* NVIDIA GPUs and NVSwitches (nvgpu.h).  Trust anchors instead of the
+ * shipped, pinned NVIDIA roots (tests, private PKI): PEM files, NULL keeps
+ * the shipped one. */
+KG_MUST_CHECK kg_err kg_attest_set_gpu_roots(struct kg_attest *a, const char *device_root_pem, const char *rim_root_pem);
+/* NVIDIA's RIMs (XML) from the collateral: a report is compared with the
+ * driver RIM and the VBIOS RIM of its own versions.  Copied; replaces the
+ * previous set while requests run; n = 0 clears it. */
+KG_MUST_CHECK kg_err kg_attest_set_gpu_rims(struct kg_attest *a, const uint8_t *const *docs, const size_t *lens,
+					    size_t n);
+struct kg_gpu_claims;
+/* One device's evidence (SPDM request || response, its PEM chain) for the
+ * nonce the release derived (32 bytes; NULL only for offline dry runs):
+ * kg_gpu_verify with the RIMs of the report's versions.  Returns the
+ * device's verdict; *rims_result is KG_OK when its measurements matched
+ * its RIMs, else why not (a RIM that is expired, forged, for another
+ * version, or missing; a mismatch).  out must be a struct kg_gpu_claims
+ * (nvgpu.h). */
+KG_MUST_CHECK kg_err kg_attest_verify_gpu(struct kg_attest *a, const uint8_t *report, size_t report_len,
+					  const char *certs, size_t certs_len, const uint8_t *nonce, time_t now,
+					  struct kg_gpu_claims *out, kg_err *rims_result);
 
 /* Claims as a JSON object text (malloc'd, caller frees). */
 KG_MUST_CHECK kg_err kg_claims_to_json(const struct kg_claims *c, char **json);

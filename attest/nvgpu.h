@@ -173,6 +173,9 @@ struct kg_gpu_rim {
  * for a decision: use kg_gpu_rim_verify.  KG_ERR_GPU_RIM_MALFORMED. */
 KG_MUST_CHECK kg_err kg_gpu_rim_parse(const uint8_t *xml, size_t len, struct kg_gpu_rim **out);
 void kg_gpu_rim_free(struct kg_gpu_rim *r);
+/* The validity of a RIM's signing chain as its KeyInfo carries it (the
+ * intersection of its certificates'), unverified: for filing RIMs. */
+KG_MUST_CHECK kg_err kg_gpu_rim_validity(const uint8_t *xml, size_t len, time_t *not_before, time_t *not_after);
 
 struct kg_gpu_verifier;
 

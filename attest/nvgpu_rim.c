@@ -352,6 +352,48 @@ out:
 	return rc;
 }
 
+kg_err kg_gpu_rim_validity(const uint8_t *xml, size_t len, time_t *not_before, time_t *not_after)
+{
+	xmlDocPtr doc = NULL;
+	xmlNodePtr root, sig = NULL, c;
+	X509 *certs[RIM_CERTS_MAX];
+	size_t n = 0;
+	kg_err rc;
+
+	*not_before = *not_after = 0;
+	KG_TRY(doc_read(xml, len, &doc));
+	root = xmlDocGetRootElement(doc);
+	KG_ENSURE_OUT(root != NULL, KG_ERR_GPU_RIM_MALFORMED);
+	for (c = root->children; c; c = c->next)
+		if (is_elem(c, "Signature", NS_DSIG))
+			sig = c;
+	KG_ENSURE_OUT(sig != NULL, KG_ERR_GPU_RIM_SIGNATURE);
+	KG_TRY_OUT(keyinfo_certs(sig, certs, RIM_CERTS_MAX, &n));
+	rc = KG_ERR_GPU_RIM_CHAIN;
+	for (size_t i = 0; i < n; i++) {
+		struct tm tb, ta;
+		time_t b, a;
+		memset(&tb, 0, sizeof tb);
+		memset(&ta, 0, sizeof ta);
+		if (ASN1_TIME_to_tm(X509_get0_notBefore(certs[i]), &tb) != 1 ||
+		    ASN1_TIME_to_tm(X509_get0_notAfter(certs[i]), &ta) != 1)
+			goto out;
+		b = timegm(&tb);
+		a = timegm(&ta);
+		/* The chain holds while every certificate does. */
+		if (i == 0 || b > *not_before)
+			*not_before = b;
+		if (i == 0 || a < *not_after)
+			*not_after = a;
+	}
+	rc = n > 0 && *not_after > *not_before ? KG_OK : KG_ERR_GPU_RIM_CHAIN;
+out:
+	for (size_t i = 0; i < n; i++)
+		X509_free(certs[i]);
+	xmlFreeDoc(doc);
+	return rc;
+}
+
 static kg_err rim_verify_cold(struct kg_gpu_verifier *v, const uint8_t *xml, size_t len, time_t now,
 			      struct kg_gpu_rim **out)
 {

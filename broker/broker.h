@@ -33,6 +33,8 @@ struct kg_config {
 		*kek_previous_pkcs11_pin_file;
 	char *snp_roots;	  /* PEM of ARKs to trust instead of AMD's (test roots) */
 	char *tdx_roots;	  /* PEM of the Intel SGX Root CA to trust instead of Intel's (test root) */
+	char *gpu_roots;	  /* PEM of a device root to trust instead of NVIDIA's (test root) */
+	char *gpu_rim_roots;	  /* PEM of a RIM signing root instead of NVIDIA's (test root) */
 	char *replica;		  /* name written to audit rows */
 	unsigned challenge_ttl;	  /* seconds */
 	unsigned threads;	  /* worker threads = database connections */
@@ -122,6 +124,7 @@ struct kg_audit_row {
 	const char *ledger_json;	/* NULL = none */
 	const char *explain_json;	/* per policy, the conditions that failed; NULL = not judged */
 	const char *session_id;		/* the body's session_id; NULL = none */
+	const char *gpus_json;		/* each GPU/NVSwitch judged; NULL = none */
 };
 /* The newest SEV-SNP CRL per issuer from the collateral table, as a PEM
  * bundle (*pem malloc'd; NULL and 0 when there is none). */
@@ -224,6 +227,12 @@ struct kg_reply {
  * peer's certificate (NULL if none), body the request body. */
 void kg_release(struct kg_broker *b, const char *key_id, const uint8_t *cert_der, size_t cert_len,
 		const uint8_t *body, size_t body_len, bool body_too_large, const char *peer, struct kg_reply *out);
+
+/* Verifies each GPU/NVSwitch's evidence (nonce NULL: not compared, for
+ * dry runs) with the RIMs the attester holds, into the summary policies
+ * judge; *json (malloc'd, NULL when n = 0) lists each device for the audit. */
+void kg_judge_gpus(struct kg_attest *a, const struct kg_gpu_evidence *devs, size_t n, const uint8_t *nonce,
+		   time_t now, struct kg_gpu_summary *g, char **json);
 
 /* A JSON error body {"error": code, "message": msg[, "request_id": ..]}. */
 void kg_reply_error(struct kg_reply *out, kg_err e, const uint8_t *request_id);

@@ -13,6 +13,7 @@
 #include <openssl/x509.h>
 
 #include "../common/util.h"
+#include "../attest/nvgpu.h"
 #include "broker.h"
 
 #define KG_COLLATERAL_FILE_MAX (256 * 1024)
@@ -29,7 +30,10 @@ static void usage(FILE *f)
 		   "  tdx-qe-identity        Intel PCS QE identity (GET /tdx/certification/v4/qe/identity), JSON\n"
 		   "  tdx-tcb-signing-chain  the TCB-Info-Issuer-Chain header of those answers, PEM\n"
 		   "  tdx-root-crl           Intel SGX Root CA CRL, DER or PEM\n"
-		   "  tdx-pck-crl            PCK CRL (GET /sgx/certification/v4/pckcrl?ca=platform), DER or PEM\n\n"
+		   "  tdx-pck-crl            PCK CRL (GET /sgx/certification/v4/pckcrl?ca=platform), DER or PEM\n"
+		   "  nvidia-rim             an NVIDIA driver or VBIOS RIM (https://rim.attestation.nvidia.com/v1/rim/\n"
+		   "                         {id}, the 'rim' member base64-decoded), XML: GPUs are compared with the\n"
+		   "                         RIMs of their own driver and VBIOS versions\n\n"
 		   "Each document is parsed here and verified by the broker when used; the broker uses the\n"
 		   "newest of each kind (for snp-crl: of each issuer) and refuses evidence whose collateral is\n"
 		   "missing or expired.  Prints the stored document's id and validity as JSON.\n");
@@ -178,6 +182,31 @@ static int import_chain(const char *db, const char *kind, const uint8_t *buf, si
 	return ret;
 }
 
+/* An NVIDIA RIM: named "<driver|vbios>:<version>", valid as its signing
+ * chain.  Its signature is checked by the broker when a GPU uses it (and
+ * by `keygate evidence verify --tee nvidia-gpu --rims`). */
+static int import_rim(const char *db, const uint8_t *buf, size_t len)
+{
+	struct kg_gpu_rim *r = NULL;
+	char name[200], nb[32], na[32];
+	struct tm tm;
+	int ret;
+
+	time_t b, a;
+
+	if (kg_gpu_rim_parse(buf, len, &r) != KG_OK || kg_gpu_rim_validity(buf, len, &b, &a) != KG_OK || !r->version[0])
+		ret = fail("not an NVIDIA RIM (SWID tag with a colloquialVersion and a signing chain)");
+	else if (!gmtime_r(&b, &tm) || !strftime(nb, sizeof nb, "%Y-%m-%dT%H:%M:%SZ", &tm) || !gmtime_r(&a, &tm) ||
+		 !strftime(na, sizeof na, "%Y-%m-%dT%H:%M:%SZ", &tm))
+		ret = fail("the RIM's validity cannot be read");
+	else {
+		snprintf(name, sizeof name, "%s:%s", r->kind == KG_GPU_RIM_DRIVER ? "driver" : "vbios", r->version);
+		ret = store(db, "nvidia_rim", name, buf, len, nb, na);
+	}
+	kg_gpu_rim_free(r);
+	return ret;
+}
+
 /* A VCEK/VLEK: stored as DER, named by chip and TCB. */
 static int import_vek(const char *db, const uint8_t *buf, size_t len)
 {
@@ -233,6 +262,8 @@ static int import(const char *db, const char *kind, const char *file)
 		ret = import_intel_json(db, "tdx_tcb_info", "tcbInfo", "fmspc", buf, len);
 	else if (strcmp(kind, "tdx-qe-identity") == 0)
 		ret = import_intel_json(db, "tdx_qe_identity", "enclaveIdentity", "id", buf, len);
+	else if (strcmp(kind, "nvidia-rim") == 0)
+		ret = import_rim(db, buf, len);
 	else if (strcmp(kind, "tdx-tcb-signing-chain") == 0)
 		ret = import_chain(db, "tdx_tcb_signing_chain", buf, len);
 	else {

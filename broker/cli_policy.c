@@ -11,6 +11,7 @@
 #include <jansson.h>
 
 #include "../common/util.h"
+#include "../attest/nvgpu.h"
 #include "broker.h"
 
 static void usage(FILE *f)
@@ -18,13 +19,14 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: keygate policy explain --key KEY_ID --tee snp|tdx EVIDENCE [--certs DIR] [--crl FILE]\n"
 		"              [--collateral DIR]... [--roots PEM] [--ledger-bundle FILE] [--at TIME]\n"
-		"              [--config FILE] [--db DSN] [--json]\n\n"
+		"              [--gpu-report FILE --gpu-certs PEM]... [--config FILE] [--db DSN] [--json]\n\n"
 		"Verifies EVIDENCE (SEV-SNP report, optionally with its certificate table; TDX quote) as\n"
 		"`keygate evidence verify` does, with the collateral stored in the database besides the\n"
 		"files given, then evaluates every policy of KEY_ID for the TEE and prints, for each\n"
 		"condition, the claim's value, what the policy requires and pass or FAIL, and the\n"
-		"decision a release would get.  Not judged here: the RA-TLS binding and the challenge,\n"
-		"which only a live request has.  --config reads db, snp_roots, tdx_roots and\n"
+		"decision a release would get.  --gpu-report/--gpu-certs (in pairs) add a GPU or NVSwitch\n"
+		"report and its chain, judged with the RIMs in the database.  Not judged here: the RA-TLS\n"
+		"binding, the challenge and the GPU nonce, which only a live request has.  --config reads db, snp_roots, tdx_roots and\n"
 		"snp_require_crl from the broker's configuration.  Exit codes: 0 grant, 1 deny or\n"
 		"failure, 2 usage.\n");
 }
@@ -165,6 +167,8 @@ static int cmd_explain(int argc, char **argv)
 					     {"config", required_argument, NULL, 'f'},
 					     {"db", required_argument, NULL, 'd'},
 					     {"json", no_argument, NULL, 'j'},
+					     {"gpu-report", required_argument, NULL, 'G'},
+					     {"gpu-certs", required_argument, NULL, 'P'},
 					     {"help", no_argument, NULL, 'h'},
 					     {NULL, 0, NULL, 0}};
 	const char *key_id = NULL, *tee_name = NULL, *roots = NULL, *bundle = NULL, *cfg_path = NULL, *db = NULL;
@@ -176,6 +180,10 @@ static int cmd_explain(int argc, char **argv)
 	struct kg_claims *claims = NULL;
 	struct kg_key_record rec;
 	struct kg_ledger_result *ledgers = NULL;
+	struct kg_gpu_evidence gpus[KG_BODY_GPUS_MAX];
+	struct kg_gpu_summary gsum;
+	size_t n_reports = 0, n_certs = 0;
+	char *gpus_json = NULL;
 	time_t now = time(NULL);
 	bool json = false;
 	char err[512] = "";
@@ -185,7 +193,9 @@ static int cmd_explain(int argc, char **argv)
 
 	memset(&files, 0, sizeof files);
 	memset(&rec, 0, sizeof rec);
-	while ((c = getopt_long(argc, argv, "k:t:c:L:C:r:b:a:f:d:jh", opts, NULL)) != -1) {
+	memset(gpus, 0, sizeof gpus);
+	memset(&cfg, 0, sizeof cfg); /* freed at out: whatever the path */
+	while ((c = getopt_long(argc, argv, "k:t:c:L:C:r:b:a:f:d:jG:P:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'k': key_id = optarg; break;
 		case 't': tee_name = optarg; break;
@@ -209,17 +219,45 @@ static int cmd_explain(int argc, char **argv)
 		case 'f': cfg_path = optarg; break;
 		case 'd': db = optarg; break;
 		case 'j': json = true; break;
+		case 'G':
+		case 'P': {
+			uint8_t *buf = NULL;
+			size_t len = 0;
+			size_t *k = c == 'G' ? &n_reports : &n_certs;
+			if (*k == KG_BODY_GPUS_MAX || kg_file_read(optarg, KG_BODY_GPU_REPORT_MAX * 3, &buf, &len) != KG_OK) {
+				fprintf(stderr, "keygate policy explain: cannot read %s (or too many devices)\n", optarg);
+				ret = 2;
+				goto out;
+			}
+			if (c == 'P') {
+				gpus[n_certs].certs = (char *)buf;
+				gpus[n_certs].certs_len = len;
+			} else {
+				/* NVIDIA ships reports as hex text too. */
+				kg_err le = kg_gpu_report_load(buf, len, &gpus[n_reports].report, &gpus[n_reports].report_len);
+				free(buf);
+				if (le != KG_OK) {
+					fprintf(stderr, "keygate policy explain: %s: %s\n", optarg, kg_err_code(le));
+					ret = 2;
+					goto out;
+				}
+			}
+			++*k;
+			break;
+		}
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
 	}
-	if (!key_id || !tee_name || optind + 1 != argc) {
+	if (!key_id || !tee_name || optind + 1 != argc || n_reports != n_certs) {
 		usage(stderr);
-		return 2;
+		ret = 2;
+		goto out;
 	}
 	if ((tee = kg_tee_from_name(tee_name)) == KG_TEE_NONE) {
 		fprintf(stderr, "keygate policy explain: unknown --tee '%s' (known: snp, tdx)\n", tee_name);
-		return 2;
+		ret = 2;
+		goto out;
 	}
 	if (kg_config_load(&cfg, cfg_path, err, sizeof err) != KG_OK || (db && kg_config_set(&cfg, "db", db) != KG_OK) ||
 	    (roots && kg_config_set(&cfg, tee == KG_TEE_SNP ? "snp_roots" : "tdx_roots", roots) != KG_OK)) {
@@ -265,8 +303,17 @@ static int cmd_explain(int argc, char **argv)
 	if (rec.n_ledgers > 0 && (ledgers = calloc(rec.n_ledgers, sizeof *ledgers)) == NULL)
 		goto out;
 	judge_ledgers(&rec, claims, bundle, now, ledgers);
+	kg_judge_gpus(a, gpus, n_reports, NULL, now, &gsum, &gpus_json);
+	claims->gpus = &gsum;
+	if (gpus_json && !json)
+		printf("gpus: %s\n", gpus_json);
 	ret = explain(&rec, key_id, claims, ledgers, now, json);
 out:
+	for (size_t i = 0; i < KG_BODY_GPUS_MAX; i++) {
+		free(gpus[i].report);
+		free(gpus[i].certs);
+	}
+	free(gpus_json);
 	free(ledgers);
 	kg_key_record_free(&rec);
 	free(claims);

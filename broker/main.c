@@ -58,7 +58,8 @@ static void serve_usage(FILE *f)
 		   "      challenge_ttl threads log_level policy_cache_ttl max_connections per_ip_connections\n"
 		   "      snp_require_crl (1: refuse SEV-SNP evidence without a current AMD CRL; default 1)\n"
 		   "      audit_signing_key (seal the audit log with this key; see keygate audit keygen)\n"
-		   "      audit_seal_interval (milliseconds between sealings; default 1000)\n");
+		   "      audit_seal_interval (milliseconds between sealings; default 1000)\n"
+		   "      gpu_roots gpu_rim_roots (test roots instead of NVIDIA's device and RIM roots)\n");
 }
 
 static kg_err load_challenge_key(const char *path, uint8_t **out)
@@ -190,6 +191,14 @@ int kg_cmd_serve(int argc, char **argv)
 		fprintf(stderr, "keygate serve: cannot load tdx_roots: %s\n", kg_err_code(e));
 		goto out;
 	}
+	if ((cfg.gpu_roots || cfg.gpu_rim_roots) &&
+	    (e = kg_attest_set_gpu_roots(b.attest, cfg.gpu_roots, cfg.gpu_rim_roots)) != KG_OK) {
+		fprintf(stderr, "keygate serve: cannot load gpu_roots / gpu_rim_roots: %s\n", kg_err_code(e));
+		goto out;
+	}
+	if (cfg.gpu_roots || cfg.gpu_rim_roots)
+		kg_log(KG_LOG_WARN, "custom_trust_anchors", "gpu_roots", cfg.gpu_roots ? cfg.gpu_roots : "(NVIDIA)",
+		       "gpu_rim_roots", cfg.gpu_rim_roots ? cfg.gpu_rim_roots : "(NVIDIA)", NULL);
 	if (cfg.snp_roots)
 		kg_log(KG_LOG_WARN, "custom_trust_anchors", "snp_roots", cfg.snp_roots, NULL);
 	if (cfg.tdx_roots)

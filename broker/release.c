@@ -20,6 +20,7 @@
 #include "../common/util.h"
 #include "../keys/hpke.h"
 #include "../keys/session.h"
+#include "../attest/nvgpu.h"
 #include "broker.h"
 
 /* Client certificates are made just before use; allow for clock skew. */
@@ -69,6 +70,9 @@ struct release_state {
 	struct kg_ledger_result *ledger_results;
 	struct kg_ledger_verdict *ledger_verdicts;
 	char *ledger_json;
+	/* The GPUs' evidence as judged (claims.gpus points here). */
+	struct kg_gpu_summary gpus;
+	char *gpus_json;
 };
 
 /* Checks everything that needs no database, cheapest first, then
@@ -323,6 +327,100 @@ static char *explain_json(const struct release_state *st, time_t now)
 	return s;
 }
 
+/* The lower of two parsed versions (compared part by part, most significant
+ * first): the policy's floor must hold
+ * for every GPU, so the least of them is what it is compared with. */
+static void version_min(uint32_t *have, bool *has, const uint32_t *v, int n)
+{
+	int i = 0;
+
+	while (i < n && v[i] == have[i])
+		i++;
+	if (!*has || (i < n && v[i] < have[i])) {
+		memcpy(have, v, (size_t)n * sizeof *v);
+		*has = true;
+	}
+}
+
+void kg_judge_gpus(struct kg_attest *a, const struct kg_gpu_evidence *devs, size_t n, const uint8_t *nonce,
+		   time_t now, struct kg_gpu_summary *g, char **json)
+{
+	struct kg_gpu_claims *c = malloc(sizeof *c);
+	json_t *arr = json_array();
+
+	memset(g, 0, sizeof *g);
+	g->all_cc = true;
+	g->rims = KG_ERR_GPU_RIM_MISSING;
+	*json = NULL;
+	if (n > 0)
+		g->rims = KG_OK;
+	for (size_t i = 0; i < n; i++) {
+		const struct kg_gpu_evidence *d = &devs[i];
+		kg_err r = KG_ERR_NOMEM;
+		kg_err e = c ? kg_attest_verify_gpu(a, d->report, d->report_len, d->certs, d->certs_len, nonce, now, c, &r)
+			     : KG_ERR_NOMEM;
+		bool sw = e == KG_OK && c->arch == KG_GPU_ARCH_NVSWITCH;
+		bool cc = e == KG_OK && c->report.has_feature_flag &&
+			  (c->report.feature_flag == KG_GPU_FEATURE_SPT || c->report.feature_flag == KG_GPU_FEATURE_MPT ||
+			   c->report.feature_flag == KG_GPU_FEATURE_PPCIE);
+		uint32_t v[5];
+
+		if (e != KG_OK) {
+			if (g->n_failed++ == 0)
+				g->first_error = e;
+		} else if (sw) {
+			g->n_switches++;
+		} else {
+			g->n_gpus++;
+			g->all_cc &= cc;
+			if (kg_gpu_driver_version_parse(c->report.driver_version, v))
+				version_min(g->min_driver, &g->has_driver, v, 4);
+			if (kg_gpu_vbios_version_parse(c->report.vbios_version, v))
+				version_min(g->min_vbios, &g->has_vbios, v, 5);
+		}
+		if (g->rims == KG_OK && r != KG_OK)
+			g->rims = r;
+		if (arr)
+			json_array_append_new(
+				arr, json_pack("{s:s,s:s,s:s,s:s,s:s,s:s?,s:s}", "arch",
+					       e == KG_OK ? kg_gpu_arch_name(c->arch) : "unknown", "ueid",
+					       e == KG_OK ? c->ueid : "", "driver", e == KG_OK ? c->report.driver_version : "",
+					       "vbios", e == KG_OK ? c->report.vbios_version : "", "result", kg_err_code(e),
+					       "cc", sw || e != KG_OK ? NULL : cc ? "on" : "not shown", "rims", kg_err_code(r)));
+	}
+	/* A verified switch says nothing about CC; no GPU at all is not "all". */
+	g->all_cc &= g->n_gpus > 0;
+	free(c);
+	if (arr && n > 0)
+		*json = json_dumps(arr, JSON_COMPACT);
+	json_decref(arr);
+}
+
+/* The body's GPU evidence counts only when the CPU's claims bind exactly
+ * it; then each device is verified against the nonce this release
+ * derives, for the policies and the audit row. */
+static void judge_gpus(struct kg_broker *b, struct release_state *st, time_t now)
+{
+	struct kg_gpu_summary *g = &st->gpus;
+	uint8_t h[32], nonce[32];
+	size_t n = st->req.n_gpus;
+
+	st->claims.gpus = g;
+	if (n > 0) {
+		kg_gpu_evidence_hash(st->req.gpus, n, h);
+		if (!st->rclaims.has_gpu_evidence || CRYPTO_memcmp(h, st->rclaims.gpu_evidence, 32) != 0) {
+			memset(g, 0, sizeof *g);
+			g->n_failed = n;
+			g->first_error = g->rims = KG_ERR_GPU_UNBOUND;
+			st->gpus_json = strdup("[{\"result\":\"gpu_evidence_unbound\"}]");
+			return;
+		}
+	}
+	kg_gpu_nonce(st->rclaims.nonce, st->rclaims.nonce_len, st->rclaims.pubkey_hash, st->rclaims.pubkey_hash_len,
+		     nonce);
+	kg_judge_gpus(b->attest, st->req.gpus, n, nonce, now, g, &st->gpus_json);
+}
+
 /* The key and its policies: from the cache when it holds them, else one
  * query (whose result the cache keeps unless it changed meanwhile). */
 static kg_err load_key(struct kg_broker *b, const char *key_id, enum kg_tee tee, struct kg_key_record *rec)
@@ -373,6 +471,7 @@ void kg_release(struct kg_broker *b, const char *key_id, const uint8_t *cert_der
 		e = KG_ERR_KEY_DISABLED;
 	} else {
 		judge_ledgers(b, st, now);
+		judge_gpus(b, st, now);
 		kg_policy_decide(st->key.policies, st->key.n_policies, &st->claims, st->ledger_results,
 				 st->key.n_ledgers, now, &st->decision);
 		e = st->decision.reason;
@@ -394,6 +493,7 @@ void kg_release(struct kg_broker *b, const char *key_id, const uint8_t *cert_der
 	row.reason = kg_err_code(e);
 	row.ledger_json = st->ledger_json;
 	row.explain_json = explain;
+	row.gpus_json = st->gpus_json;
 	/* Only a parsed (hence validated) session id. */
 	row.session_id = st->req.session_id_len > 0 ? st->req.session_id : NULL;
 	if (st->have_cert)
@@ -434,6 +534,7 @@ void kg_release(struct kg_broker *b, const char *key_id, const uint8_t *cert_der
 	free(st->ledger_results);
 	free(st->ledger_verdicts);
 	free(st->ledger_json);
+	free(st->gpus_json);
 	kg_key_record_free(&st->key);
 	kg_wipe(st, sizeof *st);
 	free(st);

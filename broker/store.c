@@ -207,7 +207,9 @@ static const char *load_key_sql =
 	"       array_to_string(ARRAY(SELECT encode(m, 'hex') FROM unnest(p.tdx_rtmr3) AS m), ','),"
 	"       encode(p.tdx_mr_config_id, 'hex'), encode(p.tdx_mr_owner, 'hex'),"
 	"       encode(p.tdx_mr_owner_config, 'hex'), array_to_string(p.tdx_tcb_statuses, ','), p.ledger_id,"
-	"       v.kek_ids, v.wrapped, array_to_string(p.allowed_versions, ','), p.min_version"
+	"       v.kek_ids, v.wrapped, array_to_string(p.allowed_versions, ','), p.min_version,"
+	"       p.gpu_count, p.nvswitch_count, p.gpu_require_cc, p.gpu_require_rims, p.gpu_min_driver_version,"
+	"       p.gpu_min_vbios_version"
 	"  FROM keys k"
 	"  LEFT JOIN LATERAL (SELECT string_agg(x.version::text, ',' ORDER BY x.version DESC) AS versions,"
 	"                            string_agg(x.state, ',' ORDER BY x.version DESC) AS states,"
@@ -349,6 +351,15 @@ static kg_err parse_policy_row(PGresult *res, int r, enum kg_tee tee, struct kg_
 		q += *q == ',';
 	}
 	p->min_version = PQgetisnull(res, r, 34) ? 0 : (uint32_t)strtoul(PQgetvalue(res, r, 34), NULL, 10);
+	p->gpu_count = PQgetisnull(res, r, 35) ? 0 : atoi(PQgetvalue(res, r, 35));
+	p->nvswitch_count = PQgetisnull(res, r, 36) ? 0 : atoi(PQgetvalue(res, r, 36));
+	p->gpu_require_cc = strcmp(PQgetvalue(res, r, 37), "t") == 0;
+	p->gpu_require_rims = strcmp(PQgetvalue(res, r, 38), "t") == 0;
+	/* The schema checks the formats; a version that does not parse is damage. */
+	if ((p->has_gpu_min_driver = !PQgetisnull(res, r, 39)))
+		KG_ENSURE(kg_gpu_driver_version_parse(PQgetvalue(res, r, 39), p->gpu_min_driver), KG_ERR_DB_QUERY);
+	if ((p->has_gpu_min_vbios = !PQgetisnull(res, r, 40)))
+		KG_ENSURE(kg_gpu_vbios_version_parse(PQgetvalue(res, r, 40), p->gpu_min_vbios), KG_ERR_DB_QUERY);
 	return KG_OK;
 }
 
@@ -572,15 +583,15 @@ void kg_key_record_free(struct kg_key_record *r)
 static const char *audit_sql =
 	"INSERT INTO audit (request_id, replica, peer, key_id, key_version, policy_id, tee,"
 	"                   measurement, chip_id, tcb, decision, reason, evidence_sha256, ledger, explain,"
-	"                   session_id)"
+	"                   session_id, gpus)"
 	" VALUES ($1::uuid, $2, $3, $4, $5::integer, $6::bigint, $7, $8::bytea, $9::bytea, $10::jsonb,"
-	"         $11, $12, $13::bytea, $14::jsonb, $15::jsonb, $16)";
+	"         $11, $12, $13::bytea, $14::jsonb, $15::jsonb, $16, $17::jsonb)";
 
 kg_err kg_store_audit(struct kg_store *s, const struct kg_audit_row *row)
 {
 	char uuid[37], ver[16], pol[24];
-	const char *v[16];
-	int len[16] = {0}, fmt[16] = {0};
+	const char *v[17];
+	int len[17] = {0}, fmt[17] = {0};
 	PGresult *res;
 	unsigned slot;
 	kg_err rc = KG_OK;
@@ -615,12 +626,13 @@ kg_err kg_store_audit(struct kg_store *s, const struct kg_audit_row *row)
 	v[13] = row->ledger_json;
 	v[14] = row->explain_json;
 	v[15] = row->session_id;
+	v[16] = row->gpus_json;
 
 	KG_TRY(acquire(s, &slot));
 	/* Autocommit with synchronous_commit on: when this returns, the row
 	 * is durable (on the primary, and on synchronous standbys if the
 	 * operator configured them). */
-	res = PQexecParams(s->conns[slot], audit_sql, 16, NULL, v, len, fmt, 0);
+	res = PQexecParams(s->conns[slot], audit_sql, 17, NULL, v, len, fmt, 0);
 	if (PQresultStatus(res) != PGRES_COMMAND_OK)
 		rc = query_error(s, slot, res, "audit_insert") == KG_ERR_DB_UNAVAILABLE ? KG_ERR_DB_UNAVAILABLE
 											: KG_ERR_AUDIT_FAILED;
@@ -830,6 +842,20 @@ kg_err kg_collateral_apply(struct pg_conn *conn, struct kg_attest *attest)
 	/* Several platform kinds: every FMSPC's newest TCB info. */
 	if ((rc = kg_collateral_tdx_tcb_infos(conn, &infos, &info_lens, &n_infos)) == KG_OK)
 		rc = kg_attest_set_tdx_tcb_infos(attest, (const uint8_t *const *)infos, info_lens, n_infos);
+	for (size_t i = 0; i < n_infos; i++)
+		free(infos[i]);
+	free(infos);
+	free(info_lens);
+	KG_TRY(rc);
+	/* NVIDIA's RIMs: the newest of each driver and VBIOS version. */
+	infos = NULL;
+	info_lens = NULL;
+	n_infos = 0;
+	if ((rc = load_bodies(conn,
+			      "SELECT DISTINCT ON (issuer) body FROM collateral WHERE kind = 'nvidia_rim'"
+			      " ORDER BY issuer, this_update DESC, collateral_id DESC LIMIT 10000",
+			      "nvidia_rims", &infos, &info_lens, &n_infos)) == KG_OK)
+		rc = kg_attest_set_gpu_rims(attest, (const uint8_t *const *)infos, info_lens, n_infos);
 	for (size_t i = 0; i < n_infos; i++)
 		free(infos[i]);
 	free(infos);

@@ -191,6 +191,14 @@
 	X(GPU_OCSP_MISSING, "gpu_ocsp_missing", 401, 1, "no OCSP response for a GPU certificate") \
 	X(GPU_OCSP_UNKNOWN, "gpu_ocsp_status_unknown", 401, 1, "OCSP status of a GPU cert unknown") \
 	X(GPU_CERT_REVOKED, "gpu_cert_revoked", 401, 1, "a GPU device certificate is revoked") \
+	X(GPU_UNBOUND, "gpu_evidence_unbound", 401, 1,                                        \
+	  "the CPU evidence does not bind this GPU evidence")                                \
+	X(GPU_REQUIRED, "gpu_evidence_missing", 403, 1, "too few GPUs attested for the policy") \
+	X(GPU_NVSWITCH, "nvswitch_evidence_missing", 403, 1,                                  \
+	  "too few NVSwitches attested for the policy")                                      \
+	X(GPU_CC, "gpu_cc_off", 403, 1, "a GPU does not report confidential-compute mode")    \
+	X(GPU_DRIVER, "gpu_driver_too_old", 403, 1, "GPU driver below the policy minimum")   \
+	X(GPU_VBIOS, "gpu_vbios_too_old", 403, 1, "GPU VBIOS below the policy minimum")       \
 	/* database, keys */                                                                  \
 	X(DB_UNAVAILABLE, "database_unavailable", 503, 0, "database is unavailable")          \
 	X(DB_QUERY, "database_error", 503, 0, "database query failed")                        \

@@ -346,6 +346,187 @@ static kg_err c_mr_owner_config(const struct ctx *x, struct kg_policy_cond *t)
 			KG_ERR_TDX_MR_OWNER_CONFIG);
 }
 
+bool kg_gpu_driver_version_parse(const char *s, uint32_t out[static 4])
+{
+	memset(out, 0, 4 * sizeof out[0]);
+	for (int i = 0; i < 4; i++) {
+		uint32_t v = 0;
+		int digits = 0;
+		for (; *s >= '0' && *s <= '9'; s++, digits++)
+			if (digits >= 6 || (v = v * 10 + (uint32_t)(*s - '0')) > 999999)
+				return false;
+		if (digits == 0)
+			return false;
+		out[i] = v;
+		if (*s == 0)
+			return true;
+		if (*s++ != '.')
+			return false;
+	}
+	return false;
+}
+
+static int hexval(char c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+bool kg_gpu_vbios_version_parse(const char *s, uint32_t out[static 5])
+{
+	for (int i = 0; i < 5; i++) {
+		int hi = hexval(s[0]), lo = hi < 0 ? -1 : hexval(s[1]);
+		if (hi < 0 || lo < 0)
+			return false;
+		out[i] = (uint32_t)(hi * 16 + lo);
+		s += 2;
+		if (i < 4 && *s++ != '.')
+			return false;
+	}
+	return *s == 0;
+}
+
+static int version_cmp(const uint32_t *a, const uint32_t *b, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (a[i] != b[i])
+			return a[i] < b[i] ? -1 : 1;
+	return 0;
+}
+
+static void version_text(char *out, size_t cap, const uint32_t *v, int n, bool hexa)
+{
+	size_t k = 0;
+
+	out[0] = 0;
+	for (int i = 0; i < n && k < cap; i++)
+		k += (size_t)snprintf(out + k, cap - k, hexa ? "%s%02X" : "%s%u", i ? "." : "", v[i]);
+}
+
+/* The GPU conditions pass trivially for a policy that requires no GPU. */
+static bool gpu_not_required(const struct ctx *x, struct kg_policy_cond *t)
+{
+	if (x->p->gpu_count > 0)
+		return false;
+	if (t) {
+		snprintf(t->claim, sizeof t->claim, "-");
+		snprintf(t->want, sizeof t->want, "no GPU required");
+	}
+	return true;
+}
+
+static kg_err c_gpu_count(const struct ctx *x, struct kg_policy_cond *t)
+{
+	const struct kg_gpu_summary *g = x->c->gpus;
+
+	if (gpu_not_required(x, t))
+		return KG_OK;
+	if (t) {
+		if (g && g->n_failed)
+			snprintf(t->claim, sizeof t->claim, "%zu verified, %zu failed (%s)", g->n_gpus, g->n_failed,
+				 kg_err_code(g->first_error));
+		else
+			snprintf(t->claim, sizeof t->claim, "%zu verified", g ? g->n_gpus : 0);
+		snprintf(t->want, sizeof t->want, "at least %d, every device verified", x->p->gpu_count);
+	}
+	/* Evidence that fails is a failure, not a GPU less. */
+	KG_ENSURE(g == NULL || g->n_failed == 0, g->first_error);
+	KG_ENSURE(g != NULL && g->n_gpus >= (size_t)x->p->gpu_count, KG_ERR_GPU_REQUIRED);
+	return KG_OK;
+}
+
+static kg_err c_nvswitch_count(const struct ctx *x, struct kg_policy_cond *t)
+{
+	const struct kg_gpu_summary *g = x->c->gpus;
+
+	if (gpu_not_required(x, t))
+		return KG_OK;
+	if (t) {
+		snprintf(t->claim, sizeof t->claim, "%zu verified", g ? g->n_switches : 0);
+		snprintf(t->want, sizeof t->want, "at least %d", x->p->nvswitch_count);
+	}
+	KG_ENSURE(x->p->nvswitch_count == 0 || (g && g->n_switches >= (size_t)x->p->nvswitch_count),
+		  KG_ERR_GPU_NVSWITCH);
+	return KG_OK;
+}
+
+static kg_err c_gpu_cc(const struct ctx *x, struct kg_policy_cond *t)
+{
+	const struct kg_gpu_summary *g = x->c->gpus;
+
+	if (gpu_not_required(x, t))
+		return KG_OK;
+	if (t) {
+		snprintf(t->claim, sizeof t->claim, "%s", g && g->n_gpus && g->all_cc ? "every GPU in a CC mode" : "not all");
+		snprintf(t->want, sizeof t->want, "%s", x->p->gpu_require_cc ? "every GPU in a CC mode" : "any");
+	}
+	KG_ENSURE(!x->p->gpu_require_cc || (g && g->n_gpus && g->all_cc), KG_ERR_GPU_CC);
+	return KG_OK;
+}
+
+static kg_err c_gpu_rims(const struct ctx *x, struct kg_policy_cond *t)
+{
+	const struct kg_gpu_summary *g = x->c->gpus;
+	kg_err r = g ? g->rims : KG_ERR_GPU_RIM_MISSING;
+
+	if (gpu_not_required(x, t))
+		return KG_OK;
+	if (t) {
+		snprintf(t->claim, sizeof t->claim, "%s", r == KG_OK ? "every device matches its RIMs" : kg_err_code(r));
+		snprintf(t->want, sizeof t->want, "%s", x->p->gpu_require_rims ? "match the RIMs" : "any");
+	}
+	return x->p->gpu_require_rims ? r : KG_OK;
+}
+
+static kg_err c_gpu_driver(const struct ctx *x, struct kg_policy_cond *t)
+{
+	const struct kg_gpu_summary *g = x->c->gpus;
+
+	if (gpu_not_required(x, t))
+		return KG_OK;
+	if (t) {
+		if (g && g->has_driver)
+			version_text(t->claim, sizeof t->claim, g->min_driver, 4, false);
+		else
+			snprintf(t->claim, sizeof t->claim, "unknown");
+		if (x->p->has_gpu_min_driver) {
+			char v[64];
+			version_text(v, sizeof v, x->p->gpu_min_driver, 4, false);
+			snprintf(t->want, sizeof t->want, ">= %s", v);
+		} else {
+			snprintf(t->want, sizeof t->want, "any");
+		}
+	}
+	KG_ENSURE(!x->p->has_gpu_min_driver ||
+			  (g && g->has_driver && version_cmp(g->min_driver, x->p->gpu_min_driver, 4) >= 0),
+		  KG_ERR_GPU_DRIVER);
+	return KG_OK;
+}
+
+static kg_err c_gpu_vbios(const struct ctx *x, struct kg_policy_cond *t)
+{
+	const struct kg_gpu_summary *g = x->c->gpus;
+
+	if (gpu_not_required(x, t))
+		return KG_OK;
+	if (t) {
+		if (g && g->has_vbios)
+			version_text(t->claim, sizeof t->claim, g->min_vbios, 5, true);
+		else
+			snprintf(t->claim, sizeof t->claim, "unknown");
+		if (x->p->has_gpu_min_vbios) {
+			char v[64];
+			version_text(v, sizeof v, x->p->gpu_min_vbios, 5, true);
+			snprintf(t->want, sizeof t->want, ">= %s", v);
+		} else {
+			snprintf(t->want, sizeof t->want, "any");
+		}
+	}
+	KG_ENSURE(!x->p->has_gpu_min_vbios ||
+			  (g && g->has_vbios && version_cmp(g->min_vbios, x->p->gpu_min_vbios, 5) >= 0),
+		  KG_ERR_GPU_VBIOS);
+	return KG_OK;
+}
+
 /* In order from "does this policy apply" to "is this guest acceptable":
  * the count of conditions passed lets kg_policy_decide pick the most
  * relevant reason among several policies.  tee 0: every TEE. */
@@ -373,6 +554,12 @@ static const struct {
 	{"tdx_mr_config_id", KG_TEE_TDX, c_mr_config_id},
 	{"tdx_mr_owner", KG_TEE_TDX, c_mr_owner},
 	{"tdx_mr_owner_config", KG_TEE_TDX, c_mr_owner_config},
+	{"gpu_count", 0, c_gpu_count},
+	{"nvswitch_count", 0, c_nvswitch_count},
+	{"gpu_require_cc", 0, c_gpu_cc},
+	{"gpu_require_rims", 0, c_gpu_rims},
+	{"gpu_min_driver_version", 0, c_gpu_driver},
+	{"gpu_min_vbios_version", 0, c_gpu_vbios},
 };
 
 kg_err kg_policy_eval(const struct kg_policy *p, const struct kg_claims *c, const struct kg_ledger_result *ledgers,

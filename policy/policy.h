@@ -17,6 +17,20 @@
 #define KG_POLICY_MAX_MEASUREMENTS 256
 #define KG_POLICY_MAX_VERSIONS 16 /* allowed_versions entries (schema: 0011) */
 
+/* What a release established about the CVM's GPUs and NVSwitches: the
+ * devices whose evidence verified (signature, chain to NVIDIA's root,
+ * FWID, the release's nonce, bound by the CPU's claims), and of those the
+ * least any of them offers. */
+struct kg_gpu_summary {
+	size_t n_gpus, n_switches; /* verified */
+	size_t n_failed;	   /* devices whose evidence did not verify */
+	kg_err first_error;	   /* the first failure's reason (KG_OK: none) */
+	bool all_cc;		   /* every verified GPU reports a CC mode (SPT, MPT, PPCIe) */
+	kg_err rims;		   /* KG_OK when every verified device matched its RIMs */
+	bool has_driver, has_vbios;
+	uint32_t min_driver[4], min_vbios[5]; /* lowest versions among the GPUs */
+};
+
 /* One row of the policies table. */
 struct kg_policy {
 	int64_t id;
@@ -51,6 +65,14 @@ struct kg_policy {
 	 * verified against ledger_id for the attested TEE and measurement. */
 	bool has_ledger;
 	char ledger_id[65];
+	/* GPUs: gpu_count 0 = not required; then at least gpu_count GPUs (and
+	 * nvswitch_count NVSwitches) must verify, each in a CC mode and
+	 * matching its RIMs unless the policy says otherwise, at or above the
+	 * driver and VBIOS floors (has_*). */
+	int gpu_count, nvswitch_count;
+	bool gpu_require_cc, gpu_require_rims;
+	bool has_gpu_min_driver, has_gpu_min_vbios;
+	uint32_t gpu_min_driver[4], gpu_min_vbios[5];
 	bool has_not_before, has_not_after; /* false = unbounded on that side */
 	time_t not_before, not_after;
 	/* Which key versions the policy releases (kg_policy_pick_version):
@@ -118,5 +140,11 @@ struct kg_policy_cond {
 size_t kg_policy_explain(const struct kg_policy *p, const struct kg_claims *claims,
 			 const struct kg_ledger_result *ledgers, size_t n_ledgers, time_t now, bool with_text,
 			 struct kg_policy_cond *out, size_t cap);
+
+/* Versions as the GPU reports them: a driver "550.90.07" (decimal, up to 4
+ * parts) into out[4]; a VBIOS "96.00.9F.00.01" (hex, exactly 5 parts) into
+ * out[5].  Missing driver parts are 0.  false when malformed. */
+bool kg_gpu_driver_version_parse(const char *s, uint32_t out[static 4]);
+bool kg_gpu_vbios_version_parse(const char *s, uint32_t out[static 5]);
 
 #endif

@@ -379,7 +379,8 @@ static void explain(void **state)
 	n = kg_policy_explain(&p, &c, NULL, 0, 1000, false, conds, KG_POLICY_MAX_CONDS);
 	for (size_t i = 0; i < n; i++)
 		assert_null(strstr(conds[i].name, "min_tcb"));
-	assert_string_equal(conds[n - 1].name, "tdx_mr_owner_config");
+	assert_string_equal(conds[n - 7].name, "tdx_mr_owner_config");
+	assert_string_equal(conds[n - 1].name, "gpu_min_vbios_version");
 	/* cap bounds what is written. */
 	assert_int_equal(kg_policy_explain(&p, &c, NULL, 0, 1000, false, conds, 2), 2);
 }
@@ -432,6 +433,70 @@ static void versions(void **state)
 	assert_int_equal(kg_policy_pick_version(&p, v, 3, 0, &out), KG_ERR_KEY_VERSION_DISABLED);
 }
 
+/* GPU conditions: nothing asked without gpu_count; then the count, failures,
+ * CC mode, RIMs, and the version floors, each with its reason. */
+static void gpu_conditions(void **state)
+{
+	struct kg_policy p;
+	struct kg_claims c;
+	struct kg_gpu_summary g;
+	int passed;
+	(void)state;
+
+	policy_init(&p, 5);
+	claims_init(&c);
+	p.gpu_require_cc = p.gpu_require_rims = true;
+	assert_int_equal(kg_policy_eval(&p, &c, NULL, 0, 1000, &passed), KG_OK); /* no GPU asked */
+	p.gpu_count = 1;
+	assert_int_equal(kg_policy_eval(&p, &c, NULL, 0, 1000, &passed), KG_ERR_GPU_REQUIRED);
+	memset(&g, 0, sizeof g);
+	g.rims = KG_ERR_GPU_RIM_MISSING;
+	c.gpus = &g;
+	assert_int_equal(kg_policy_eval(&p, &c, NULL, 0, 1000, &passed), KG_ERR_GPU_REQUIRED);
+	g.n_gpus = 1;
+	g.n_failed = 1;
+	g.first_error = KG_ERR_GPU_NONCE;
+	assert_int_equal(kg_policy_eval(&p, &c, NULL, 0, 1000, &passed), KG_ERR_GPU_NONCE);
+	g.n_failed = 0;
+	g.first_error = KG_OK;
+	assert_int_equal(kg_policy_eval(&p, &c, NULL, 0, 1000, &passed), KG_ERR_GPU_CC);
+	g.all_cc = true;
+	assert_int_equal(kg_policy_eval(&p, &c, NULL, 0, 1000, &passed), KG_ERR_GPU_RIM_MISSING);
+	g.rims = KG_ERR_GPU_MEASUREMENT;
+	assert_int_equal(kg_policy_eval(&p, &c, NULL, 0, 1000, &passed), KG_ERR_GPU_MEASUREMENT);
+	p.gpu_require_rims = false;
+	assert_int_equal(kg_policy_eval(&p, &c, NULL, 0, 1000, &passed), KG_OK);
+	p.nvswitch_count = 2;
+	g.n_switches = 1;
+	assert_int_equal(kg_policy_eval(&p, &c, NULL, 0, 1000, &passed), KG_ERR_GPU_NVSWITCH);
+	g.n_switches = 2;
+	assert_true(kg_gpu_driver_version_parse("550.90.07", p.gpu_min_driver));
+	p.has_gpu_min_driver = true;
+	assert_int_equal(kg_policy_eval(&p, &c, NULL, 0, 1000, &passed), KG_ERR_GPU_DRIVER); /* unknown */
+	assert_true(kg_gpu_driver_version_parse("550.54.15", g.min_driver));
+	g.has_driver = true;
+	assert_int_equal(kg_policy_eval(&p, &c, NULL, 0, 1000, &passed), KG_ERR_GPU_DRIVER);
+	assert_true(kg_gpu_driver_version_parse("550.90.7", g.min_driver)); /* 7 == 07 */
+	assert_int_equal(kg_policy_eval(&p, &c, NULL, 0, 1000, &passed), KG_OK);
+	assert_true(kg_gpu_driver_version_parse("560", g.min_driver));
+	assert_int_equal(kg_policy_eval(&p, &c, NULL, 0, 1000, &passed), KG_OK);
+	assert_true(kg_gpu_vbios_version_parse("96.00.9F.00.01", p.gpu_min_vbios));
+	p.has_gpu_min_vbios = true;
+	assert_true(kg_gpu_vbios_version_parse("96.00.5e.00.01", g.min_vbios));
+	g.has_vbios = true;
+	assert_int_equal(kg_policy_eval(&p, &c, NULL, 0, 1000, &passed), KG_ERR_GPU_VBIOS);
+	assert_true(kg_gpu_vbios_version_parse("96.00.A0.00.00", g.min_vbios));
+	assert_int_equal(kg_policy_eval(&p, &c, NULL, 0, 1000, &passed), KG_OK);
+	/* Malformed versions never parse. */
+	assert_false(kg_gpu_driver_version_parse("", g.min_driver));
+	assert_false(kg_gpu_driver_version_parse("550..1", g.min_driver));
+	assert_false(kg_gpu_driver_version_parse("1.2.3.4.5", g.min_driver));
+	assert_false(kg_gpu_driver_version_parse("1234567", g.min_driver));
+	assert_false(kg_gpu_vbios_version_parse("96.00.9F.00", g.min_vbios));
+	assert_false(kg_gpu_vbios_version_parse("96.00.9G.00.01", g.min_vbios));
+	assert_false(kg_gpu_vbios_version_parse("96.00.9F.00.01.", g.min_vbios));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -443,6 +508,7 @@ int main(void)
 		cmocka_unit_test_setup(several, setup),
 		cmocka_unit_test_setup(explain, setup),
 		cmocka_unit_test(versions),
+		cmocka_unit_test_setup(gpu_conditions, setup),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# NVIDIA GPUs in the release decision, end to end: NVIDIA's RIMs imported as
+# collateral, policies that require attested GPUs, keygate policy explain
+# with real recorded GPU and NVSwitch evidence, and releases through the
+# broker with the simulated GPU (recorded evidence re-signed for this
+# release's nonce by a test device PKI).  TAP.
+#
+#   tests/e2e/gpu.sh        (uses KG_BUILD_ROOT, KG_SOURCE_ROOT, KG_VECTORS)
+set -uo pipefail
+
+src=${KG_SOURCE_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
+bld=${KG_BUILD_ROOT:-$src/build}
+vec=${KG_VECTORS:-$src/../shared/vectors}
+. "$src/ops/lib.sh"
+. "$src/tests/e2e/broker_env.sh"
+. "$src/tests/e2e/tap.sh"
+
+tmp=$(mktemp -d /tmp/keygate-gpu.XXXXXX)
+cleanup() {
+	kg_e2e_broker_stop "$tmp"
+	if [ "$failed" -ne 0 ] && [ -f "$tmp/broker.log" ]; then
+		echo "# broker log (last lines):"; tail -20 "$tmp/broker.log" | sed 's/^/# /'
+	fi
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+meas=$(printf 'keygate gpu image' | sha384sum | cut -c1-96)
+mkdir -p "$tmp/mig"
+cat > "$tmp/mig/0100_gpu.sql" <<SQL
+INSERT INTO keys (key_id, kind) VALUES ('weights', 'model'), ('weights-rims', 'model'), ('weights-new', 'model'),
+  ('weights-switch', 'model'), ('cpu-only', 'model');
+-- An attested GPU, RIMs not required (NVIDIA's RIM signers in the vectors have expired).
+INSERT INTO policies (key_id, tee, measurements, gpu_count, gpu_require_cc, gpu_require_rims, gpu_min_driver_version)
+  VALUES ('weights', 'snp', ARRAY['\\x$meas'::bytea], 1, false, false, '535.86');
+INSERT INTO policies (key_id, tee, measurements, gpu_count, gpu_require_cc) VALUES
+  ('weights-rims', 'snp', ARRAY['\\x$meas'::bytea], 1, false);
+INSERT INTO policies (key_id, tee, measurements, gpu_count, gpu_require_cc, gpu_require_rims, gpu_min_driver_version)
+  VALUES ('weights-new', 'snp', ARRAY['\\x$meas'::bytea], 1, false, false, '550.90.07');
+INSERT INTO policies (key_id, tee, measurements, gpu_count, nvswitch_count, gpu_require_cc, gpu_require_rims)
+  VALUES ('weights-switch', 'snp', ARRAY['\\x$meas'::bytea], 1, 1, false, false);
+INSERT INTO policies (key_id, tee, measurements) VALUES ('cpu-only', 'snp', ARRAY['\\x$meas'::bytea]);
+SQL
+kg_e2e_broker_start "$tmp" "$tmp/mig" || { echo "Bail out! cannot start the broker"; exit 1; }
+for k in weights weights-rims weights-new weights-switch cpu-only; do
+	head -c 32 /dev/urandom > "$tmp/$k.material"
+	"$kg" key import --db "$admin_dsn" --kek "$tmp/kek" --id "$k" --file "$tmp/$k.material" >/dev/null \
+		|| { echo "Bail out! key import $k"; exit 1; }
+done
+sql() { kg_psql keygate -At -c "$1"; }
+
+# --- policies that cannot be ---------------------------------------------------
+bad() { ! kg_psql keygate -c "$1" >/dev/null 2>&1; }
+check "a GPU condition without gpu_count is refused by the schema" bad \
+	"INSERT INTO policies (key_id, tee, measurements, gpu_min_driver_version) VALUES ('cpu-only', 'snp', ARRAY['\\x$meas'::bytea], '550')"
+check "a malformed VBIOS floor is refused" bad \
+	"INSERT INTO policies (key_id, tee, measurements, gpu_count, gpu_min_vbios_version) VALUES ('cpu-only', 'snp', ARRAY['\\x$meas'::bytea], 1, '96.00.9F')"
+check "more than 16 GPUs is refused" bad \
+	"INSERT INTO policies (key_id, tee, measurements, gpu_count) VALUES ('cpu-only', 'snp', ARRAY['\\x$meas'::bytea], 17)"
+
+# --- NVIDIA's RIMs as collateral --------------------------------------------------
+prod_rim=$vec/gpu/nvtrust-lgv-sample/rims/1010_0200_882_96005E0001_PROD.swidtag
+switch_rim=$vec/gpu/nvat/switch-ls10/NV_SWITCH_BIOS_5612_0002_890_9610550001.xml
+out=$("$kg" collateral import --kind nvidia-rim "$prod_rim" --db "$admin_dsn" 2>&1)
+check "collateral import stores NVIDIA's VBIOS RIM, named by version" grep -q '"issuer":"vbios:96.00.5E.00.01"' <<<"$out"
+out=$("$kg" collateral import --kind nvidia-rim "$switch_rim" --db "$admin_dsn" 2>&1)
+check "... and the NVSwitch BIOS RIM" grep -q '"issuer":"vbios:96.10.55.00.01"' <<<"$out"
+out=$("$kg" collateral import --kind nvidia-rim "$vec/gpu/nvat/hopper-535/hopperCertChain.txt" --db "$admin_dsn" 2>&1); rc=$?
+check "collateral import refuses a file that is not a RIM" test "$rc" -eq 1
+
+# --- keygate policy explain with recorded evidence ------------------------------
+"$bld/tests/sim-evidence" snp "$tmp/sim" "$meas" "$tmp/ev" || echo "# sim-evidence failed"
+explain() { "$kg" policy explain --db "$admin_dsn" --roots "$tmp/sim-roots.pem" --tee snp "$@" "$tmp/ev" 2>&1; }
+g535=(--gpu-report "$vec/gpu/nvat/hopper-535/report.bin" --gpu-certs "$vec/gpu/nvat/hopper-535/hopperCertChain.txt")
+gsw=(--gpu-report "$vec/gpu/nvat/switch-ls10/switchAttestationReport.txt" --gpu-certs "$vec/gpu/nvat/switch-ls10/switchCertChain.txt")
+out=$(explain --key weights "${g535[@]}"); rc=$?
+check "explain: a real Hopper report (driver 535.86.09) satisfies an attested-GPU policy" test "$rc" -eq 0
+check "... the device is listed with its versions" grep -q '"arch":"hopper".*"driver":"535.86.09".*"result":"ok"' <<<"$out"
+check "... and each GPU condition passes" grep -q "pass  gpu_count *1 verified" <<<"$out"
+out=$(explain --key weights-new "${g535[@]}"); rc=$?
+check "explain: the same GPU under a driver floor of 550.90.07: gpu_driver_too_old" test "$rc" -eq 1
+check "... FAIL gpu_min_driver_version with both versions" grep -q "FAIL  gpu_min_driver_version *535.86.9" <<<"$out"
+out=$(explain --key weights-rims "${g535[@]}"); rc=$?
+check "explain: RIMs required, NVIDIA's VBIOS RIM signer has expired since: gpu_rim_expired" grep -q "decision: deny, gpu_rim_expired" <<<"$out"
+out=$(explain --key weights); rc=$?
+check "explain: no GPU evidence for a GPU policy: gpu_evidence_missing" grep -q "decision: deny, gpu_evidence_missing" <<<"$out"
+out=$(explain --key weights-switch "${g535[@]}" "${gsw[@]}"); rc=$?
+check "explain: a GPU and an NVSwitch satisfy a protected-PCIe policy" test "$rc" -eq 0
+check "... the switch matched all of its RIM" grep -q '"arch":"nvswitch".*"rims":"ok"' <<<"$out"
+out=$(explain --key weights-switch "${g535[@]}"); rc=$?
+check "explain: the GPU without its NVSwitch: nvswitch_evidence_missing" grep -q "decision: deny, nvswitch_evidence_missing" <<<"$out"
+out=$(explain --key weights --gpu-report "$vec/gpu/nvat/hopper-invalid-signature/hopperAttestationReportInvalidSignature.txt" \
+	--gpu-certs "$vec/gpu/nvat/hopper-580/hopperCertChain.txt"); rc=$?
+check "explain: a GPU report whose signature is invalid: gpu_signature_invalid" grep -q "decision: deny, gpu_signature_invalid" <<<"$out"
+out=$(explain --key cpu-only "${g535[@]}"); rc=$?
+check "explain: a policy without GPU conditions ignores GPUs" test "$rc" -eq 0
+
+# --- releases through the broker --------------------------------------------------
+client() { "$kgc" --url "$url" --ca "$ca" --tee snp-sim --sim-dir "$tmp/sim" --retries 0 -q --sim-measurement "$meas" "$@"; }
+expect_deny() {
+	local code=$1 out rc; shift
+	out=$(client "$@" 2>&1); rc=$?
+	[ "$rc" -eq 1 ] && grep -q "\"error\":\"$code\"" <<<"$out" || { echo "# got rc=$rc: $out" | head -5; return 1; }
+}
+check "a CVM without GPU evidence is refused a GPU key: gpu_evidence_missing" expect_deny gpu_evidence_missing --key weights
+check "... and the denial is audited" test "$(sql "SELECT count(*) FROM audit WHERE key_id = 'weights' AND reason = 'gpu_evidence_missing'")" = 1
+mkdir -p "$tmp/out"
+check "a key without GPU conditions is still released to it" client --key cpu-only --out-dir "$tmp/out"
+
+echo "1..$n"
+[ "$failed" -eq 0 ]
