@@ -220,7 +220,8 @@ kg_err kg_sim_sign_p384_raw(EVP_PKEY *key, const uint8_t *msg, size_t len, uint8
 	if (md && EVP_DigestSignInit(md, NULL, EVP_sha384(), NULL, key) == 1 &&
 	    EVP_DigestSign(md, der, &der_len_, msg, len) == 1 &&
 	    (sig = d2i_ECDSA_SIG(NULL, &q, (long)der_len_)) != NULL &&
-	    BN_bn2binpad(ECDSA_SIG_get0_r(sig), out, 48) == 48 && BN_bn2binpad(ECDSA_SIG_get0_s(sig), out + 48, 48) == 48)
+	    BN_bn2binpad(ECDSA_SIG_get0_r(sig), out, 48) == 48 &&
+	    BN_bn2binpad(ECDSA_SIG_get0_s(sig), out + 48, 48) == 48)
 		rc = KG_OK;
 	ECDSA_SIG_free(sig);
 	EVP_MD_CTX_free(md);

@@ -40,7 +40,15 @@
 #define MAX_URLS 8
 #define MAX_KEYS 32
 
-enum fault { FAULT_NONE, FAULT_PUBKEY, FAULT_REPORT_DATA, FAULT_NO_CERT, FAULT_VCEK_TCB, FAULT_GPU_NONCE, FAULT_GPU_HASH };
+enum fault {
+	FAULT_NONE,
+	FAULT_PUBKEY,
+	FAULT_REPORT_DATA,
+	FAULT_NO_CERT,
+	FAULT_VCEK_TCB,
+	FAULT_GPU_NONCE,
+	FAULT_GPU_HASH,
+};
 enum gpu_source { GPU_NONE, GPU_SIM, GPU_NVML, GPU_REPLAY };
 enum stdout_fmt { STDOUT_JSON, STDOUT_RAW, STDOUT_JWK };
 
@@ -108,14 +116,15 @@ static void usage(FILE *f)
 		"            --sim-dir DIR  --sim-measurement HEX(48 bytes)  --sim-debug  --sim-tcb BL:TEE:SNP:UCODE\n"
 		"            --sim-version 2|3|5  --sim-vmpl N  --sim-host-data HEX(32 bytes)  --sim-guest-svn N\n"
 		"            --sim-no-cert-table (the bare report: the broker needs the VCEK as collateral)\n\n"
-		"GPU evidence (NVIDIA GPUs and NVSwitches in confidential-compute mode), sent as \"gpus\" and bound\n"
+		"GPU evidence (NVIDIA GPUs in confidential-compute mode), sent as \"gpus\" and bound\n"
 		"to the CPU evidence: each device answers kg_gpu_nonce(challenge, pubkey-hash), and the claims\n"
 		"carry the hash of the evidence (docs/protocol.md, \"GPUs\"):\n"
 		"  --gpu nvml             every GPU through NVML (--nvml-lib PATH, default " KG_NVML_LIB_DEFAULT ")\n"
 		"  --gpu-sim DIR          simulated GPUs (test PKI in DIR, made by 'sim-init DIR --tee gpu'), one per\n"
 		"  --gpu-recorded FILE    recorded report (binary or NVIDIA's hex text), re-issued for the nonce\n"
-		"  --gpu-evidence-out DIR write the evidence sent (DIR/gpu-N.report, DIR/gpu-N.pem), the nonce the\n"
-		"                         release expects (DIR/nonce.hex) and the claims' hash (DIR/evidence-hash.hex)\n\n"
+		"  --gpu-evidence-out DIR write the evidence sent (DIR/gpu-N.report, DIR/gpu-N.pem), the nonce\n"
+		"                         the release expects (DIR/nonce.hex) and the claims' hash\n"
+		"                         (DIR/evidence-hash.hex)\n\n"
 		"Testing only (make the request fail in a chosen way):\n"
 		"  --challenge B64      present this challenge instead of fetching one\n"
 		"  --fault pubkey-hash  claims commit to another key than the certificate's\n"
@@ -689,7 +698,8 @@ int main(int argc, char **argv)
 		{"session-id", required_argument, NULL, 'I' + 256}, {"key-version", required_argument, NULL, 'K' + 256},
 		{"gpu", required_argument, NULL, 'g' + 256}, {"gpu-sim", required_argument, NULL, 's' + 256},
 		{"gpu-recorded", required_argument, NULL, 'r' + 256}, {"nvml-lib", required_argument, NULL, 'l' + 256},
-		{"gpu-replay", required_argument, NULL, 'p' + 256}, {"gpu-evidence-out", required_argument, NULL, 'o' + 256},
+		{"gpu-replay", required_argument, NULL, 'p' + 256},
+		{"gpu-evidence-out", required_argument, NULL, 'o' + 256},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}};
 	struct opts o;

@@ -128,7 +128,9 @@ nvmlReturn_t nvmlDeviceGetConfComputeGpuAttestationReport(nvmlDevice_t d, nvmlCo
 		return 999;
 	}
 	memcpy(r->attestationReport, rep, rep_len);
-	r->attestationReportSize = fault("size") ? (unsigned int)sizeof r->attestationReport + 1 : (unsigned int)rep_len;
+	r->attestationReportSize = (unsigned int)rep_len;
+	if (fault("size"))
+		r->attestationReportSize = (unsigned int)sizeof r->attestationReport + 1;
 	free(rep);
 	return 0;
 }

@@ -298,7 +298,8 @@ static void bad_inputs(void **state)
 	size_t rl = 1, cl = 1;
 	(void)state;
 
-	assert_int_equal(kg_gpu_sim_attest(dir, junk, sizeof junk, nonce, &r, &rl, &c, &cl), KG_ERR_GPU_REPORT_MALFORMED);
+	assert_int_equal(kg_gpu_sim_attest(dir, junk, sizeof junk, nonce, &r, &rl, &c, &cl),
+			 KG_ERR_GPU_REPORT_MALFORMED);
 	assert_null(r);
 	assert_null(c);
 	assert_int_equal(rl + cl, 0);
