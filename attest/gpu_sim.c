@@ -2,8 +2,9 @@
  * The simulated NVIDIA GPU attester (see gpu_sim.h): a test PKI shaped
  * like NVIDIA's device chain (root "Device Identity CA" -> "GH100
  * Identity" -> "GH100 Provisioner ICA 1" -> "GH100 A01 GSP BROM" -> "GH100
- * A01 GSP FMC LF"), and recorded SPDM reports re-issued for a new nonce
- * (DSP0274 1.1 table 38: the nonce is bytes 4..35 of GET_MEASUREMENTS).
+ * A01 GSP FMC LF", or a GB100 or LS_10 leaf for such recordings), and
+ * recorded SPDM reports re-issued for a new nonce (DSP0274 1.1 table 38:
+ * the nonce is bytes 4..35 of GET_MEASUREMENTS).
  */
 #define _GNU_SOURCE
 #include "gpu_sim.h"
@@ -33,7 +34,8 @@
 #define SIM_NOT_AFTER "99991231235959Z"
 #define SIM_NONCE_OFFSET 4
 
-enum gpu_cert_kind { GPU_ROOT, GPU_CA, GPU_LEAF };
+/* The leaves differ in their FWID extension (attest/nvgpu.c leaf_fwid). */
+enum gpu_cert_kind { GPU_ROOT, GPU_CA, GPU_LEAF_HOPPER, GPU_LEAF_BLACKWELL };
 
 static X509_NAME *gpu_name(const char *cn)
 {
@@ -84,11 +86,12 @@ static X509 *gpu_cert(enum gpu_cert_kind kind, const char *cn, X509 *issuer, EVP
 		if (kind == GPU_CA)
 			ok = ok && kg_sim_ext_conf(x, issuer, NID_authority_key_identifier, "keyid:always");
 		break;
-	case GPU_LEAF:
+	case GPU_LEAF_HOPPER:
+	case GPU_LEAF_BLACKWELL:
 		ok = ok && kg_sim_ext_conf(x, issuer, NID_basic_constraints, "critical,CA:FALSE") &&
 		     kg_sim_ext_conf(x, issuer, NID_key_usage, "critical,digitalSignature") &&
 		     kg_sim_ext_conf(x, issuer, NID_authority_key_identifier, "keyid:always") &&
-		     kg_sim_ext_fwid_hopper(x, pub, fwid);
+		     (kind == GPU_LEAF_HOPPER ? kg_sim_ext_fwid_hopper(x, pub, fwid) : kg_sim_ext_fwid_blackwell(x, fwid));
 		break;
 	}
 	ok = ok && X509_sign(x, signer, EVP_sha384()) > 0;
@@ -148,6 +151,22 @@ out:
 	return rc;
 }
 
+/* Which device a recording comes from decides the leaf's name (the
+ * verifier's arch comes from it) and FWID encoding.  A report does not name
+ * its device; its opaque data tells them apart: an NVSwitch reports no
+ * driver version, a GB100's VBIOS versions start at 97 (GH100's at 96.00). */
+static const char *leaf_cn_for(const struct kg_gpu_report *r, enum gpu_cert_kind *kind)
+{
+	*kind = GPU_LEAF_HOPPER;
+	if (r->driver_version[0] == '\0')
+		return "LS_10 A01 FSP FMC LF";
+	if (strncmp(r->vbios_version, "97.", 3) == 0) {
+		*kind = GPU_LEAF_BLACKWELL;
+		return "GB100 A01 GSP FMC LF";
+	}
+	return "GH100 A01 GSP FMC LF";
+}
+
 /* The leaf PEM, then dir's intermediates and root, as one malloc'd string. */
 static kg_err chain_make(const char *dir, X509 *leaf, char **out, size_t *out_len)
 {
@@ -191,6 +210,8 @@ kg_err kg_gpu_sim_attest(const char *dir, const uint8_t *recorded, size_t record
 	BIO *b = NULL;
 	uint8_t *mid = NULL;
 	size_t mid_len = 0;
+	enum gpu_cert_kind kind;
+	const char *cn;
 	kg_err rc = KG_ERR_CRYPTO;
 
 	*report = NULL;
@@ -217,8 +238,8 @@ kg_err kg_gpu_sim_attest(const char *dir, const uint8_t *recorded, size_t record
 	else
 		KG_ENSURE_OUT(RAND_bytes(fwid, sizeof fwid) == 1, KG_ERR_RANDOM);
 	KG_ENSURE_OUT((leaf_key = EVP_EC_gen("P-384")) != NULL, KG_ERR_CRYPTO);
-	KG_ENSURE_OUT((leaf = gpu_cert(GPU_LEAF, "GH100 A01 GSP FMC LF", brom, leaf_key, brom_key, fwid)) != NULL,
-		      KG_ERR_CRYPTO);
+	cn = leaf_cn_for(rep, &kind);
+	KG_ENSURE_OUT((leaf = gpu_cert(kind, cn, brom, leaf_key, brom_key, fwid)) != NULL, KG_ERR_CRYPTO);
 	KG_TRY_OUT(kg_sim_sign_p384_raw(leaf_key, out, rep->signed_len, out + rep->signed_len));
 	KG_TRY_OUT(chain_make(dir, leaf, chain_pem, chain_len));
 	*report = out;

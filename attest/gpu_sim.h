@@ -51,7 +51,11 @@ KG_MUST_CHECK kg_err kg_gpu_sim_init(const char *dir);
  *                with a fresh leaf key; trailing padding dropped;
  *   *chain_pem   the leaf, then gpu-chain.pem, then gpu-root.pem (PEM,
  *                leaf first, as NVML returns NVIDIA's chain).
- * The leaf carries the Hopper FWID extension with the report's FWID.  A
+ * The leaf is named and encoded after the recorded device: "GH100 A01 GSP
+ * FMC LF" with the Hopper FWID extension, "GB100 A01 GSP FMC LF" with the
+ * Blackwell one (DiceTcbInfo) when the VBIOS version starts at 97, "LS_10
+ * A01 FSP FMC LF" (Hopper encoding) for an NVSwitch (no driver version in
+ * its opaque data); its FWID is the report's.  A
  * report without a FWID (older drivers, e.g. 535) still gets a leaf with a
  * FWID extension, of random bytes, because kg_gpu_verify requires the
  * signing leaf to carry one (NVIDIA's leaves do; a chain cut at the BROM

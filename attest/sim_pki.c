@@ -177,6 +177,12 @@ static size_t der_len(uint8_t *p, size_t n)
 	return 3;
 }
 
+/* How many length octets der_len writes for n. */
+static size_t der_len_size(size_t n)
+{
+	return n < 0x80 ? 1 : n < 0x100 ? 2 : 3;
+}
+
 bool kg_sim_ext_fwid_hopper(X509 *x, EVP_PKEY *key, const uint8_t fwid[static 48])
 {
 	/* INTEGER 1, then FWID ::= SEQUENCE { OID 2.16.840.1.101.3.4.2.2 (sha384), OCTET STRING (48) } */
@@ -206,6 +212,29 @@ bool kg_sim_ext_fwid_hopper(X509 *x, EVP_PKEY *key, const uint8_t fwid[static 48
 out:
 	OPENSSL_free(spki);
 	return ok;
+}
+
+bool kg_sim_ext_fwid_blackwell(X509 *x, const uint8_t fwid[static 48])
+{
+	/* FWID ::= SEQUENCE { OID sha384, OCTET STRING (48) }, 63 bytes each */
+	static const uint8_t fwid_head[] = {0x30, 0x3d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65,
+					    0x03, 0x04, 0x02, 0x02, 0x04, 0x30};
+	uint8_t der[8 + 2 * (sizeof fwid_head + 48)];
+	size_t n = 0, fwids = 2 * (sizeof fwid_head + 48);
+
+	der[n++] = 0x30; /* DiceTcbInfo */
+	n += der_len(der + n, 1 + der_len_size(fwids) + fwids);
+	der[n++] = 0xa6; /* fwids [6] IMPLICIT SEQUENCE OF FWID */
+	n += der_len(der + n, fwids);
+	memcpy(der + n, fwid_head, sizeof fwid_head);
+	n += sizeof fwid_head;
+	memcpy(der + n, fwid, 48);
+	n += 48;
+	memcpy(der + n, fwid_head, sizeof fwid_head);
+	n += sizeof fwid_head;
+	memset(der + n, 0, 48);
+	n += 48;
+	return kg_sim_ext_der(x, "2.23.133.5.4.1.1", der, n);
 }
 
 kg_err kg_sim_sign_p384_raw(EVP_PKEY *key, const uint8_t *msg, size_t len, uint8_t out[static 96])

@@ -69,6 +69,12 @@ KG_MUST_CHECK bool kg_sim_ext_der(X509 *x, const char *oid, const uint8_t *der, 
  * (attest/nvgpu.c fwid_hopper reads the last element).  False on failure. */
 KG_MUST_CHECK bool kg_sim_ext_fwid_hopper(X509 *x, EVP_PKEY *key, const uint8_t fwid[static 48]);
 
+/* Adds to x NVIDIA's Blackwell FWID extension (TCG DICE 2.23.133.5.4.1.1,
+ * non-critical), a DiceTcbInfo (TCG DICE Attestation Architecture §6.1.1)
+ * holding only fwids [6]: the FWID, then a zero digest as in NVIDIA's
+ * GB100 leaves.  False on failure. */
+KG_MUST_CHECK bool kg_sim_ext_fwid_blackwell(X509 *x, const uint8_t fwid[static 48]);
+
 /* ECDSA P-384 / SHA-384 over msg[0..len) with key, as SPDM 1.1 signatures
  * are carried: r || s, big-endian, 48 bytes each.  KG_ERR_CRYPTO. */
 KG_MUST_CHECK kg_err kg_sim_sign_p384_raw(EVP_PKEY *key, const uint8_t *msg, size_t len, uint8_t out[static 96]);

@@ -4,7 +4,8 @@
  * simulator's root, with that nonce; its measurements and opaque data are
  * the recording's, so NVIDIA's real RIMs compare with it exactly as with
  * the recording (hopper-535 and its PROD VBIOS RIM: 12 of 12 match,
- * EXPECTED.md §7.3); another nonce is gpu_nonce_mismatch, a flipped byte
+ * EXPECTED.md §7.3; the NVSwitch and its RIM: 31 of 31); Blackwell and
+ * NVSwitch recordings get leaves named and encoded as NVIDIA's; another nonce is gpu_nonce_mismatch, a flipped byte
  * gpu_signature_invalid, and NVIDIA's pinned root does not accept it.
  */
 #define _GNU_SOURCE
@@ -253,6 +254,36 @@ static void sample_mismatch_as_recorded(void **state)
 	free(want);
 }
 
+/* Blackwell (its own FWID encoding) and an NVSwitch (no FWID in the
+ * report; its RIM: all 31 match, as recorded). */
+static void other_devices(void **state)
+{
+	struct blob sw_rim = vec_read("gpu/nvat/switch-ls10/NV_SWITCH_BIOS_5612_0002_890_9610550001.xml");
+	struct kg_gpu_claims *cl = calloc(1, sizeof *cl);
+	uint8_t nonce[32];
+	struct sim_out o;
+	(void)state;
+
+	assert_non_null(cl);
+	memset(nonce, 0x77, sizeof nonce);
+	o = sim("gpu/nvat/blackwell/blackwellAttestationReport.txt", nonce);
+	assert_int_equal(verify(sim_ver, &o, nonce, NULL, T_NOW, cl), KG_OK);
+	assert_int_equal(cl->arch, KG_GPU_ARCH_BLACKWELL);
+	assert_true(cl->fwid_bound);
+	sim_free(&o);
+
+	o = sim("gpu/nvat/switch-ls10/switchAttestationReport.txt", nonce);
+	assert_int_equal(verify(sim_ver, &o, nonce, &sw_rim, T_NOW, cl), KG_OK);
+	assert_int_equal(cl->arch, KG_GPU_ARCH_NVSWITCH);
+	assert_false(cl->fwid_bound);
+	assert_int_equal(cl->n_match, 31);
+	assert_int_equal(cl->n_mismatch + cl->n_missing, 0);
+	assert_int_equal(kg_gpu_claims_rims_ok(cl), KG_OK);
+	sim_free(&o);
+	blob_free(&sw_rim);
+	free(cl);
+}
+
 /* Another nonce, a flipped byte anywhere signed or in the signature. */
 static void negatives(void **state)
 {
@@ -316,6 +347,7 @@ int main(void)
 		cmocka_unit_test(resigned_verifies),
 		cmocka_unit_test(rims_compare_as_recorded),
 		cmocka_unit_test(sample_mismatch_as_recorded),
+		cmocka_unit_test(other_devices),
 		cmocka_unit_test(negatives),
 		cmocka_unit_test(bad_inputs),
 	};
