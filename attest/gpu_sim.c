@@ -91,7 +91,8 @@ static X509 *gpu_cert(enum gpu_cert_kind kind, const char *cn, X509 *issuer, EVP
 		ok = ok && kg_sim_ext_conf(x, issuer, NID_basic_constraints, "critical,CA:FALSE") &&
 		     kg_sim_ext_conf(x, issuer, NID_key_usage, "critical,digitalSignature") &&
 		     kg_sim_ext_conf(x, issuer, NID_authority_key_identifier, "keyid:always") &&
-		     (kind == GPU_LEAF_HOPPER ? kg_sim_ext_fwid_hopper(x, pub, fwid) : kg_sim_ext_fwid_blackwell(x, fwid));
+		     (kind == GPU_LEAF_HOPPER ? kg_sim_ext_fwid_hopper(x, pub, fwid)
+					      : kg_sim_ext_fwid_blackwell(x, fwid));
 		break;
 	}
 	ok = ok && X509_sign(x, signer, EVP_sha384()) > 0;
