@@ -1,8 +1,10 @@
 /*
  * keygate-client: runs inside the CVM.  Asks the broker for a challenge,
  * makes a fresh TLS key and a fresh HPKE key, gets evidence whose
- * REPORT_DATA commits to both and to the challenge, presents it as an
- * RA-TLS client certificate, and opens the HPKE-sealed keys it receives.
+ * REPORT_DATA commits to both and to the challenge (and, with GPUs, to
+ * their evidence, which answers a nonce derived from the challenge and the
+ * TLS key), presents it as an RA-TLS client certificate, and opens the
+ * HPKE-sealed keys it receives.
  */
 #include <errno.h>
 #include <getopt.h>
