@@ -8,9 +8,12 @@
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 
 #include <openssl/asn1.h>
+#include <openssl/bn.h>
+#include <openssl/ec.h>
 #include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/objects.h>
@@ -154,4 +157,103 @@ bool kg_sim_ext_der(X509 *x, const char *oid, const uint8_t *der, size_t len)
 	ASN1_OCTET_STRING_free(os);
 	ASN1_OBJECT_free(obj);
 	return ok;
+}
+
+/* DER length octets of n (n < 65536), into p; returns how many. */
+static size_t der_len(uint8_t *p, size_t n)
+{
+	if (n < 0x80) {
+		p[0] = (uint8_t)n;
+		return 1;
+	}
+	if (n < 0x100) {
+		p[0] = 0x81;
+		p[1] = (uint8_t)n;
+		return 2;
+	}
+	p[0] = 0x82;
+	p[1] = (uint8_t)(n >> 8);
+	p[2] = (uint8_t)n;
+	return 3;
+}
+
+/* How many length octets der_len writes for n. */
+static size_t der_len_size(size_t n)
+{
+	return n < 0x80 ? 1 : n < 0x100 ? 2 : 3;
+}
+
+bool kg_sim_ext_fwid_hopper(X509 *x, EVP_PKEY *key, const uint8_t fwid[static 48])
+{
+	/* INTEGER 1, then FWID ::= SEQUENCE { OID 2.16.840.1.101.3.4.2.2 (sha384), OCTET STRING (48) } */
+	static const uint8_t version[] = {0x02, 0x01, 0x01};
+	static const uint8_t fwid_head[] = {0x30, 0x3d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65,
+					    0x03, 0x04, 0x02, 0x02, 0x04, 0x30};
+	unsigned char *spki = NULL;
+	uint8_t der[512];
+	size_t n, inner;
+	int spki_len = i2d_PUBKEY(key, &spki);
+	bool ok = false;
+
+	if (spki_len <= 0 || (size_t)spki_len > 256)
+		goto out;
+	inner = sizeof version + (size_t)spki_len + sizeof fwid_head + 48;
+	der[0] = 0x30;
+	n = 1 + der_len(der + 1, inner);
+	memcpy(der + n, version, sizeof version);
+	n += sizeof version;
+	memcpy(der + n, spki, (size_t)spki_len);
+	n += (size_t)spki_len;
+	memcpy(der + n, fwid_head, sizeof fwid_head);
+	n += sizeof fwid_head;
+	memcpy(der + n, fwid, 48);
+	n += 48;
+	ok = kg_sim_ext_der(x, "2.23.133.5.4.1", der, n);
+out:
+	OPENSSL_free(spki);
+	return ok;
+}
+
+bool kg_sim_ext_fwid_blackwell(X509 *x, const uint8_t fwid[static 48])
+{
+	/* FWID ::= SEQUENCE { OID sha384, OCTET STRING (48) }, 63 bytes each */
+	static const uint8_t fwid_head[] = {0x30, 0x3d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65,
+					    0x03, 0x04, 0x02, 0x02, 0x04, 0x30};
+	uint8_t der[8 + 2 * (sizeof fwid_head + 48)];
+	size_t n = 0, fwids = 2 * (sizeof fwid_head + 48);
+
+	der[n++] = 0x30; /* DiceTcbInfo */
+	n += der_len(der + n, 1 + der_len_size(fwids) + fwids);
+	der[n++] = 0xa6; /* fwids [6] IMPLICIT SEQUENCE OF FWID */
+	n += der_len(der + n, fwids);
+	memcpy(der + n, fwid_head, sizeof fwid_head);
+	n += sizeof fwid_head;
+	memcpy(der + n, fwid, 48);
+	n += 48;
+	memcpy(der + n, fwid_head, sizeof fwid_head);
+	n += sizeof fwid_head;
+	memset(der + n, 0, 48);
+	n += 48;
+	return kg_sim_ext_der(x, "2.23.133.5.4.1.1", der, n);
+}
+
+kg_err kg_sim_sign_p384_raw(EVP_PKEY *key, const uint8_t *msg, size_t len, uint8_t out[static 96])
+{
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	unsigned char der[128];
+	const unsigned char *q = der;
+	size_t der_len_ = sizeof der;
+	ECDSA_SIG *sig = NULL;
+	kg_err rc = KG_ERR_CRYPTO;
+
+	if (md && EVP_DigestSignInit(md, NULL, EVP_sha384(), NULL, key) == 1 &&
+	    EVP_DigestSign(md, der, &der_len_, msg, len) == 1 &&
+	    (sig = d2i_ECDSA_SIG(NULL, &q, (long)der_len_)) != NULL &&
+	    BN_bn2binpad(ECDSA_SIG_get0_r(sig), out, 48) == 48 &&
+	    BN_bn2binpad(ECDSA_SIG_get0_s(sig), out + 48, 48) == 48)
+		rc = KG_OK;
+	ECDSA_SIG_free(sig);
+	EVP_MD_CTX_free(md);
+	ERR_clear_error();
+	return rc;
 }

@@ -1,6 +1,6 @@
 /*
  * Folder-private helpers shared by the simulated attesters (snp_sim.c,
- * tdx_sim.c): files in a simulator's state directory, PEM certificates and
+ * tdx_sim.c, gpu_sim.c): files in a simulator's state directory, PEM certificates and
  * private keys there, and X.509 extensions.  Not part of attest/'s public
  * interface; linked only into kg_snp_sim (never the broker).
  */
@@ -61,5 +61,22 @@ KG_MUST_CHECK bool kg_sim_ext_conf(X509 *x, X509 *issuer, int nid, const char *v
 /* Adds to x a non-critical extension oid (dotted text) whose extnValue is
  * der[0..len).  False on any failure, or if len exceeds INT32_MAX. */
 KG_MUST_CHECK bool kg_sim_ext_der(X509 *x, const char *oid, const uint8_t *der, size_t len);
+
+/* Adds to x NVIDIA's Hopper/LS10 FWID extension (TCG DICE 2.23.133.5.4.1,
+ * non-critical) as NVIDIA's GSP FMC leaves carry it:
+ *   SEQUENCE { INTEGER 1, SubjectPublicKeyInfo of key,
+ *              SEQUENCE { OID sha384, OCTET STRING fwid } }
+ * (attest/nvgpu.c fwid_hopper reads the last element).  False on failure. */
+KG_MUST_CHECK bool kg_sim_ext_fwid_hopper(X509 *x, EVP_PKEY *key, const uint8_t fwid[static 48]);
+
+/* Adds to x NVIDIA's Blackwell FWID extension (TCG DICE 2.23.133.5.4.1.1,
+ * non-critical), a DiceTcbInfo (TCG DICE Attestation Architecture §6.1.1)
+ * holding only fwids [6]: the FWID, then a zero digest as in NVIDIA's
+ * GB100 leaves.  False on failure. */
+KG_MUST_CHECK bool kg_sim_ext_fwid_blackwell(X509 *x, const uint8_t fwid[static 48]);
+
+/* ECDSA P-384 / SHA-384 over msg[0..len) with key, as SPDM 1.1 signatures
+ * are carried: r || s, big-endian, 48 bytes each.  KG_ERR_CRYPTO. */
+KG_MUST_CHECK kg_err kg_sim_sign_p384_raw(EVP_PKEY *key, const uint8_t *msg, size_t len, uint8_t out[static 96]);
 
 #endif

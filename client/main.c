@@ -1,8 +1,10 @@
 /*
  * keygate-client: runs inside the CVM.  Asks the broker for a challenge,
  * makes a fresh TLS key and a fresh HPKE key, gets evidence whose
- * REPORT_DATA commits to both and to the challenge, presents it as an
- * RA-TLS client certificate, and opens the HPKE-sealed keys it receives.
+ * REPORT_DATA commits to both and to the challenge (and, with GPUs, to
+ * their evidence, which answers a nonce derived from the challenge and the
+ * TLS key), presents it as an RA-TLS client certificate, and opens the
+ * HPKE-sealed keys it receives.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -26,6 +28,7 @@
 #include <sodium.h>
 
 #include "../attest/ratls.h"
+#include "../attest/gpu_sim.h"
 #include "../attest/snp_sim.h"
 #include "../attest/tdx_sim.h"
 #include "../broker/core.h"
@@ -33,12 +36,22 @@
 #include "../keys/hpke.h"
 #include "../keys/kek.h"
 #include "evidence.h"
+#include "gpu.h"
 #include "http.h"
 
 #define MAX_URLS 8
 #define MAX_KEYS 32
 
-enum fault { FAULT_NONE, FAULT_PUBKEY, FAULT_REPORT_DATA, FAULT_NO_CERT, FAULT_VCEK_TCB };
+enum fault {
+	FAULT_NONE,
+	FAULT_PUBKEY,
+	FAULT_REPORT_DATA,
+	FAULT_NO_CERT,
+	FAULT_VCEK_TCB,
+	FAULT_GPU_NONCE,
+	FAULT_GPU_HASH,
+};
+enum gpu_source { GPU_NONE, GPU_SIM, GPU_NVML, GPU_REPLAY };
 enum stdout_fmt { STDOUT_JSON, STDOUT_RAW, STDOUT_JWK };
 
 struct opts {
@@ -67,6 +80,14 @@ struct opts {
 	const char *session_id; /* the same derived session key for every CVM of this session */
 	long key_version;	/* 0 = the newest the policy allows */
 	char *body; /* the release request body, the same for every key */
+	/* GPU evidence (client/gpu.h): where from, and what to do with it. */
+	enum gpu_source gpu;
+	const char *gpu_sim_dir;
+	const char *gpu_recorded[KG_BODY_GPUS_MAX];
+	size_t n_gpu_recorded;
+	const char *nvml_lib;	     /* NULL: libnvidia-ml.so.1 */
+	const char *gpu_replay_dir;  /* testing: send these files as they are */
+	const char *gpu_out_dir;     /* write what was sent */
 };
 
 static void usage(FILE *f)
@@ -77,7 +98,8 @@ static void usage(FILE *f)
 		"                      [--aead aes-256-gcm|chacha20-poly1305] [--retries N]\n"
 		"                      [--ledger-bundle FILE [--ledger-consistency FILE]]\n"
 		"                      [--session-id ID] [--key-version N]\n"
-		"       keygate-client sim-init DIR [--tee snp|tdx]\n"
+		"                      [--gpu nvml [--nvml-lib PATH] | --gpu-sim DIR --gpu-recorded FILE...]\n"
+		"       keygate-client sim-init DIR [--tee snp|tdx|gpu]\n"
 		"       keygate-client sim-crl DIR OUT [--revoke-vcek] [--revoke-ask] [--days N] [--expired]\n\n"
 		"Obtains keys from a Keygate broker over RA-TLS.  Each key is opened from its HPKE envelope and\n"
 		"delivered: --out-dir writes DIR/KEY_ID (mode 0600); --stdout writes the one --key's bytes (raw)\n"
@@ -96,12 +118,24 @@ static void usage(FILE *f)
 		"            --sim-dir DIR  --sim-measurement HEX(48 bytes)  --sim-debug  --sim-tcb BL:TEE:SNP:UCODE\n"
 		"            --sim-version 2|3|5  --sim-vmpl N  --sim-host-data HEX(32 bytes)  --sim-guest-svn N\n"
 		"            --sim-no-cert-table (the bare report: the broker needs the VCEK as collateral)\n\n"
+		"GPU evidence (NVIDIA GPUs in confidential-compute mode), sent as \"gpus\" and bound\n"
+		"to the CPU evidence: each device answers kg_gpu_nonce(challenge, pubkey-hash), and the claims\n"
+		"carry the hash of the evidence (docs/protocol.md, \"GPUs\"):\n"
+		"  --gpu nvml             every GPU through NVML (--nvml-lib PATH, default " KG_NVML_LIB_DEFAULT ")\n"
+		"  --gpu-sim DIR          simulated GPUs (test PKI in DIR, made by 'sim-init DIR --tee gpu'), one per\n"
+		"  --gpu-recorded FILE    recorded report (binary or NVIDIA's hex text), re-issued for the nonce\n"
+		"  --gpu-evidence-out DIR write the evidence sent (DIR/gpu-N.report, DIR/gpu-N.pem), the nonce\n"
+		"                         the release expects (DIR/nonce.hex) and the claims' hash\n"
+		"                         (DIR/evidence-hash.hex)\n\n"
 		"Testing only (make the request fail in a chosen way):\n"
 		"  --challenge B64      present this challenge instead of fetching one\n"
 		"  --fault pubkey-hash  claims commit to another key than the certificate's\n"
 		"  --fault report-data  REPORT_DATA does not commit to the claims\n"
 		"  --fault no-cert      send no client certificate\n"
 		"  --fault vcek-tcb     (snp-sim) sign with a VCEK issued for another TCB than the report's\n"
+		"  --fault gpu-nonce    GPU evidence answers another nonce than the release's\n"
+		"  --fault gpu-hash     the claims carry the hash of other GPU evidence than the body's\n"
+		"  --gpu-replay DIR     send the GPU evidence in DIR (from --gpu-evidence-out) as it is\n"
 		"  --repeat N           benchmark: release the keys N times, each on a new TLS connection,\n"
 		"                       and print the timing as JSON on stdout\n\n"
 		"Exit codes: 0 every key obtained, 1 a key was denied or an error occurred, 2 usage error.\n");
@@ -399,7 +433,7 @@ static kg_err get_evidence(const struct opts *o, const uint8_t report_data[stati
 
 /* The release body: the AEAD, and the image's ledger bundle (with a
  * consistency proof) when the image ships one. */
-static kg_err make_body(struct opts *o)
+static kg_err make_body(struct opts *o, const struct kg_client_gpus *gpus)
 {
 	json_t *j = json_pack("{s:s}", "aead", kg_aead_name(o->aead));
 	const char *files[2] = {o->ledger_bundle, o->ledger_consistency};
@@ -424,10 +458,74 @@ static kg_err make_body(struct opts *o)
 		json_object_set_new(j, names[i], json_stringn((const char *)buf, len));
 		free(buf);
 	}
+	if (rc == KG_OK)
+		rc = kg_client_gpu_body_add(j, gpus);
 	if (rc == KG_OK && (o->body = json_dumps(j, JSON_COMPACT)) == NULL)
 		rc = KG_ERR_NOMEM;
 	json_decref(j);
 	return rc;
+}
+
+/* dir/name: 32 bytes in hex and a newline. */
+static kg_err write_hex(const char *dir, const char *name, const uint8_t b[static 32])
+{
+	char path[4096], hex[2 * 32 + 2];
+
+	KG_ENSURE((size_t)snprintf(path, sizeof path, "%s/%s", dir, name) < sizeof path, KG_ERR_INVALID_ARG);
+	kg_hex(hex, b, 32);
+	hex[64] = '\n';
+	return kg_file_write(path, hex, 65, 0644);
+}
+
+/* The GPUs' evidence for this release: each device answers
+ * kg_gpu_nonce(challenge, pubkey-hash of spki); *hash is what the claims
+ * carry (kg_gpu_evidence_hash).  Nothing when no --gpu was given. */
+static kg_err get_gpus(const struct opts *o, const uint8_t *challenge, size_t clen, const uint8_t *spki,
+		       size_t spki_len, struct kg_client_gpus *g, uint8_t hash[static 32])
+{
+	struct kg_client_gpu_diag d = {{0}};
+	uint8_t nonce[32];
+	uint8_t good_nonce[32];
+	kg_err e = KG_OK;
+
+	memset(hash, 0, 32);
+	if (o->gpu == GPU_NONE)
+		return KG_OK;
+	KG_TRY(kg_client_gpu_nonce(challenge, clen, spki, spki_len, nonce));
+	memcpy(good_nonce, nonce, sizeof nonce);
+	if (o->fault == FAULT_GPU_NONCE)
+		nonce[0] ^= 1;
+	switch (o->gpu) {
+	case GPU_SIM:
+		e = kg_client_gpu_sim(o->gpu_sim_dir, o->gpu_recorded, o->n_gpu_recorded, nonce, g);
+		break;
+	case GPU_NVML:
+		e = kg_client_gpu_nvml(o->nvml_lib, nonce, g, &d);
+		break;
+	case GPU_REPLAY:
+		e = kg_client_gpu_read(o->gpu_replay_dir, g);
+		break;
+	case GPU_NONE:
+		break;
+	}
+	if (e != KG_OK) {
+		fprintf(stderr, "keygate-client: cannot get GPU evidence: %s (%s)%s%s\n", kg_err_msg(e), kg_err_code(e),
+			d.msg[0] ? ": " : "", d.msg);
+		return e;
+	}
+	kg_gpu_evidence_hash(g->dev, g->n, hash);
+	if (o->fault == FAULT_GPU_HASH)
+		hash[0] ^= 1;
+	/* For tests: the evidence, the nonce this release expects (not a
+	 * --fault's) and the hash the claims carry, so that a verdict can be
+	 * checked offline and the evidence replayed. */
+	if (o->gpu_out_dir && ((e = kg_client_gpu_write(o->gpu_out_dir, g)) != KG_OK ||
+			       (e = write_hex(o->gpu_out_dir, "nonce.hex", good_nonce)) != KG_OK ||
+			       (e = write_hex(o->gpu_out_dir, "evidence-hash.hex", hash)) != KG_OK)) {
+		fprintf(stderr, "keygate-client: cannot write GPU evidence to %s\n", o->gpu_out_dir);
+		return e;
+	}
+	return KG_OK;
 }
 
 static int run(struct opts *o)
@@ -437,6 +535,8 @@ static int run(struct opts *o)
 	size_t clen = 0, spki_len = 0, claims_len = 0, ev_len = 0, ext_len = 0, cert_len = 0;
 	EVP_PKEY *tls_key = NULL, *other = NULL;
 	struct kg_http *h = NULL;
+	struct kg_client_gpus gpus;
+	uint8_t gpu_hash[32];
 	BIO *bio = NULL;
 	char *key_pem = NULL;
 	long key_pem_len;
@@ -444,7 +544,8 @@ static int run(struct opts *o)
 	int url_idx = 0, ret = 1;
 	kg_err e;
 
-	if (!hpke_sk || kg_http_new(&h, o->ca) != KG_OK || make_body(o) != KG_OK)
+	memset(&gpus, 0, sizeof gpus);
+	if (!hpke_sk || kg_http_new(&h, o->ca) != KG_OK)
 		goto out;
 	if (o->challenge) {
 		if (sodium_base642bin(challenge, sizeof challenge, o->challenge, strlen(o->challenge), NULL, &clen,
@@ -467,7 +568,10 @@ static int run(struct opts *o)
 	} else if (spki_of(tls_key, &spki, &spki_len) != KG_OK) {
 		goto out;
 	}
-	if (kg_ratls_encode_claims(spki, spki_len, challenge, clen, hpke_pk, &claims, &claims_len) != KG_OK ||
+	if (get_gpus(o, challenge, clen, spki, spki_len, &gpus, gpu_hash) != KG_OK || make_body(o, &gpus) != KG_OK)
+		goto out;
+	if (kg_ratls_encode_claims_gpu(spki, spki_len, challenge, clen, hpke_pk, gpus.n ? gpu_hash : NULL, &claims,
+				       &claims_len) != KG_OK ||
 	    sha256(claims, claims_len, report_data) != KG_OK)
 		goto out;
 	if (o->fault == FAULT_REPORT_DATA)
@@ -530,6 +634,7 @@ out:
 	free(ext);
 	free(cert);
 	kg_http_free(h);
+	kg_client_gpus_free(&gpus);
 	free(o->body);
 	o->body = NULL;
 	return ret;
@@ -593,6 +698,10 @@ int main(int argc, char **argv)
 		{"privlevel", required_argument, NULL, 'L'}, {"stdout", required_argument, NULL, 'W'},
 		{"keyring", required_argument, NULL, 'K'},
 		{"session-id", required_argument, NULL, 'I' + 256}, {"key-version", required_argument, NULL, 'K' + 256},
+		{"gpu", required_argument, NULL, 'g' + 256}, {"gpu-sim", required_argument, NULL, 's' + 256},
+		{"gpu-recorded", required_argument, NULL, 'r' + 256}, {"nvml-lib", required_argument, NULL, 'l' + 256},
+		{"gpu-replay", required_argument, NULL, 'p' + 256},
+		{"gpu-evidence-out", required_argument, NULL, 'o' + 256},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}};
 	struct opts o;
@@ -606,12 +715,14 @@ int main(int argc, char **argv)
 	if (argc >= 2 && strcmp(argv[1], "sim-init") == 0) {
 		kg_err e;
 		bool tdx = argc == 5 && strcmp(argv[3], "--tee") == 0 && strcmp(argv[4], "tdx") == 0;
+		bool gpu = argc == 5 && strcmp(argv[3], "--tee") == 0 && strcmp(argv[4], "gpu") == 0;
 		bool snp = argc == 3 || (argc == 5 && strcmp(argv[3], "--tee") == 0 && strcmp(argv[4], "snp") == 0);
-		if (!tdx && !snp) {
+		if (!tdx && !snp && !gpu) {
 			usage(stderr);
 			return 2;
 		}
-		if ((e = tdx ? kg_tdx_sim_init(argv[2]) : kg_snp_sim_init(argv[2])) != KG_OK)
+		if ((e = tdx ? kg_tdx_sim_init(argv[2]) : gpu ? kg_gpu_sim_init(argv[2]) : kg_snp_sim_init(argv[2])) !=
+		    KG_OK)
 			return die("sim-init failed", kg_err_msg(e));
 		return 0;
 	}
@@ -692,6 +803,10 @@ int main(int argc, char **argv)
 				o.fault = FAULT_NO_CERT;
 			else if (strcmp(optarg, "vcek-tcb") == 0)
 				o.fault = FAULT_VCEK_TCB;
+			else if (strcmp(optarg, "gpu-nonce") == 0)
+				o.fault = FAULT_GPU_NONCE;
+			else if (strcmp(optarg, "gpu-hash") == 0)
+				o.fault = FAULT_GPU_HASH;
 			else
 				return die("unknown --fault", optarg) + 1;
 			break;
@@ -725,6 +840,36 @@ int main(int argc, char **argv)
 			break;
 		case 'K' + 256:
 			o.key_version = strtol(optarg, NULL, 10);
+			break;
+		case 'g' + 256:
+			if (o.gpu != GPU_NONE)
+				return die("one GPU source: --gpu nvml, --gpu-sim or --gpu-replay", NULL) + 1;
+			if (strcmp(optarg, "nvml") != 0)
+				return die("--gpu wants nvml (simulated GPUs: --gpu-sim DIR)", optarg) + 1;
+			o.gpu = GPU_NVML;
+			break;
+		case 's' + 256:
+			if (o.gpu != GPU_NONE)
+				return die("one GPU source: --gpu nvml, --gpu-sim or --gpu-replay", NULL) + 1;
+			o.gpu = GPU_SIM;
+			o.gpu_sim_dir = optarg;
+			break;
+		case 'r' + 256:
+			if (o.n_gpu_recorded == KG_BODY_GPUS_MAX)
+				return die("too many --gpu-recorded", optarg) + 1;
+			o.gpu_recorded[o.n_gpu_recorded++] = optarg;
+			break;
+		case 'l' + 256:
+			o.nvml_lib = optarg;
+			break;
+		case 'p' + 256:
+			if (o.gpu != GPU_NONE)
+				return die("one GPU source: --gpu nvml, --gpu-sim or --gpu-replay", NULL) + 1;
+			o.gpu = GPU_REPLAY;
+			o.gpu_replay_dir = optarg;
+			break;
+		case 'o' + 256:
+			o.gpu_out_dir = optarg;
 			break;
 		case 'R':
 			o.repeat = atoi(optarg);
@@ -782,6 +927,11 @@ int main(int argc, char **argv)
 		return die("a simulated --tee needs --sim-dir", NULL) + 1;
 	if (!sim && o.fault == FAULT_VCEK_TCB)
 		return die("--fault vcek-tcb needs a simulated --tee", NULL) + 1;
+	/* One GPU source; the simulator needs its recordings and only it takes them. */
+	if ((o.gpu == GPU_SIM) != (o.n_gpu_recorded > 0))
+		return die("--gpu-sim DIR and --gpu-recorded FILE go together", NULL) + 1;
+	if (o.gpu == GPU_NONE && (o.fault == FAULT_GPU_NONCE || o.fault == FAULT_GPU_HASH || o.gpu_out_dir))
+		return die("--fault gpu-* and --gpu-evidence-out need GPU evidence (--gpu, --gpu-sim)", NULL) + 1;
 	if (o.out_stdout != STDOUT_JSON && (o.nkeys != 1 || o.repeat > 0))
 		return die("--stdout delivers exactly one --key", NULL) + 1;
 	/* Keys belong in pipes, not on screens or in scrollback. */

@@ -216,7 +216,12 @@
 	X(EVIDENCE_SIZE, "evidence_size_invalid", 500, 0, "evidence from the kernel has a wrong size") \
 	X(EVIDENCE_REPORT_DATA, "evidence_report_data_mismatch", 500, 0,                      \
 	  "evidence from the kernel does not carry our REPORT_DATA")                          \
-	X(SEV_GUEST, "sev_guest_failed", 500, 0, "the /dev/sev-guest request failed")
+	X(SEV_GUEST, "sev_guest_failed", 500, 0, "the /dev/sev-guest request failed")          \
+	/* keygate-client: GPU evidence through NVML (client/gpu.h) */                        \
+	X(NVML_UNAVAILABLE, "nvml_unavailable", 500, 0, "NVML (libnvidia-ml.so.1) is not available") \
+	X(NVML, "nvml_failed", 500, 0, "an NVML call failed")                                  \
+	X(GPU_EVIDENCE, "gpu_evidence_invalid", 500, 0,                                       \
+	  "GPU evidence from NVML is unusable (size, nonce or certificates)")
 
 typedef enum {
 #define KG_X_ENUM(name, code, http, denial, msg) KG_ERR_##name,

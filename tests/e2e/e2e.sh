@@ -347,7 +347,7 @@ except Exception: print("not-json")' "$tmp/raw.json")"
 check "malformed JSON: 400 malformed_json" test "$(raw POST /v1/keys/disk/release -d '{')" = "400 malformed_json"
 check "unknown field: 400 unknown_field" test "$(raw POST /v1/keys/disk/release -d '{"admin":true}')" = "400 unknown_field"
 check "unsupported AEAD: 400 hpke_suite_unsupported" test "$(raw POST /v1/keys/disk/release -d '{"aead":"aes-128-gcm"}')" = "400 hpke_suite_unsupported"
-head -c 270000 /dev/zero | tr '\0' ' ' > "$tmp/big.json"
+head -c $((256 * 1024 + 1000)) /dev/zero | tr '\0' ' ' > "$tmp/big.json"
 check "oversize body: 413 body_too_large" test "$(raw POST /v1/keys/disk/release --data-binary @"$tmp/big.json")" = "413 body_too_large"
 check "no client certificate (raw): 401 client_cert_missing" test "$(raw POST /v1/keys/disk/release -d '{}')" = "401 client_cert_missing"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj "/CN=garbage" \

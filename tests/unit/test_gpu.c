@@ -36,6 +36,7 @@
 #include <openssl/x509v3.h>
 
 #include "../../attest/nvgpu.h"
+#include "../../attest/sim_pki.h"
 #include "../../common/util.h"
 #include "vectors.h"
 
@@ -601,21 +602,9 @@ static X509 *make_cert(const char *cn, EVP_PKEY *key, X509 *issuer, EVP_PKEY *is
 	ext = X509V3_EXT_conf_nid(NULL, &v3, NID_basic_constraints, ca ? "critical,CA:TRUE" : "critical,CA:FALSE");
 	X509_add_ext(x, ext, -1);
 	X509_EXTENSION_free(ext);
-	if (fwid) {
-		/* NVIDIA's Hopper shape: SEQ { INTEGER 1, SEQ {}, SEQ { sha384, OCTET STRING } } */
-		uint8_t der[2 + 3 + 2 + 2 + 11 + 2 + 48] = {0x30, 0x44, 0x02, 0x01, 0x01, 0x30, 0x00, 0x30, 0x3d,
-							    0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04,
-							    0x02, 0x02, 0x04, 0x30};
-		ASN1_OBJECT *obj = OBJ_txt2obj("2.23.133.5.4.1", 1);
-		ASN1_OCTET_STRING *os = ASN1_OCTET_STRING_new();
-		memcpy(der + 22, fwid, 48);
-		ASN1_OCTET_STRING_set(os, der, sizeof der);
-		ext = X509_EXTENSION_create_by_OBJ(NULL, obj, 0, os);
-		X509_add_ext(x, ext, -1);
-		X509_EXTENSION_free(ext);
-		ASN1_OBJECT_free(obj);
-		ASN1_OCTET_STRING_free(os);
-	}
+	/* NVIDIA's Hopper shape, as the GPU simulator issues it (attest/sim_pki.c). */
+	if (fwid)
+		assert_true(kg_sim_ext_fwid_hopper(x, key, fwid));
 	assert_true(X509_sign(x, issuer_key ? issuer_key : key, EVP_sha384()) > 0);
 	return x;
 }
@@ -625,23 +614,10 @@ static void pem_append(BIO *b, X509 *x)
 	assert_int_equal(PEM_write_bio_X509(b, x), 1);
 }
 
-/* r || s of ECDSA-P384/SHA-384 over msg. */
+/* r || s of ECDSA-P384/SHA-384 over msg (the simulators' signer). */
 static void sign_raw(EVP_PKEY *k, const uint8_t *msg, size_t len, uint8_t out[96])
 {
-	EVP_MD_CTX *md = EVP_MD_CTX_new();
-	uint8_t der[128];
-	size_t dl = sizeof der;
-	const uint8_t *p = der;
-	ECDSA_SIG *s;
-
-	assert_int_equal(EVP_DigestSignInit(md, NULL, EVP_sha384(), NULL, k), 1);
-	assert_int_equal(EVP_DigestSign(md, der, &dl, msg, len), 1);
-	s = d2i_ECDSA_SIG(NULL, &p, (long)dl);
-	assert_non_null(s);
-	assert_int_equal(BN_bn2binpad(ECDSA_SIG_get0_r(s), out, 48), 48);
-	assert_int_equal(BN_bn2binpad(ECDSA_SIG_get0_s(s), out + 48, 48), 48);
-	ECDSA_SIG_free(s);
-	EVP_MD_CTX_free(md);
+	assert_int_equal(kg_sim_sign_p384_raw(k, msg, len, out), KG_OK);
 }
 
 /* An OCSP response about cert (issued by issuer), signed by signer, valid
