@@ -4,6 +4,7 @@
 # material, `keygate serve`.  Source it after ops/lib.sh; needs bash.
 #
 #   kg_e2e_broker_start TMP MIGDIR   sets: url ca admin_dsn kg kgc
+#                                    ($KG_E2E_EXTRA_CONF: more configuration lines)
 #                                    (TMP/sim: SNP simulator, TMP/tdxsim: TDX)
 #   kg_e2e_broker_stop TMP
 
@@ -46,6 +47,7 @@ snp_roots = $tmp/sim-roots.pem
 tdx_roots = $tmp/tdxsim/root.pem
 replica = e2e-client
 threads = 4
+${KG_E2E_EXTRA_CONF:-}
 CONF
 	"$kg" serve --config "$tmp/keygate.conf" 2>"$tmp/broker.log" &
 	kg_e2e_broker_pid=$!

@@ -41,6 +41,9 @@ INSERT INTO policies (key_id, tee, measurements, gpu_count, nvswitch_count, gpu_
   VALUES ('weights-switch', 'snp', ARRAY['\\x$meas'::bytea], 1, 1, false, false);
 INSERT INTO policies (key_id, tee, measurements) VALUES ('cpu-only', 'snp', ARRAY['\\x$meas'::bytea]);
 SQL
+# The simulated GPUs' test device root replaces NVIDIA's (RIMs stay NVIDIA's).
+"$bld/client/keygate-client" sim-init "$tmp/gpusim" --tee gpu >/dev/null || { echo "Bail out! sim-init --tee gpu"; exit 1; }
+export KG_E2E_EXTRA_CONF="gpu_roots = $tmp/gpusim/gpu-root.pem"
 kg_e2e_broker_start "$tmp" "$tmp/mig" || { echo "Bail out! cannot start the broker"; exit 1; }
 for k in weights weights-rims weights-new weights-switch cpu-only; do
 	head -c 32 /dev/urandom > "$tmp/$k.material"
@@ -106,6 +109,29 @@ check "a CVM without GPU evidence is refused a GPU key: gpu_evidence_missing" ex
 check "... and the denial is audited" test "$(sql "SELECT count(*) FROM audit WHERE key_id = 'weights' AND reason = 'gpu_evidence_missing'")" = 1
 mkdir -p "$tmp/out"
 check "a key without GPU conditions is still released to it" client --key cpu-only --out-dir "$tmp/out"
+
+# Simulated GPUs: NVIDIA's recorded reports re-issued for this release's nonce.
+r535=$vec/gpu/nvat/hopper-535/hopperAttestationReport.txt
+r580=$vec/gpu/nvat/hopper-580/report.bin
+gclient() { client --gpu-sim "$tmp/gpusim" "$@"; }
+out=$(gclient --gpu-recorded "$r535" --key weights --out-dir "$tmp/out" 2>&1); rc=$?
+check "a CVM with an attested GPU gets the model key its policy gives only with a GPU" test "$rc" -eq 0
+check "... the key is the imported one" cmp -s "$tmp/out/weights" "$tmp/weights.material"
+row=$(sql "SELECT gpus::text FROM audit WHERE key_id = 'weights' AND decision = 'grant' ORDER BY audit_id DESC LIMIT 1")
+check "... and its audit row lists the GPU with its driver and verdict" grep -q '"arch": "hopper".*"driver": "535.86.09".*"result": "ok"' <<<"$row"
+check "two GPUs, one of them with an older driver than the floor: gpu_driver_too_old" \
+	expect_deny gpu_driver_too_old --gpu-sim "$tmp/gpusim" --gpu-recorded "$r580" --gpu-recorded "$r535" --key weights-new
+check "GPU evidence made for another nonce: gpu_nonce_mismatch" \
+	expect_deny gpu_nonce_mismatch --gpu-sim "$tmp/gpusim" --gpu-recorded "$r535" --fault gpu-nonce --key weights
+check "claims that bind other GPU evidence: gpu_evidence_unbound" \
+	expect_deny gpu_evidence_unbound --gpu-sim "$tmp/gpusim" --gpu-recorded "$r535" --fault gpu-hash --key weights
+gclient --gpu-recorded "$r535" --key cpu-only --gpu-evidence-out "$tmp/ev1" >/dev/null 2>&1
+out=$(client --gpu-replay "$tmp/ev1" --key weights 2>&1); rc=$?
+check "GPU evidence from another release, replayed: gpu_nonce_mismatch" grep -q '"error":"gpu_nonce_mismatch"' <<<"$out"
+check "RIMs required, NVIDIA's VBIOS RIM signer has expired: gpu_rim_expired" \
+	expect_deny gpu_rim_expired --gpu-sim "$tmp/gpusim" --gpu-recorded "$r535" --key weights-rims
+check "every GPU denial is audited with its devices" \
+	test "$(sql "SELECT count(*) FROM audit WHERE reason LIKE 'gpu_%' AND gpus IS NOT NULL")" -ge 4
 
 echo "1..$n"
 [ "$failed" -eq 0 ]
