@@ -41,9 +41,40 @@ INSERT INTO policies (key_id, tee, measurements, gpu_count, nvswitch_count, gpu_
   VALUES ('weights-switch', 'snp', ARRAY['\\x$meas'::bytea], 1, 1, false, false);
 INSERT INTO policies (key_id, tee, measurements) VALUES ('cpu-only', 'snp', ARRAY['\\x$meas'::bytea]);
 SQL
-# The simulated GPUs' test device root replaces NVIDIA's (RIMs stay NVIDIA's).
+# The simulated GPUs' test device root replaces NVIDIA's; a test RIM root
+# replaces NVIDIA's RIM root for the broker, whose RIMs are NVIDIA's real
+# ones re-signed (NVIDIA's signers in the vectors have expired since).
 "$bld/client/keygate-client" sim-init "$tmp/gpusim" --tee gpu >/dev/null || { echo "Bail out! sim-init --tee gpu"; exit 1; }
-export KG_E2E_EXTRA_CONF="gpu_roots = $tmp/gpusim/gpu-root.pem"
+rimpki=$tmp/rimpki
+mkdir -p "$rimpki"
+ossl() { openssl "$@" 2>/dev/null || { echo "Bail out! openssl $1"; exit 1; }; }
+printf 'basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n' > "$rimpki/ca.cnf"
+printf 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\n' > "$rimpki/leaf.cnf"
+ossl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-384 -sha384 -nodes -days 30 -subj "/CN=Keygate test RIM root" \
+	-keyout "$rimpki/root.key" -out "$rimpki/root.pem" -addext "basicConstraints=critical,CA:TRUE" \
+	-addext "keyUsage=critical,keyCertSign,cRLSign"
+for who in ca:root:ca.cnf leaf:ca:leaf.cnf; do
+	IFS=: read -r name issuer ext <<<"$who"
+	ossl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-384 -nodes -subj "/CN=Keygate test RIM $name" \
+		-keyout "$rimpki/$name.key" -out "$rimpki/$name.csr"
+	ossl x509 -req -in "$rimpki/$name.csr" -CA "$rimpki/$issuer.pem" -CAkey "$rimpki/$issuer.key" -CAcreateserial \
+		-days 30 -sha384 -extfile "$rimpki/$ext" -out "$rimpki/$name.pem"
+done
+# resign_rim IN OUT: NVIDIA's RIM, its signature and KeyInfo redone by the test PKI.
+resign_rim() {
+	python3 - "$1" "$2.template" <<'PY'
+import re, sys
+s = open(sys.argv[1]).read()
+s = re.sub(r'<ds:DigestValue>[^<]*</ds:DigestValue>', '<ds:DigestValue></ds:DigestValue>', s)
+s = re.sub(r'<ds:SignatureValue>[^<]*</ds:SignatureValue>', '<ds:SignatureValue></ds:SignatureValue>', s)
+s = re.sub(r'<ds:X509Data>.*?</ds:X509Data>', '<ds:X509Data/>', s, flags=re.S)
+open(sys.argv[2], 'w').write(s)
+PY
+	xmlsec1 --sign --privkey-pem "$rimpki/leaf.key,$rimpki/leaf.pem,$rimpki/ca.pem,$rimpki/root.pem" \
+		--output "$2" "$2.template" 2>/dev/null
+}
+export KG_E2E_EXTRA_CONF="gpu_roots = $tmp/gpusim/gpu-root.pem
+gpu_rim_roots = $rimpki/root.pem"
 kg_e2e_broker_start "$tmp" "$tmp/mig" || { echo "Bail out! cannot start the broker"; exit 1; }
 for k in weights weights-rims weights-new weights-switch cpu-only; do
 	head -c 32 /dev/urandom > "$tmp/$k.material"
@@ -128,8 +159,26 @@ check "claims that bind other GPU evidence: gpu_evidence_unbound" \
 gclient --gpu-recorded "$r535" --key cpu-only --gpu-evidence-out "$tmp/ev1" >/dev/null 2>&1
 out=$(client --gpu-replay "$tmp/ev1" --key weights 2>&1); rc=$?
 check "GPU evidence from another release, replayed: gpu_nonce_mismatch" grep -q '"error":"gpu_nonce_mismatch"' <<<"$out"
-check "RIMs required, NVIDIA's VBIOS RIM signer has expired: gpu_rim_expired" \
-	expect_deny gpu_rim_expired --gpu-sim "$tmp/gpusim" --gpu-recorded "$r535" --key weights-rims
+check "RIMs required, and the VBIOS RIM the broker holds is not signed by its RIM root: gpu_rim_chain_invalid" \
+	expect_deny gpu_rim_chain_invalid --gpu-sim "$tmp/gpusim" --gpu-recorded "$r535" --key weights-rims
+resign_rim "$prod_rim" "$tmp/prod-resigned.xml"
+"$kg" collateral import --kind nvidia-rim "$tmp/prod-resigned.xml" --db "$admin_dsn" >/dev/null
+out=$(gclient --gpu-recorded "$r535" --key weights-rims --out-dir "$tmp/out" 2>&1); rc=$?
+check "NVIDIA's VBIOS RIM (re-signed): the GPU's 12 measurements match it, the RIM-requiring key is released" test "$rc" -eq 0
+check "... and the audit row says the RIMs matched" grep -q '"rims": "ok"' <<<"$(sql "SELECT gpus::text FROM audit WHERE key_id = 'weights-rims' AND decision = 'grant'")"
+resign_rim "$vec/gpu/nvat/rims/NV_GPU_VBIOS_1010_0200_882_96005E0001_measurement_mismatch.xml" "$tmp/mismatch-resigned.xml"
+"$kg" collateral import --kind nvidia-rim "$tmp/mismatch-resigned.xml" --db "$admin_dsn" >/dev/null
+# The broker reloads collateral on NOTIFY: give it a moment on a slow machine.
+mismatch_seen() {
+	local i
+	for i in $(seq 1 25); do
+		expect_deny gpu_measurement_mismatch --gpu-sim "$tmp/gpusim" --gpu-recorded "$r535" --key weights-rims \
+			>/dev/null 2>&1 && return 0
+		sleep 0.2
+	done
+	return 1
+}
+check "a newer RIM for that VBIOS whose values differ: gpu_measurement_mismatch" mismatch_seen
 check "every GPU denial is audited with its devices" \
 	test "$(sql "SELECT count(*) FROM audit WHERE reason LIKE 'gpu_%' AND gpus IS NOT NULL")" -ge 4
 
