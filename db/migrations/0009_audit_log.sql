@@ -23,7 +23,7 @@ CREATE TABLE audit_queue (
 
 -- SECURITY DEFINER: the broker role may not write the queue itself.
 CREATE FUNCTION kg_audit_enqueue() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
 	INSERT INTO public.audit_queue (audit_id) VALUES (NEW.audit_id);
 	RETURN NULL;
@@ -70,8 +70,11 @@ ALTER TABLE audit ADD COLUMN explain jsonb;
 -- broker role needs no SELECT on the audit rows themselves.
 CREATE FUNCTION kg_audit_queued(max_rows bigint) RETURNS TABLE (audit_id bigint, entry text)
 LANGUAGE sql STABLE SECURITY DEFINER
-SET search_path = pg_catalog, public SET TimeZone = 'UTC' SET bytea_output = 'hex' AS $$
-	SELECT q.audit_id, jsonb_strip_nulls(to_jsonb(a) - 'audit_id'::text)::text
+SET search_path = pg_catalog, pg_temp SET TimeZone = 'UTC' SET bytea_output = 'hex' AS $$
+	-- Every name qualified: a function run with the owner's rights must not
+	-- find an overload someone planted (to_jsonb(audit) in another schema).
+	SELECT q.audit_id,
+	       pg_catalog.jsonb_strip_nulls(pg_catalog.to_jsonb(a) OPERATOR(pg_catalog.-) 'audit_id'::text)::text
 	  FROM public.audit_queue q JOIN public.audit a ON a.audit_id = q.audit_id
 	 ORDER BY q.audit_id LIMIT max_rows
 $$;

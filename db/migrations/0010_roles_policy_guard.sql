@@ -11,6 +11,11 @@
 --                    audit rows and seals them (0009).
 --   keygate_auditor  reads the audit_* views, nothing else.
 
+-- Nobody but the owner creates objects in public: an overload planted
+-- there could stand in for a function a SECURITY DEFINER body calls
+-- (PostgreSQL <= 14 granted CREATE on public to everyone).
+REVOKE CREATE ON SCHEMA public FROM PUBLIC;
+
 DO $$
 BEGIN
 	IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'keygate_admin') THEN
@@ -28,12 +33,12 @@ GRANT SELECT, INSERT ON keygate_migrations TO keygate_admin;
 -- policy but not its history; it records the login (session) user, which
 -- SET ROLE does not hide.
 CREATE OR REPLACE FUNCTION kg_policy_history() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
 	INSERT INTO public.policy_history (db_user, table_name, operation, old_row, new_row)
-	VALUES (session_user, TG_TABLE_NAME, TG_OP,
-	        CASE WHEN TG_OP IN ('UPDATE', 'DELETE') THEN to_jsonb(OLD) END,
-	        CASE WHEN TG_OP IN ('INSERT', 'UPDATE') THEN to_jsonb(NEW) END);
+	VALUES (pg_catalog.session_user(), TG_TABLE_NAME, TG_OP,
+	        CASE WHEN TG_OP IN ('UPDATE', 'DELETE') THEN pg_catalog.to_jsonb(OLD) END,
+	        CASE WHEN TG_OP IN ('INSERT', 'UPDATE') THEN pg_catalog.to_jsonb(NEW) END);
 	RETURN NULL;
 END
 $$;
@@ -58,10 +63,11 @@ GRANT SELECT ON audit_log, audit_log_tree, audit_log_checkpoints, audit_log_queu
 -- one fails (at commit, so a migration may replace a policy in two steps).
 -- To retire a key, disable the key first.  Keys without any policy yet (just
 -- imported) are not judged: they are denied anyway.
-CREATE FUNCTION kg_key_keeps_policy() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION kg_key_keeps_policy() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
-	IF EXISTS (SELECT 1 FROM keys k WHERE k.key_id = OLD.key_id AND k.state = 'active')
-	   AND NOT EXISTS (SELECT 1 FROM policies p
+	IF EXISTS (SELECT 1 FROM public.keys k WHERE k.key_id = OLD.key_id AND k.state = 'active')
+	   AND NOT EXISTS (SELECT 1 FROM public.policies p
 	                    WHERE p.key_id = OLD.key_id AND p.state = 'active'
 	                      AND (p.not_after IS NULL OR p.not_after > now())) THEN
 		RAISE EXCEPTION 'key % would be left without a valid policy', OLD.key_id
@@ -73,3 +79,42 @@ END
 $$;
 CREATE CONSTRAINT TRIGGER policies_keep_one AFTER UPDATE OR DELETE ON policies
 	DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION kg_key_keeps_policy();
+
+-- Schema migrations (db/migrations, numbered below 0100) are the owner's:
+-- an admin may record only policy migrations (0100 and up), so that it
+-- cannot mark a schema fix as applied before the owner runs it.
+CREATE FUNCTION kg_migration_guard() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	IF NEW.name < '0100' AND NOT pg_catalog.has_table_privilege('public.keygate_migrations', 'TRUNCATE') THEN
+		RAISE EXCEPTION 'migration %: numbers below 0100 are schema migrations, for the database owner', NEW.name
+			USING ERRCODE = 'insufficient_privilege';
+	END IF;
+	RETURN NEW;
+END
+$$;
+CREATE TRIGGER keygate_migrations_guard BEFORE INSERT OR UPDATE ON keygate_migrations
+	FOR EACH ROW EXECUTE FUNCTION kg_migration_guard();
+
+-- What else an admin may change goes to the history too: collateral (which
+-- CRL or RIM was current), ledger revocations and the seen checkpoints
+-- (rollback protection).  Without document bodies: their SHA-256 is kept.
+CREATE FUNCTION kg_policy_history_lean() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	INSERT INTO public.policy_history (db_user, table_name, operation, old_row, new_row)
+	VALUES (pg_catalog.session_user(), TG_TABLE_NAME, TG_OP,
+	        CASE WHEN TG_OP IN ('UPDATE', 'DELETE')
+	             THEN pg_catalog.to_jsonb(OLD) OPERATOR(pg_catalog.-) 'body'::text END,
+	        CASE WHEN TG_OP IN ('INSERT', 'UPDATE')
+	             THEN pg_catalog.to_jsonb(NEW) OPERATOR(pg_catalog.-) 'body'::text END);
+	RETURN NULL;
+END
+$$;
+REVOKE ALL ON FUNCTION kg_policy_history_lean() FROM PUBLIC;
+CREATE TRIGGER collateral_history AFTER INSERT OR UPDATE OR DELETE ON collateral
+	FOR EACH ROW EXECUTE FUNCTION kg_policy_history_lean();
+CREATE TRIGGER ledger_revocations_history AFTER INSERT OR UPDATE OR DELETE ON ledger_revocations
+	FOR EACH ROW EXECUTE FUNCTION kg_policy_history_lean();
+CREATE TRIGGER ledger_checkpoints_history AFTER INSERT OR UPDATE OR DELETE ON ledger_checkpoints
+	FOR EACH ROW EXECUTE FUNCTION kg_policy_history_lean();

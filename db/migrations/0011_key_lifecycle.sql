@@ -41,12 +41,14 @@ CREATE TRIGGER key_versions_guard BEFORE UPDATE ON key_versions
 -- that a role that may change key versions need not write the history
 -- itself; it records the login (session) user.
 CREATE FUNCTION kg_key_version_history() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
 	INSERT INTO public.policy_history (db_user, table_name, operation, old_row, new_row)
-	VALUES (session_user, TG_TABLE_NAME, TG_OP,
-	        CASE WHEN TG_OP IN ('UPDATE', 'DELETE') THEN to_jsonb(OLD) - 'wrapped' END,
-	        CASE WHEN TG_OP IN ('INSERT', 'UPDATE') THEN to_jsonb(NEW) - 'wrapped' END);
+	VALUES (pg_catalog.session_user(), TG_TABLE_NAME, TG_OP,
+	        CASE WHEN TG_OP IN ('UPDATE', 'DELETE')
+	             THEN pg_catalog.to_jsonb(OLD) OPERATOR(pg_catalog.-) 'wrapped'::text END,
+	        CASE WHEN TG_OP IN ('INSERT', 'UPDATE')
+	             THEN pg_catalog.to_jsonb(NEW) OPERATOR(pg_catalog.-) 'wrapped'::text END);
 	RETURN NULL;
 END
 $$;

@@ -567,6 +567,8 @@ kg_psql keygate -c "CREATE ROLE kgadmin LOGIN IN ROLE keygate_admin" >/dev/null
 kgadmin_dsn=$(kg_pg_dsn keygate kgadmin)
 check "the admin role may not change the schema" bad_migration schema "ALTER TABLE policies ADD COLUMN x int;" "$kgadmin_dsn"
 check "the admin role may not touch audit rows" bad_migration audit "DELETE FROM audit;" "$kgadmin_dsn"
+out=$(psql -X -h "$KG_PGHOST" -p "$KG_PGPORT" -U kgadmin -d keygate -c "INSERT INTO keygate_migrations (name, sha256) VALUES ('0099_future_fix.sql', 'x')" 2>&1); rc=$?
+check "the admin role may not mark a schema migration (below 0100) as applied" test "$rc" -ne 0
 cat > "$tmp/mig/0103_admin_policy.sql" <<SQL
 UPDATE keys SET state = 'disabled' WHERE key_id = 'svn-key';
 UPDATE policies SET state = 'disabled' WHERE key_id = 'svn-key';
@@ -578,6 +580,7 @@ check "the admin role applies a policy migration (disable the key, replace its p
 check "... recorded in the policy history with the admin's login and the migration" test "$(psql_kg -c "SELECT count(*) FROM policy_history WHERE migration = '0103_admin_policy.sql' AND db_user = 'kgadmin'")" -ge 4
 out=$(psql -X -h "$KG_PGHOST" -p "$KG_PGPORT" -U kgadmin -d keygate -c "DELETE FROM policy_history" 2>&1); rc=$?
 check "the admin role cannot rewrite the policy history" test "$rc" -ne 0
+check "collateral imports are in the policy history, without their bodies" test "$(psql_kg -c "SELECT count(*) FROM policy_history WHERE table_name = 'collateral' AND operation = 'INSERT' AND NOT new_row ? 'body'")" -ge 1
 echo "-- edited" >> "$tmp/mig/0100_e2e_policy.sql"
 out=$("$kg" migrate --db "$admin_dsn" --dir "$src/db/migrations" --dir "$tmp/mig" 2>&1); rc=$?
 check "an applied migration that changed is refused" test "$rc" -ne 0
