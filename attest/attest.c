@@ -61,6 +61,7 @@ struct tdx_coll {
 /* NVIDIA RIMs from the collateral, found by kind and version. */
 struct gpu_rim_doc {
 	enum kg_gpu_rim_kind kind;
+	char product[32]; /* "GH100", "GB100", "LS10" */
 	char version[64];
 	uint8_t *doc;
 	size_t len;
@@ -458,6 +459,7 @@ kg_err kg_attest_set_gpu_rims(struct kg_attest *a, const uint8_t *const *docs, c
 			if (kg_gpu_rim_parse(docs[i], lens[i], &rim) != KG_OK)
 				continue;
 			d->kind = rim->kind;
+			snprintf(d->product, sizeof d->product, "%s", rim->product);
 			snprintf(d->version, sizeof d->version, "%s", rim->version);
 			kg_gpu_rim_free(rim);
 			if ((d->doc = malloc(lens[i])) == NULL) {
@@ -477,10 +479,12 @@ kg_err kg_attest_set_gpu_rims(struct kg_attest *a, const uint8_t *const *docs, c
 	return KG_OK;
 }
 
-static const struct gpu_rim_doc *gpu_rim_find(const struct gpu_rims *r, enum kg_gpu_rim_kind kind, const char *version)
+static const struct gpu_rim_doc *gpu_rim_find(const struct gpu_rims *r, const char *product, enum kg_gpu_rim_kind kind,
+					      const char *version)
 {
-	for (size_t i = 0; r && version[0] && i < r->n; i++)
-		if (r->v[i].kind == kind && strcasecmp(r->v[i].version, version) == 0)
+	for (size_t i = 0; r && product && version[0] && i < r->n; i++)
+		if (r->v[i].kind == kind && strcmp(r->v[i].product, product) == 0 &&
+		    strcasecmp(r->v[i].version, version) == 0)
 			return &r->v[i];
 	return NULL;
 }
@@ -493,6 +497,8 @@ kg_err kg_attest_verify_gpu(struct kg_attest *a, const uint8_t *report, size_t r
 	struct kg_gpu_input in;
 	const struct gpu_rim_doc *drv = NULL, *vb = NULL;
 	struct gpu_rims *rims;
+	enum kg_gpu_arch arch;
+	const char *product;
 	kg_err rc;
 
 	KG_ENSURE(parsed != NULL, KG_ERR_NOMEM);
@@ -504,9 +510,14 @@ kg_err kg_attest_verify_gpu(struct kg_attest *a, const uint8_t *report, size_t r
 	/* The report names its driver and VBIOS versions; the RIMs for those
 	 * are the reference values (unsigned until kg_gpu_verify checks the
 	 * signature, which covers them). */
+	/* ... of the product the chain names (the verified leaf is the same
+	 * one): a RIM of another product never stands in. */
+	arch = kg_gpu_chain_arch((const uint8_t *)certs, certs_len);
+	product = kg_gpu_arch_product(arch);
 	if (kg_gpu_report_parse(report, report_len, parsed) == KG_OK) {
-		drv = gpu_rim_find(rims, KG_GPU_RIM_DRIVER, parsed->driver_version);
-		vb = gpu_rim_find(rims, KG_GPU_RIM_VBIOS, parsed->vbios_version);
+		if (arch != KG_GPU_ARCH_NVSWITCH)
+			drv = gpu_rim_find(rims, product, KG_GPU_RIM_DRIVER, parsed->driver_version);
+		vb = gpu_rim_find(rims, product, KG_GPU_RIM_VBIOS, parsed->vbios_version);
 	}
 	in.report = report;
 	in.report_len = report_len;
@@ -524,7 +535,13 @@ kg_err kg_attest_verify_gpu(struct kg_attest *a, const uint8_t *report, size_t r
 	rc = kg_gpu_verify(a->gpu, &in, now, out);
 	switch (rc) {
 	case KG_OK:
-		*rims_result = drv || vb ? kg_gpu_claims_rims_ok(out) : KG_ERR_GPU_RIM_MISSING;
+		/* Every RIM that covers the device, or its measurements are not
+		 * all judged: a GPU has a driver and a VBIOS RIM, a switch its
+		 * BIOS RIM. */
+		if (out->arch != arch || !vb || (arch != KG_GPU_ARCH_NVSWITCH && !drv))
+			*rims_result = KG_ERR_GPU_RIM_MISSING;
+		else
+			*rims_result = kg_gpu_claims_rims_ok(out);
 		break;
 	case KG_ERR_GPU_RIM_MALFORMED:
 	case KG_ERR_GPU_RIM_SIGNATURE:

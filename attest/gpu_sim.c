@@ -72,7 +72,12 @@ static X509 *gpu_cert(enum gpu_cert_kind kind, const char *cn, X509 *issuer, EVP
 	uint64_t serial = 0;
 	bool ok;
 
-	ok = x && name && X509_set_version(x, 2) == 1 && RAND_bytes((unsigned char *)&serial, sizeof serial) == 1 &&
+	/* A device keeps its identity: the leaf of a device with a FWID gets a
+	 * serial (the UEID) made from it, as a real GPU has one leaf. */
+	if (fwid)
+		memcpy(&serial, fwid, sizeof serial);
+	ok = x && name && X509_set_version(x, 2) == 1 &&
+	     (fwid || RAND_bytes((unsigned char *)&serial, sizeof serial) == 1) &&
 	     ASN1_INTEGER_set_uint64(X509_get_serialNumber(x), serial >> 1) == 1 &&
 	     X509_set_subject_name(x, name) == 1 &&
 	     X509_set_issuer_name(x, issuer ? X509_get_subject_name(issuer) : name) == 1 && set_validity(x) &&

@@ -8,6 +8,7 @@
 
 #include <assert.h>
 #include <ctype.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -657,6 +658,35 @@ static void leaf_cn_get(X509 *x, char *dst, size_t cap)
 	for (; n < len && n + 1 < cap; n++)
 		dst[n] = (p[n] >= 0x20 && p[n] < 0x7f) ? (char)p[n] : '?';
 	dst[n] = '\0';
+}
+
+const char *kg_gpu_arch_product(enum kg_gpu_arch a)
+{
+	switch (a) {
+	case KG_GPU_ARCH_HOPPER:
+		return "GH100";
+	case KG_GPU_ARCH_BLACKWELL:
+		return "GB100";
+	case KG_GPU_ARCH_NVSWITCH:
+		return "LS10";
+	case KG_GPU_ARCH_UNKNOWN:
+		break;
+	}
+	return NULL;
+}
+
+enum kg_gpu_arch kg_gpu_chain_arch(const uint8_t *chain_pem, size_t len)
+{
+	BIO *bio = len <= INT_MAX ? BIO_new_mem_buf(chain_pem, (int)len) : NULL;
+	X509 *x = bio ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
+	char cn[64] = "";
+
+	if (x)
+		leaf_cn_get(x, cn, sizeof cn);
+	X509_free(x);
+	BIO_free(bio);
+	ERR_clear_error();
+	return arch_of(cn);
 }
 
 /* nvat's "ueid": the leaf's serialNumber in decimal. */

@@ -279,5 +279,12 @@ KG_MUST_CHECK kg_err kg_gpu_claims_rims_ok(const struct kg_gpu_claims *c);
 KG_MUST_CHECK kg_err kg_gpu_claims_to_json(const struct kg_gpu_claims *c, char **json);
 
 const char *kg_gpu_arch_name(enum kg_gpu_arch a);
+/* The product name RIMs carry for an architecture ("GH100", "GB100",
+ * "LS10"); NULL when unknown. */
+const char *kg_gpu_arch_product(enum kg_gpu_arch a);
+/* The architecture a chain's leaf names, UNVERIFIED: for choosing the RIMs
+ * to compare before the evidence is verified (kg_gpu_verify then finds the
+ * same leaf, so the verified arch agrees). */
+enum kg_gpu_arch kg_gpu_chain_arch(const uint8_t *chain_pem, size_t len);
 
 #endif

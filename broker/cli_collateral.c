@@ -182,7 +182,7 @@ static int import_chain(const char *db, const char *kind, const uint8_t *buf, si
 	return ret;
 }
 
-/* An NVIDIA RIM: named "<driver|vbios>:<version>", valid as its signing
+/* An NVIDIA RIM: named "<driver|vbios>:<product>:<version>", valid as its signing
  * chain.  Its signature is checked by the broker when a GPU uses it (and
  * by `keygate evidence verify --tee nvidia-gpu --rims`). */
 static int import_rim(const char *db, const uint8_t *buf, size_t len)
@@ -200,7 +200,8 @@ static int import_rim(const char *db, const uint8_t *buf, size_t len)
 		 !strftime(na, sizeof na, "%Y-%m-%dT%H:%M:%SZ", &tm))
 		ret = fail("the RIM's validity cannot be read");
 	else {
-		snprintf(name, sizeof name, "%s:%s", r->kind == KG_GPU_RIM_DRIVER ? "driver" : "vbios", r->version);
+		snprintf(name, sizeof name, "%s:%s:%s", r->kind == KG_GPU_RIM_DRIVER ? "driver" : "vbios",
+			 r->product[0] ? r->product : "unknown", r->version);
 		ret = store(db, "nvidia_rim", name, buf, len, nb, na);
 	}
 	kg_gpu_rim_free(r);

@@ -347,6 +347,8 @@ void kg_judge_gpus(struct kg_attest *a, const struct kg_gpu_evidence *devs, size
 {
 	struct kg_gpu_claims *c = malloc(sizeof *c);
 	json_t *arr = json_array();
+	char ueids[KG_BODY_GPUS_MAX][64];
+	bool driver_bad = false, vbios_bad = false;
 
 	memset(g, 0, sizeof *g);
 	g->all_cc = true;
@@ -365,6 +367,12 @@ void kg_judge_gpus(struct kg_attest *a, const struct kg_gpu_evidence *devs, size
 			   c->report.feature_flag == KG_GPU_FEATURE_PPCIE);
 		uint32_t v[5];
 
+		/* One device counts once: the same evidence twice is not two GPUs. */
+		for (size_t j = 0; e == KG_OK && j < i && j < KG_BODY_GPUS_MAX; j++)
+			if (ueids[j][0] && strcmp(ueids[j], c->ueid) == 0)
+				e = r = KG_ERR_GPU_DUPLICATE;
+		if (i < KG_BODY_GPUS_MAX)
+			snprintf(ueids[i], sizeof ueids[i], "%s", e == KG_OK ? c->ueid : "");
 		if (e != KG_OK) {
 			if (g->n_failed++ == 0)
 				g->first_error = e;
@@ -373,10 +381,16 @@ void kg_judge_gpus(struct kg_attest *a, const struct kg_gpu_evidence *devs, size
 		} else {
 			g->n_gpus++;
 			g->all_cc &= cc;
+			/* A version that does not parse is unknown, and an unknown
+			 * version meets no floor: it spoils the minimum for all. */
 			if (kg_gpu_driver_version_parse(c->report.driver_version, v))
 				version_min(g->min_driver, &g->has_driver, v, 4);
+			else
+				driver_bad = true;
 			if (kg_gpu_vbios_version_parse(c->report.vbios_version, v))
 				version_min(g->min_vbios, &g->has_vbios, v, 5);
+			else
+				vbios_bad = true;
 		}
 		if (g->rims == KG_OK && r != KG_OK)
 			g->rims = r;
@@ -390,6 +404,8 @@ void kg_judge_gpus(struct kg_attest *a, const struct kg_gpu_evidence *devs, size
 	}
 	/* A verified switch says nothing about CC; no GPU at all is not "all". */
 	g->all_cc &= g->n_gpus > 0;
+	g->has_driver &= !driver_bad;
+	g->has_vbios &= !vbios_bad;
 	free(c);
 	if (arr && n > 0)
 		*json = json_dumps(arr, JSON_COMPACT);

@@ -194,6 +194,7 @@
 	X(GPU_UNBOUND, "gpu_evidence_unbound", 401, 1,                                        \
 	  "the CPU evidence does not bind this GPU evidence")                                \
 	X(GPU_REQUIRED, "gpu_evidence_missing", 403, 1, "too few GPUs attested for the policy") \
+	X(GPU_DUPLICATE, "gpu_evidence_duplicate", 401, 1, "the same device's evidence twice")   \
 	X(GPU_NVSWITCH, "nvswitch_evidence_missing", 403, 1,                                  \
 	  "too few NVSwitches attested for the policy")                                      \
 	X(GPU_CC, "gpu_cc_off", 403, 1, "a GPU does not report confidential-compute mode")    \

@@ -3,7 +3,7 @@
 -- decision and the same audit row.  docs/operations.md, "GPUs".
 
 -- NVIDIA's reference integrity manifests (driver and VBIOS RIMs, signed
--- XML) as collateral; issuer is "<driver|vbios>:<version>".
+-- XML) as collateral; issuer is "<driver|vbios>:<product>:<version>".
 ALTER TABLE collateral DROP CONSTRAINT collateral_kind_check;
 ALTER TABLE collateral ADD CONSTRAINT collateral_kind_check CHECK (kind IN (
 	'snp_crl', 'snp_vcek', 'tdx_tcb_info', 'tdx_qe_identity', 'tdx_tcb_signing_chain', 'tdx_root_crl',

@@ -96,9 +96,9 @@ check "more than 16 GPUs is refused" bad \
 prod_rim=$vec/gpu/nvtrust-lgv-sample/rims/1010_0200_882_96005E0001_PROD.swidtag
 switch_rim=$vec/gpu/nvat/switch-ls10/NV_SWITCH_BIOS_5612_0002_890_9610550001.xml
 out=$("$kg" collateral import --kind nvidia-rim "$prod_rim" --db "$admin_dsn" 2>&1)
-check "collateral import stores NVIDIA's VBIOS RIM, named by version" grep -q '"issuer":"vbios:96.00.5E.00.01"' <<<"$out"
+check "collateral import stores NVIDIA's VBIOS RIM, named by version" grep -q '"issuer":"vbios:GH100:96.00.5E.00.01"' <<<"$out"
 out=$("$kg" collateral import --kind nvidia-rim "$switch_rim" --db "$admin_dsn" 2>&1)
-check "... and the NVSwitch BIOS RIM" grep -q '"issuer":"vbios:96.10.55.00.01"' <<<"$out"
+check "... and the NVSwitch BIOS RIM" grep -q '"issuer":"vbios:LS10:96.10.55.00.01"' <<<"$out"
 out=$("$kg" collateral import --kind nvidia-rim "$vec/gpu/nvat/hopper-535/hopperCertChain.txt" --db "$admin_dsn" 2>&1); rc=$?
 check "collateral import refuses a file that is not a RIM" test "$rc" -eq 1
 
@@ -163,22 +163,52 @@ check "RIMs required, and the VBIOS RIM the broker holds is not signed by its RI
 	expect_deny gpu_rim_chain_invalid --gpu-sim "$tmp/gpusim" --gpu-recorded "$r535" --key weights-rims
 resign_rim "$prod_rim" "$tmp/prod-resigned.xml"
 "$kg" collateral import --kind nvidia-rim "$tmp/prod-resigned.xml" --db "$admin_dsn" >/dev/null
-out=$(gclient --gpu-recorded "$r535" --key weights-rims --out-dir "$tmp/out" 2>&1); rc=$?
-check "NVIDIA's VBIOS RIM (re-signed): the GPU's 12 measurements match it, the RIM-requiring key is released" test "$rc" -eq 0
-check "... and the audit row says the RIMs matched" grep -q '"rims": "ok"' <<<"$(sql "SELECT gpus::text FROM audit WHERE key_id = 'weights-rims' AND decision = 'grant'")"
-resign_rim "$vec/gpu/nvat/rims/NV_GPU_VBIOS_1010_0200_882_96005E0001_measurement_mismatch.xml" "$tmp/mismatch-resigned.xml"
-"$kg" collateral import --kind nvidia-rim "$tmp/mismatch-resigned.xml" --db "$admin_dsn" >/dev/null
-# The broker reloads collateral on NOTIFY: give it a moment on a slow machine.
-mismatch_seen() {
-	local i
+# seen CODE ARGS...: the broker reloads collateral on NOTIFY; give it a moment.
+seen() {
+	local i code=$1; shift
 	for i in $(seq 1 25); do
-		expect_deny gpu_measurement_mismatch --gpu-sim "$tmp/gpusim" --gpu-recorded "$r535" --key weights-rims \
-			>/dev/null 2>&1 && return 0
+		expect_deny "$code" --gpu-sim "$tmp/gpusim" "$@" >/dev/null 2>&1 && return 0
 		sleep 0.2
 	done
 	return 1
 }
-check "a newer RIM for that VBIOS whose values differ: gpu_measurement_mismatch" mismatch_seen
+check "the VBIOS RIM alone does not cover a GPU (its driver RIM is missing): gpu_rim_missing" \
+	seen gpu_rim_missing --gpu-recorded "$r535" --key weights-rims
+# NVIDIA's 535.86.09 driver RIM exists in the vectors only as attestation-sdk
+# hand-edited it to mismatch; with the edited values set back to the
+# device's it stands for the genuine one.
+drv_mm=$vec/gpu/nvat/rims/NV_GPU_DRIVER_GH100_535.86.09_measurement_mismatch.xml
+"$kg" evidence verify --tee nvidia-gpu "$vec/gpu/nvat/hopper-535/report.bin" \
+	--certs "$vec/gpu/nvat/hopper-535/hopperCertChain.txt" > "$tmp/535.json" 2>/dev/null
+python3 - "$drv_mm" "$tmp/535.json" "$tmp/drv-restored.in" <<'PY'
+import json, re, sys
+xml, claims, out = open(sys.argv[1]).read(), json.load(open(sys.argv[2])), sys.argv[3]
+blocks = {m["index"]: m["value"] for m in claims["measurements"]}
+def fix(m):
+    tag, idx = m.group(0), int(re.search(r' index="(\d+)"', m.group(0)).group(1))
+    if 'active="True"' not in tag or idx + 1 not in blocks:
+        return tag
+    return re.sub(r'(:Hash0=")[0-9a-fA-F]*(")', lambda h: h.group(1) + blocks[idx + 1] + h.group(2), tag)
+open(out, "w").write(re.sub(r'<ns0:Resource [^>]*/>', fix, xml))
+PY
+resign_rim "$tmp/drv-restored.in" "$tmp/drv-restored.xml"
+"$kg" collateral import --kind nvidia-rim "$tmp/drv-restored.xml" --db "$admin_dsn" >/dev/null
+granted() {
+	local i
+	for i in $(seq 1 25); do
+		gclient --gpu-recorded "$r535" --key weights-rims --out-dir "$tmp/out" >/dev/null 2>&1 && return 0
+		sleep 0.2
+	done
+	return 1
+}
+check "with its driver and VBIOS RIMs, every measurement of the GPU matches: the RIM-requiring key is released" granted
+check "... and the audit row says the RIMs matched" grep -q '"rims": "ok"' <<<"$(sql "SELECT gpus::text FROM audit WHERE key_id = 'weights-rims' AND decision = 'grant'")"
+resign_rim "$drv_mm" "$tmp/drv-mismatch.xml"
+"$kg" collateral import --kind nvidia-rim "$tmp/drv-mismatch.xml" --db "$admin_dsn" >/dev/null
+check "NVIDIA's hand-edited driver RIM (newer, same version): gpu_measurement_mismatch" \
+	seen gpu_measurement_mismatch --gpu-recorded "$r535" --key weights-rims
+check "the same GPU's evidence twice does not count as two GPUs: gpu_evidence_duplicate" \
+	expect_deny gpu_evidence_duplicate --gpu-sim "$tmp/gpusim" --gpu-recorded "$r580" --gpu-recorded "$r580" --key weights
 check "every GPU denial is audited with its devices" \
 	test "$(sql "SELECT count(*) FROM audit WHERE reason LIKE 'gpu_%' AND gpus IS NOT NULL")" -ge 4
 
