@@ -108,18 +108,23 @@ static const char *sb_close(struct sb *b)
 }
 
 /* The tree state the last sealing left: its frontier, which must agree
- * with the number of leaves stored. */
-static kg_err load_frontier(PGconn *c, struct kg_ledger_frontier *f)
+ * with the number of leaves stored, and the latest checkpoint, which must
+ * be this key's signature over the frontier's root and no smaller than
+ * what this sealer signed or saw before (*mark): the sealer never signs on
+ * top of a history someone rewrote or cut short. */
+static kg_err load_frontier(PGconn *c, const struct kg_ledger_skey *sk, struct kg_auditlog_mark *mark,
+			    struct kg_ledger_frontier *f)
 {
 	PGresult *res = query(c,
-			      "SELECT (SELECT COALESCE(max(seq) + 1, 0) FROM public.audit_tree),"
-			      " (SELECT size FROM public.audit_checkpoints ORDER BY size DESC LIMIT 1),"
-			      " (SELECT pg_catalog.encode(frontier, 'hex') FROM public.audit_checkpoints"
-			      "   ORDER BY size DESC LIMIT 1)",
+			      "SELECT (SELECT COALESCE(max(seq) + 1, 0) FROM public.audit_tree), size,"
+			      "       pg_catalog.encode(frontier, 'hex'), note"
+			      "  FROM (SELECT 1) AS one LEFT JOIN LATERAL (SELECT size, frontier, note"
+			      "          FROM public.audit_checkpoints ORDER BY size DESC LIMIT 1) cp ON true",
 			      0, NULL);
-	uint8_t buf[64 * 32];
+	uint8_t buf[64 * 32], root[32], signed_root[32];
 	size_t len = 0;
-	uint64_t leaves, size = 0;
+	uint64_t leaves, size = 0, signed_size = 0;
+	const char *why = NULL;
 	kg_err rc = KG_ERR_DB_QUERY;
 
 	memset(f, 0, sizeof *f);
@@ -127,23 +132,41 @@ static kg_err load_frontier(PGconn *c, struct kg_ledger_frontier *f)
 		goto out;
 	leaves = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
 	if (!PQgetisnull(res, 0, 1)) {
+		const char *note = PQgetvalue(res, 0, 3);
 		size = strtoull(PQgetvalue(res, 0, 1), NULL, 10);
 		KG_TRY_OUT(unhex(PQgetvalue(res, 0, 2), buf, sizeof buf, &len));
+		if (kg_ledger_checkpoint_open(kg_ledger_skey_pub(sk), (const uint8_t *)note, strlen(note), &signed_size,
+					      signed_root) != KG_OK ||
+		    signed_size != size)
+			why = "the latest checkpoint is not this key's signature";
 	}
-	if (leaves != size) {
-		/* Someone wrote the tree without a checkpoint, or removed one:
-		 * sealing on top would sign over it.  `audit verify` explains. */
-		kg_log(KG_LOG_ERROR, "audit_log_inconsistent", "detail", "tree size and last checkpoint differ", NULL);
+	if (!why && leaves != size)
+		why = "tree size and last checkpoint differ";
+	if (!why && kg_ledger_frontier_load(size, buf, len, f) != KG_OK)
+		why = "the stored frontier does not fit the tree size";
+	if (!why && size > 0) {
+		kg_ledger_frontier_root(f, root);
+		if (memcmp(root, signed_root, 32) != 0)
+			why = "the stored frontier does not give the signed root";
+	}
+	if (!why && (size < mark->size || (size == mark->size && size > 0 && memcmp(signed_root, mark->root, 32) != 0)))
+		why = "the tree is smaller than, or differs from, one this sealer signed or saw";
+	if (why) {
+		/* `keygate audit verify` names the rows; sealing stops here. */
+		kg_log(KG_LOG_ERROR, "audit_log_inconsistent", "detail", why, NULL);
 		goto out;
 	}
-	rc = kg_ledger_frontier_load(size, buf, len, f) == KG_OK ? KG_OK : KG_ERR_DB_QUERY;
+	mark->size = size;
+	if (size > 0)
+		memcpy(mark->root, signed_root, 32);
+	rc = KG_OK;
 out:
 	PQclear(res);
 	return rc;
 }
 
-kg_err kg_auditlog_seal(PGconn *c, const struct kg_ledger_skey *sk, const char *replica, size_t max, uint64_t *sealed,
-			uint64_t *size)
+kg_err kg_auditlog_seal(PGconn *c, const struct kg_ledger_skey *sk, struct kg_auditlog_mark *mark, const char *replica,
+			size_t max, uint64_t *sealed, uint64_t *size)
 {
 	struct kg_ledger_frontier f;
 	struct sb seqs = {0}, ids = {0}, leaves = {0};
@@ -166,7 +189,7 @@ kg_err kg_auditlog_seal(PGconn *c, const struct kg_ledger_skey *sk, const char *
 	}
 	PQclear(res);
 	res = NULL;
-	KG_TRY_OUT(load_frontier(c, &f));
+	KG_TRY_OUT(load_frontier(c, sk, mark, &f));
 
 	snprintf(maxs, sizeof maxs, "%zu", max);
 	res = query(c, "SELECT audit_id, entry FROM public.kg_audit_queued($1::bigint)", 1, (const char *[]){maxs});
@@ -219,6 +242,8 @@ kg_err kg_auditlog_seal(PGconn *c, const struct kg_ledger_skey *sk, const char *
 	KG_TRY_OUT(run(c, "COMMIT"));
 	*sealed = (uint64_t)rows;
 	*size = f.size;
+	mark->size = f.size;
+	memcpy(mark->root, root, 32);
 	rc = KG_OK;
 out:
 	PQclear(res);
@@ -237,6 +262,7 @@ struct kg_sealer {
 	int wake[2];
 	char *dsn, *replica;
 	struct kg_ledger_skey *sk;
+	struct kg_auditlog_mark mark; /* the largest tree this process signed or saw */
 	unsigned interval_ms;
 };
 
@@ -260,7 +286,7 @@ static void *sealer_main(void *arg)
 		}
 		/* A backlog is worked off in batches, one transaction each. */
 		do {
-			if (kg_auditlog_seal(c, s->sk, s->replica, SEAL_BATCH, &sealed, &size) != KG_OK) {
+			if (kg_auditlog_seal(c, s->sk, &s->mark, s->replica, SEAL_BATCH, &sealed, &size) != KG_OK) {
 				kg_log(KG_LOG_ERROR, "audit_seal_failed", NULL);
 				break;
 			}

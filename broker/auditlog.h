@@ -16,11 +16,20 @@
 struct pg_conn;
 struct kg_ledger_skey;
 
+/* The largest tree a sealer signed or found signed (start with zeros). */
+struct kg_auditlog_mark {
+	uint64_t size;
+	uint8_t root[32];
+};
+
 /* Appends up to max queued rows to the tree and stores a checkpoint signed
  * with sk, in one transaction on c.  *sealed = 0 when nothing was queued
- * or another sealer holds the lock; *size is then 0 too. */
-KG_MUST_CHECK kg_err kg_auditlog_seal(struct pg_conn *c, const struct kg_ledger_skey *sk, const char *replica,
-				      size_t max, uint64_t *sealed, uint64_t *size);
+ * or another sealer holds the lock; *size is then 0 too.  Refuses
+ * (KG_ERR_DB_QUERY, logged) to sign on top of a tree whose latest
+ * checkpoint is not sk's signature over its stored frontier, or that is
+ * smaller than, or differs from, *mark. */
+KG_MUST_CHECK kg_err kg_auditlog_seal(struct pg_conn *c, const struct kg_ledger_skey *sk, struct kg_auditlog_mark *mark,
+				      const char *replica, size_t max, uint64_t *sealed, uint64_t *size);
 
 /* A thread that seals every interval_ms while the broker runs. */
 struct kg_sealer;

@@ -93,6 +93,7 @@ static int cmd_seal(int argc, char **argv)
 					     {NULL, 0, NULL, 0}};
 	const char *db = getenv("KEYGATE_DB"), *keyf = getenv("KEYGATE_AUDIT_SIGNING_KEY");
 	struct kg_ledger_skey *sk = NULL;
+	struct kg_auditlog_mark mark = {0};
 	uint64_t sealed, size = 0, total = 0;
 	PGconn *conn = NULL;
 	int c, ret = 1;
@@ -117,7 +118,7 @@ static int cmd_seal(int argc, char **argv)
 	if (!(conn = connect_or_die(db, "seal")))
 		goto out;
 	do {
-		if ((e = kg_auditlog_seal(conn, sk, "keygate-audit-seal", 5000, &sealed, &size)) != KG_OK) {
+		if ((e = kg_auditlog_seal(conn, sk, &mark, "keygate-audit-seal", 5000, &sealed, &size)) != KG_OK) {
 			fprintf(stderr, "keygate audit seal: failed: %s (see the log above)\n", kg_err_code(e));
 			goto out;
 		}

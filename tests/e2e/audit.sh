@@ -203,5 +203,34 @@ out=$("$kg" audit seal --db "$broker_dsn" --signing-key "$tmp/audit.key" 2>&1)
 check "... and nothing the second time" grep -q '"sealed":0' <<<"$out"
 check "no key material or evidence in the audit rows" test "$(psql_kg -c "SELECT count(*) FROM audit WHERE to_jsonb(audit)::text ~* 'BEGIN CERT|wrapped|ciphertext'")" = 0
 
+# A checkpoint nobody signed on top: no sealer signs over it.
+tamper "INSERT INTO audit_checkpoints (size, root, frontier, note, replica)
+        SELECT size + 1, root, frontier, note, 'forged' FROM audit_checkpoints ORDER BY size DESC LIMIT 1"
+psql_kg -c "INSERT INTO audit (request_id, replica, key_id, decision, reason)
+            VALUES (gen_random_uuid(), 'cli', 'k1', 'deny', 'no_policy')" >/dev/null
+out=$("$kg" audit seal --db "$broker_dsn" --signing-key "$tmp/audit.key" 2>&1); rc=$?
+check "a forged latest checkpoint: audit seal refuses to sign on top" test "$rc" -ne 0
+check "... and says why" grep -q "not this key's signature" <<<"$out"
+tamper "DELETE FROM audit_checkpoints WHERE replica = 'forged'"
+
+# The whole tree wiped and every row queued again, while a broker runs:
+# it remembers the tree it signed and refuses to sign a new, rewritten one.
+"$kg" serve --config "$tmp/broker1.conf" 2>"$tmp/broker1b.log" &
+pids+=($!)
+kg_wait_http "${urls[0]}/healthz" "$tmp/tls/ca.pem" 100
+for _ in $(seq 1 50); do [ "$(psql_kg -c "SELECT count(*) FROM audit_queue")" = 0 ] && break; sleep 0.1; done
+before=$(psql_kg -c "SELECT max(size) FROM audit_checkpoints")
+check "a restarted broker seals the queued row on top of the verified tree" test "$before" -ge 26
+tamper "DELETE FROM audit_tree; DELETE FROM audit_checkpoints; INSERT INTO audit_queue (audit_id) SELECT audit_id FROM audit"
+sleep 1.5
+check "the running sealer refuses to re-seal a wiped log" test "$(psql_kg -c "SELECT count(*) FROM audit_tree")" = 0
+check "... and logs why" grep -q "smaller than, or differs from, one this sealer signed" "$tmp/broker1b.log"
+for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+pids=()
+"$kg" audit seal --db "$broker_dsn" --signing-key "$tmp/audit.key" >/dev/null 2>&1
+out=$(verify --checkpoint "$tmp/pinned.note"); rc=$?
+check "a fresh sealer would sign the rewritten log, but a checkpoint kept outside catches it" test "$rc" -eq 1
+check "... as a pinned-checkpoint problem" grep -q "first problem (pinned)" <<<"$out"
+
 echo "1..$n"
 [ "$failed" -eq 0 ]
