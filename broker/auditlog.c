@@ -580,6 +580,32 @@ kg_err kg_auditlog_verify(PGconn *c, const struct kg_ledger_key *key, const uint
 		rc = KG_ERR_CONFIG;
 		goto out;
 	}
+	PQclear(res);
+	/* The views read must be plain projections of their tables: a view
+	 * redefined to show saved originals would hide what the tables hold. */
+	res = query(c,
+		    "SELECT bool_and(pg_catalog.pg_get_viewdef(('public.' || v.name)::regclass) ~"
+		    "                ('^\\s*SELECT (' || v.tab || '\\.[a-z_0-9]+,\\s*)*' || v.tab || '\\.[a-z_0-9]+\\s+FROM '"
+		    "                 || v.tab || ';?\\s*$'))"
+		    "  FROM (VALUES ('audit_log', 'audit'), ('audit_log_tree', 'audit_tree'),"
+		    "               ('audit_log_checkpoints', 'audit_checkpoints'), ('audit_log_queue', 'audit_queue'))"
+		    "       AS v(name, tab)",
+		    0, NULL);
+	if (!res_ok(res) || PQntuples(res) != 1 || strcmp(PQgetvalue(res, 0, 0), "t") != 0) {
+		kg_log(KG_LOG_ERROR, "audit_log_view_altered", "detail",
+		       "an audit_log* view is not a plain projection of its table", NULL);
+		rc = KG_ERR_CONFIG;
+		goto out;
+	}
+	PQclear(res);
+	res = query(c,
+		    "SELECT (SELECT count(*) FROM public.audit_log), (SELECT count(*) FROM public.audit_log),"
+		    " (SELECT count(*) FROM public.audit_log_queue),"
+		    " (SELECT COALESCE(extract(epoch FROM pg_catalog.clock_timestamp() - min(queued_at)), 0)"
+		    "    FROM public.audit_log_queue),"
+		    " (SELECT COALESCE(max(size), 0) FROM public.audit_log_checkpoints)",
+		    0, NULL);
+	KG_ENSURE_OUT(res_ok(res) && PQntuples(res) == 1, KG_ERR_DB_QUERY);
 	r->rows = strtoull(PQgetvalue(res, 0, 1), NULL, 10);
 	r->queued = strtoull(PQgetvalue(res, 0, 2), NULL, 10);
 	r->oldest_queued_s = strtod(PQgetvalue(res, 0, 3), NULL);

@@ -189,7 +189,9 @@ static int cmd_verify(int argc, char **argv)
 		goto out;
 	if ((e = kg_auditlog_verify(conn, &key, pin, pin_len, &r)) != KG_OK) {
 		fprintf(stderr, "keygate audit verify: could not verify: %s%s\n", kg_err_code(e),
-			pin && e != KG_ERR_DB_QUERY && e != KG_ERR_CONFIG ? " (the --checkpoint note does not verify)" : "");
+			e == KG_ERR_CONFIG ? " (an audit_log view is stale or was altered: see the log line above)"
+			: pin && e != KG_ERR_DB_QUERY ? " (the --checkpoint note does not verify)"
+						       : "");
 		goto out;
 	}
 	if (json) {

@@ -232,5 +232,11 @@ out=$(verify --checkpoint "$tmp/pinned.note"); rc=$?
 check "a fresh sealer would sign the rewritten log, but a checkpoint kept outside catches it" test "$rc" -eq 1
 check "... as a pinned-checkpoint problem" grep -q "first problem (pinned)" <<<"$out"
 
+# The views verify reads must be plain projections of their tables.
+psql_kg -c "CREATE OR REPLACE VIEW audit_log AS SELECT * FROM audit WHERE audit_id > 0" >/dev/null
+out=$(verify); rc=$?
+check "an audit_log view redefined to filter rows: verify refuses to run" test "$rc" -eq 1
+check "... and says why" grep -q "could not verify: config_invalid" <<<"$out"
+
 echo "1..$n"
 [ "$failed" -eq 0 ]
