@@ -71,6 +71,8 @@ kg_make_tls "$tmp/tls"
 "$kg" collateral import --kind snp-crl "$tmp/sim-crl.der" --db "$admin_dsn"
 head -c 32 /dev/urandom > "$tmp/disk-key"
 "$kg" key import --db "$admin_dsn" --kek "$tmp/kek" --id demo-disk --file "$tmp/disk-key"
+# The audit log's checkpoints are signed with this key; auditors get the vkey.
+"$kg" audit keygen --name demo.keygate/audit --out "$tmp/audit.key" > "$tmp/audit.vkey"
 
 port=$(kg_free_port)
 cat > "$tmp/keygate.conf" <<CONF
@@ -83,6 +85,8 @@ kek_file = $tmp/kek
 # The simulated chain's root: trusted only because it is configured here.
 snp_roots = $tmp/sim/ark.pem
 replica = demo
+audit_signing_key = $tmp/audit.key
+audit_seal_interval = 200
 CONF
 say "starting the broker on https://127.0.0.1:$port"
 "$kg" serve --config "$tmp/keygate.conf" 2>"$tmp/broker.log" &
@@ -104,6 +108,14 @@ other=$(printf 'not the demo image' | sha384sum | cut -c1-96)
 "$kgc" --url "https://127.0.0.1:$port" --ca "$tmp/tls/ca.pem" --tee snp-sim --sim-dir "$tmp/sim" \
 	--sim-measurement "$other" --key demo-disk --retries 0 || echo "demo: denied, as it should be"
 
+say "why: keygate policy explain, condition by condition, for the refused image's evidence"
+"$src/build/tests/sim-evidence" snp "$tmp/sim" "$other" "$tmp/other-report.bin" 2>/dev/null &&
+	"$kg" policy explain --db "$admin_dsn" --roots "$tmp/sim/ark.pem" --key demo-disk --tee snp "$tmp/other-report.bin" |
+	grep -E "^policy|FAIL|decision" || true
+
 say "the audit log"
 psql -X -d "$admin_dsn" -c "SELECT at::time(0), key_id, decision, reason, policy_id, left(encode(measurement, 'hex'), 16) AS measurement FROM audit ORDER BY audit_id"
+sleep 0.5 # one sealing interval
+say "the audit log, verified against its signed checkpoints"
+"$kg" audit verify --db "$admin_dsn" --key "@$tmp/audit.vkey"
 say "done; stopping everything"
