@@ -1242,6 +1242,38 @@ static kg_err crl_extensions_ok(X509_CRL *crl)
 
 /* The CRL's form: v2, a nextUpdate, extensions we can honour, AMD's
  * signature algorithm. */
+/* The tbsCertList's signature algorithm equals the outer one (5280
+ * §5.1.1.2).  OpenSSL has no getter for it and only newer 3.0 releases
+ * compare the two in X509_CRL_verify, so it is read here: TBSCertList ::=
+ * SEQUENCE { version INTEGER OPTIONAL, signature AlgorithmIdentifier, ... }. */
+static bool crl_inner_alg_same(X509_CRL *crl, const X509_ALGOR *outer)
+{
+	unsigned char *tbs = NULL;
+	const unsigned char *p, *q, *end;
+	X509_ALGOR *inner = NULL;
+	long len;
+	int n, tag, cls;
+	bool same = false;
+
+	if ((n = i2d_re_X509_CRL_tbs(crl, &tbs)) <= 0)
+		goto out;
+	p = tbs;
+	end = tbs + n;
+	if ((ASN1_get_object(&p, &len, &tag, &cls, n) & 0x80) || tag != V_ASN1_SEQUENCE || len > end - p)
+		goto out;
+	q = p;
+	if (!(ASN1_get_object(&q, &len, &tag, &cls, end - p) & 0x80) && tag == V_ASN1_INTEGER && len <= end - q)
+		p = q + len; /* the optional version */
+	if ((inner = d2i_X509_ALGOR(NULL, &p, end - p)) == NULL)
+		goto out;
+	same = X509_ALGOR_cmp(inner, outer) == 0;
+out:
+	X509_ALGOR_free(inner);
+	OPENSSL_free(tbs);
+	ERR_clear_error();
+	return same;
+}
+
 static kg_err crl_form_ok(X509_CRL *crl)
 {
 	const ASN1_BIT_STRING *sig;
@@ -1252,6 +1284,7 @@ static kg_err crl_form_ok(X509_CRL *crl)
 	KG_TRY(crl_extensions_ok(crl));
 	X509_CRL_get0_signature(crl, &sig, &outer);
 	KG_ENSURE(algor_is_amd_pss(outer), KG_ERR_SNP_CRL_INVALID);
+	KG_ENSURE(crl_inner_alg_same(crl, outer), KG_ERR_SNP_CRL_INVALID);
 	return KG_OK;
 }
 
@@ -1270,9 +1303,6 @@ static kg_err crl_verify(X509_CRL *crl, const struct anchor *anc)
 	KG_ENSURE((X509_get_key_usage(anc->cert) & KU_CRL_SIGN) != 0, KG_ERR_SNP_CRL_INVALID);
 	KG_ENSURE(pk != NULL && EVP_PKEY_get_base_id(pk) == EVP_PKEY_RSA && EVP_PKEY_get_bits(pk) >= RSA_MIN_BITS,
 		  KG_ERR_SNP_CRL_INVALID);
-	/* OpenSSL 3.0's X509_CRL_verify, like X509_verify, also refuses a
-	 * tbsCertList algorithm other than the outer one (5280 §5.1.1.2);
-	 * test crl_invalid holds it to that. */
 	KG_ENSURE(X509_CRL_verify(crl, pk) == 1, KG_ERR_SNP_CRL_INVALID);
 	return KG_OK;
 }
