@@ -77,6 +77,7 @@ struct kg_attest {
 	struct kg_tdx_verifier *tdx;
 	struct kg_gpu_verifier *gpu;
 	struct gpu_rims *gpu_rims;
+	struct gpu_rims *gpu_ocsp; /* the same shape: documents, kind unused */
 	pthread_mutex_t lock; /* guards tdx_coll's and snp_crl's pointers and refcounts */
 	struct tdx_coll *tdx_coll;
 	struct snp_crl *snp_crl;
@@ -479,6 +480,35 @@ kg_err kg_attest_set_gpu_rims(struct kg_attest *a, const uint8_t *const *docs, c
 	return KG_OK;
 }
 
+kg_err kg_attest_set_gpu_ocsp(struct kg_attest *a, const uint8_t *const *ders, const size_t *lens, size_t n)
+{
+	struct gpu_rims *r = NULL, *old;
+
+	/* The verifier reads at most KG_GPU_OCSP_MAX_COUNT responses. */
+	if (n > KG_GPU_OCSP_MAX_COUNT)
+		n = KG_GPU_OCSP_MAX_COUNT;
+	if (n) {
+		KG_ENSURE((r = calloc(1, sizeof *r + n * sizeof r->v[0])) != NULL, KG_ERR_NOMEM);
+		r->refs = 1;
+		for (size_t i = 0; i < n; i++) {
+			if ((r->v[i].doc = malloc(lens[i] ? lens[i] : 1)) == NULL) {
+				r->n = i;
+				gpu_rims_release(a, r);
+				return KG_ERR_NOMEM;
+			}
+			memcpy(r->v[i].doc, ders[i], lens[i]);
+			r->v[i].len = lens[i];
+		}
+		r->n = n;
+	}
+	pthread_mutex_lock(&a->lock);
+	old = a->gpu_ocsp;
+	a->gpu_ocsp = r;
+	pthread_mutex_unlock(&a->lock);
+	gpu_rims_release(a, old);
+	return KG_OK;
+}
+
 static const struct gpu_rim_doc *gpu_rim_find(const struct gpu_rims *r, const char *product, enum kg_gpu_rim_kind kind,
 					      const char *version)
 {
@@ -496,7 +526,9 @@ kg_err kg_attest_verify_gpu(struct kg_attest *a, const uint8_t *report, size_t r
 	struct kg_gpu_report *parsed = malloc(sizeof *parsed);
 	struct kg_gpu_input in;
 	const struct gpu_rim_doc *drv = NULL, *vb = NULL;
-	struct gpu_rims *rims;
+	struct gpu_rims *rims, *ocsp;
+	const uint8_t *ocsp_docs[KG_GPU_OCSP_MAX_COUNT];
+	size_t ocsp_lens[KG_GPU_OCSP_MAX_COUNT];
 	enum kg_gpu_arch arch;
 	const char *product;
 	kg_err rc;
@@ -506,6 +538,8 @@ kg_err kg_attest_verify_gpu(struct kg_attest *a, const uint8_t *report, size_t r
 	pthread_mutex_lock(&a->lock);
 	if ((rims = a->gpu_rims) != NULL)
 		rims->refs++;
+	if ((ocsp = a->gpu_ocsp) != NULL)
+		ocsp->refs++;
 	pthread_mutex_unlock(&a->lock);
 	/* The report names its driver and VBIOS versions; the RIMs for those
 	 * are the reference values (unsigned until kg_gpu_verify checks the
@@ -524,6 +558,15 @@ kg_err kg_attest_verify_gpu(struct kg_attest *a, const uint8_t *report, size_t r
 	in.chain_pem = (const uint8_t *)certs;
 	in.chain_len = certs_len;
 	in.nonce = nonce;
+	/* Every response held: the verifier uses those about the chain's
+	 * certificates and says how many it could check. */
+	for (size_t i = 0; ocsp && i < ocsp->n; i++) {
+		ocsp_docs[i] = ocsp->v[i].doc;
+		ocsp_lens[i] = ocsp->v[i].len;
+	}
+	in.ocsp = ocsp_docs;
+	in.ocsp_lens = ocsp_lens;
+	in.n_ocsp = ocsp ? ocsp->n : 0;
 	if (drv) {
 		in.driver_rim = drv->doc;
 		in.driver_rim_len = drv->len;
@@ -561,6 +604,7 @@ kg_err kg_attest_verify_gpu(struct kg_attest *a, const uint8_t *report, size_t r
 		break;
 	}
 	gpu_rims_release(a, rims);
+	gpu_rims_release(a, ocsp);
 	free(parsed);
 	return rc;
 }
@@ -576,6 +620,7 @@ void kg_attest_free(struct kg_attest *a)
 	snp_veks_release(a, a->snp_veks);
 	tdx_infos_release(a, a->tdx_infos);
 	gpu_rims_release(a, a->gpu_rims);
+	gpu_rims_release(a, a->gpu_ocsp);
 	kg_gpu_verifier_free(a->gpu);
 	pthread_mutex_destroy(&a->lock);
 	free(a);

@@ -117,6 +117,12 @@ KG_MUST_CHECK kg_err kg_attest_set_gpu_roots(struct kg_attest *a, const char *de
  * previous set while requests run; n = 0 clears it. */
 KG_MUST_CHECK kg_err kg_attest_set_gpu_rims(struct kg_attest *a, const uint8_t *const *docs, const size_t *lens,
 					    size_t n);
+/* NVIDIA's OCSP responses (DER) about device-chain certificates, from the
+ * collateral; every GPU verification checks the chain's CAs against them
+ * (claims n_ocsp_good / n_ocsp_unchecked; a revoked one fails).  Copied;
+ * replaces the previous set; at most KG_GPU_OCSP_MAX_COUNT are kept. */
+KG_MUST_CHECK kg_err kg_attest_set_gpu_ocsp(struct kg_attest *a, const uint8_t *const *ders, const size_t *lens,
+					    size_t n);
 struct kg_gpu_claims;
 /* One device's evidence (SPDM request || response, its PEM chain) for the
  * nonce the release derived (32 bytes; NULL only for offline dry runs):

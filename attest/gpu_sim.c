@@ -141,9 +141,14 @@ kg_err kg_gpu_sim_init(const char *dir)
 	KG_ENSURE_OUT(pem_append(chain, cert[3]) && pem_append(chain, cert[2]) && pem_append(chain, cert[1]),
 		      KG_ERR_CRYPTO);
 	KG_ENSURE_OUT((n = BIO_get_mem_data(chain, &data)) > 0, KG_ERR_CRYPTO);
-	/* Only the BROM's key is kept: the others have certified what they
-	 * had to.  The root last: the set is complete only when it exists. */
+	/* The BROM's key signs leaves; the CAs' keys sign test OCSP responses
+	 * about the certificates they issued (an OCSP response is the
+	 * issuer's, or its delegate's, to sign).  The root
+	 * certificate last: the set is complete only when it exists. */
 	KG_TRY_OUT(kg_sim_write_key(dir, KG_GPU_SIM_BROM_KEY, key[3]));
+	KG_TRY_OUT(kg_sim_write_key(dir, KG_GPU_SIM_ROOT_KEY, key[0]));
+	KG_TRY_OUT(kg_sim_write_key(dir, KG_GPU_SIM_IDENTITY_KEY, key[1]));
+	KG_TRY_OUT(kg_sim_write_key(dir, KG_GPU_SIM_PROVISIONER_KEY, key[2]));
 	KG_TRY_OUT(kg_sim_write(dir, KG_GPU_SIM_CHAIN, data, (size_t)n, 0644));
 	KG_TRY_OUT(kg_sim_write_cert(dir, KG_GPU_SIM_ROOT, cert[0]));
 	rc = KG_OK;

@@ -37,6 +37,10 @@
 #define KG_GPU_SIM_ROOT "gpu-root.pem"
 #define KG_GPU_SIM_CHAIN "gpu-chain.pem"
 #define KG_GPU_SIM_BROM_KEY "gpu-brom-key.pem"
+/* The CAs' keys, for test OCSP responses about what each issued. */
+#define KG_GPU_SIM_ROOT_KEY "gpu-root-key.pem"
+#define KG_GPU_SIM_IDENTITY_KEY "gpu-identity-key.pem"
+#define KG_GPU_SIM_PROVISIONER_KEY "gpu-provisioner-key.pem"
 
 /* Creates dir (mode 0700) if needed and the three files above, unless they
  * exist already, in which case they are kept (a verifier configured with

@@ -9,6 +9,7 @@
 #include <jansson.h>
 #include <libpq-fe.h>
 #include <openssl/evp.h>
+#include <openssl/ocsp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
@@ -33,7 +34,10 @@ static void usage(FILE *f)
 		   "  tdx-pck-crl            PCK CRL (GET /sgx/certification/v4/pckcrl?ca=platform), DER or PEM\n"
 		   "  nvidia-rim             an NVIDIA driver or VBIOS RIM (https://rim.attestation.nvidia.com/v1/rim/\n"
 		   "                         {id}, the 'rim' member base64-decoded), XML: GPUs are compared with the\n"
-		   "                         RIMs of their own driver and VBIOS versions\n\n"
+		   "                         RIMs of their own driver and VBIOS versions\n"
+		   "  nvidia-ocsp            NVIDIA's OCSP response (DER) about a GPU device-chain certificate\n"
+		   "                         (https://ocsp.ndis.nvidia.com/): policies may require every CA of\n"
+		   "                         each device's chain to have a current, good one\n\n"
 		   "Each document is parsed here and verified by the broker when used; the broker uses the\n"
 		   "newest of each kind (for snp-crl: of each issuer) and refuses evidence whose collateral is\n"
 		   "missing or expired.  Prints the stored document's id and validity as JSON.\n");
@@ -208,6 +212,42 @@ static int import_rim(const char *db, const uint8_t *buf, size_t len)
 	return ret;
 }
 
+/* An OCSP response (DER, RFC 6960) about one certificate: named by that
+ * certificate's serial, valid from thisUpdate to nextUpdate (required: a
+ * response without one says nothing about later).  Its signature is
+ * checked by the broker, against the device root, when a GPU uses it. */
+static int import_ocsp(const char *db, const uint8_t *buf, size_t len)
+{
+	const unsigned char *p = buf;
+	OCSP_RESPONSE *resp = d2i_OCSP_RESPONSE(NULL, &p, (long)len);
+	OCSP_BASICRESP *basic = NULL;
+	OCSP_SINGLERESP *single;
+	ASN1_GENERALIZEDTIME *thisupd = NULL, *nextupd = NULL;
+	ASN1_INTEGER *serial = NULL;
+	BIGNUM *bn = NULL;
+	char *hex = NULL, name[200], nb[32], na[32];
+	int ret;
+
+	if (!resp || p != buf + len || OCSP_response_status(resp) != OCSP_RESPONSE_STATUS_SUCCESSFUL ||
+	    (basic = OCSP_response_get1_basic(resp)) == NULL || OCSP_resp_count(basic) != 1 ||
+	    (single = OCSP_resp_get0(basic, 0)) == NULL ||
+	    OCSP_single_get0_status(single, NULL, NULL, &thisupd, &nextupd) < 0 || !thisupd || !nextupd ||
+	    OCSP_id_get0_info(NULL, NULL, NULL, &serial, (OCSP_CERTID *)OCSP_SINGLERESP_get0_id(single)) != 1 ||
+	    (bn = ASN1_INTEGER_to_BN(serial, NULL)) == NULL || (hex = BN_bn2hex(bn)) == NULL)
+		ret = fail("not a successful OCSP response about one certificate, with thisUpdate and nextUpdate");
+	else if (!iso_time(thisupd, nb) || !iso_time(nextupd, na))
+		ret = fail("the OCSP response's dates cannot be read");
+	else {
+		snprintf(name, sizeof name, "ocsp:%s", hex);
+		ret = store(db, "nvidia_ocsp", name, buf, len, nb, na);
+	}
+	OPENSSL_free(hex);
+	BN_free(bn);
+	OCSP_BASICRESP_free(basic);
+	OCSP_RESPONSE_free(resp);
+	return ret;
+}
+
 /* A VCEK/VLEK: stored as DER, named by chip and TCB. */
 static int import_vek(const char *db, const uint8_t *buf, size_t len)
 {
@@ -265,6 +305,8 @@ static int import(const char *db, const char *kind, const char *file)
 		ret = import_intel_json(db, "tdx_qe_identity", "enclaveIdentity", "id", buf, len);
 	else if (strcmp(kind, "nvidia-rim") == 0)
 		ret = import_rim(db, buf, len);
+	else if (strcmp(kind, "nvidia-ocsp") == 0)
+		ret = import_ocsp(db, buf, len);
 	else if (strcmp(kind, "tdx-tcb-signing-chain") == 0)
 		ret = import_chain(db, "tdx_tcb_signing_chain", buf, len);
 	else {

@@ -351,7 +351,7 @@ void kg_judge_gpus(struct kg_attest *a, const struct kg_gpu_evidence *devs, size
 	bool driver_bad = false, vbios_bad = false;
 
 	memset(g, 0, sizeof *g);
-	g->all_cc = true;
+	g->all_cc = g->all_ocsp = true;
 	g->rims = KG_ERR_GPU_RIM_MISSING;
 	*json = NULL;
 	if (n > 0)
@@ -373,6 +373,8 @@ void kg_judge_gpus(struct kg_attest *a, const struct kg_gpu_evidence *devs, size
 				e = r = KG_ERR_GPU_DUPLICATE;
 		if (i < KG_BODY_GPUS_MAX)
 			snprintf(ueids[i], sizeof ueids[i], "%s", e == KG_OK ? c->ueid : "");
+		if (e == KG_OK)
+			g->all_ocsp &= c->n_ocsp_unchecked == 0;
 		if (e != KG_OK) {
 			if (g->n_failed++ == 0)
 				g->first_error = e;
@@ -396,14 +398,16 @@ void kg_judge_gpus(struct kg_attest *a, const struct kg_gpu_evidence *devs, size
 			g->rims = r;
 		if (arr)
 			json_array_append_new(
-				arr, json_pack("{s:s,s:s,s:s,s:s,s:s,s:s?,s:s}", "arch",
+				arr, json_pack("{s:s,s:s,s:s,s:s,s:s,s:s?,s:s,s:i}", "arch",
 					       e == KG_OK ? kg_gpu_arch_name(c->arch) : "unknown", "ueid",
 					       e == KG_OK ? c->ueid : "", "driver", e == KG_OK ? c->report.driver_version : "",
 					       "vbios", e == KG_OK ? c->report.vbios_version : "", "result", kg_err_code(e),
-					       "cc", sw || e != KG_OK ? NULL : cc ? "on" : "not shown", "rims", kg_err_code(r)));
+					       "cc", sw || e != KG_OK ? NULL : cc ? "on" : "not shown", "rims", kg_err_code(r),
+					       "ocsp_good", e == KG_OK ? (int)c->n_ocsp_good : 0));
 	}
 	/* A verified switch says nothing about CC; no GPU at all is not "all". */
 	g->all_cc &= g->n_gpus > 0;
+	g->all_ocsp &= g->n_gpus + g->n_switches > 0;
 	g->has_driver &= !driver_bad;
 	g->has_vbios &= !vbios_bad;
 	free(c);

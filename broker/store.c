@@ -209,7 +209,7 @@ static const char *load_key_sql =
 	"       encode(p.tdx_mr_owner_config, 'hex'), array_to_string(p.tdx_tcb_statuses, ','), p.ledger_id,"
 	"       v.kek_ids, v.wrapped, array_to_string(p.allowed_versions, ','), p.min_version,"
 	"       p.gpu_count, p.nvswitch_count, p.gpu_require_cc, p.gpu_require_rims, p.gpu_min_driver_version,"
-	"       p.gpu_min_vbios_version"
+	"       p.gpu_min_vbios_version, p.gpu_require_ocsp"
 	"  FROM keys k"
 	"  LEFT JOIN LATERAL (SELECT string_agg(x.version::text, ',' ORDER BY x.version DESC) AS versions,"
 	"                            string_agg(x.state, ',' ORDER BY x.version DESC) AS states,"
@@ -360,6 +360,7 @@ static kg_err parse_policy_row(PGresult *res, int r, enum kg_tee tee, struct kg_
 		KG_ENSURE(kg_gpu_driver_version_parse(PQgetvalue(res, r, 39), p->gpu_min_driver), KG_ERR_DB_QUERY);
 	if ((p->has_gpu_min_vbios = !PQgetisnull(res, r, 40)))
 		KG_ENSURE(kg_gpu_vbios_version_parse(PQgetvalue(res, r, 40), p->gpu_min_vbios), KG_ERR_DB_QUERY);
+	p->gpu_require_ocsp = strcmp(PQgetvalue(res, r, 41), "t") == 0;
 	return KG_OK;
 }
 
@@ -856,6 +857,20 @@ kg_err kg_collateral_apply(struct pg_conn *conn, struct kg_attest *attest)
 			      " ORDER BY issuer, this_update DESC, collateral_id DESC LIMIT 10000",
 			      "nvidia_rims", &infos, &info_lens, &n_infos)) == KG_OK)
 		rc = kg_attest_set_gpu_rims(attest, (const uint8_t *const *)infos, info_lens, n_infos);
+	for (size_t i = 0; i < n_infos; i++)
+		free(infos[i]);
+	free(infos);
+	free(info_lens);
+	KG_TRY(rc);
+	/* NVIDIA's OCSP responses still current: the newest per certificate. */
+	infos = NULL;
+	info_lens = NULL;
+	n_infos = 0;
+	if ((rc = load_bodies(conn,
+			      "SELECT DISTINCT ON (issuer) body FROM collateral WHERE kind = 'nvidia_ocsp'"
+			      " AND next_update > now() ORDER BY issuer, this_update DESC, collateral_id DESC LIMIT 16",
+			      "nvidia_ocsp", &infos, &info_lens, &n_infos)) == KG_OK)
+		rc = kg_attest_set_gpu_ocsp(attest, (const uint8_t *const *)infos, info_lens, n_infos);
 	for (size_t i = 0; i < n_infos; i++)
 		free(infos[i]);
 	free(infos);

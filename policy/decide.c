@@ -477,6 +477,21 @@ static kg_err c_gpu_rims(const struct ctx *x, struct kg_policy_cond *t)
 	return x->p->gpu_require_rims ? r : KG_OK;
 }
 
+static kg_err c_gpu_ocsp(const struct ctx *x, struct kg_policy_cond *t)
+{
+	const struct kg_gpu_summary *g = x->c->gpus;
+	bool ok = g && (g->n_gpus + g->n_switches) > 0 && g->all_ocsp;
+
+	if (gpu_not_required(x, t))
+		return KG_OK;
+	if (t) {
+		snprintf(t->claim, sizeof t->claim, "%s", ok ? "every device's CAs checked: good" : "not all checked");
+		snprintf(t->want, sizeof t->want, "%s", x->p->gpu_require_ocsp ? "a good OCSP response for each CA" : "any");
+	}
+	KG_ENSURE(!x->p->gpu_require_ocsp || ok, KG_ERR_GPU_OCSP_MISSING);
+	return KG_OK;
+}
+
 static kg_err c_gpu_driver(const struct ctx *x, struct kg_policy_cond *t)
 {
 	const struct kg_gpu_summary *g = x->c->gpus;
@@ -558,6 +573,7 @@ static const struct {
 	{"nvswitch_count", 0, c_nvswitch_count},
 	{"gpu_require_cc", 0, c_gpu_cc},
 	{"gpu_require_rims", 0, c_gpu_rims},
+	{"gpu_require_ocsp", 0, c_gpu_ocsp},
 	{"gpu_min_driver_version", 0, c_gpu_driver},
 	{"gpu_min_vbios_version", 0, c_gpu_vbios},
 };

@@ -26,6 +26,7 @@ struct kg_gpu_summary {
 	size_t n_failed;	   /* devices whose evidence did not verify */
 	kg_err first_error;	   /* the first failure's reason (KG_OK: none) */
 	bool all_cc;		   /* every verified GPU reports a CC mode (SPT, MPT, PPCIe) */
+	bool all_ocsp;		   /* every verified device's chain CAs had a good OCSP response */
 	kg_err rims;		   /* KG_OK when every verified device matched its RIMs */
 	bool has_driver, has_vbios;
 	uint32_t min_driver[4], min_vbios[5]; /* lowest versions among the GPUs */
@@ -70,7 +71,7 @@ struct kg_policy {
 	 * matching its RIMs unless the policy says otherwise, at or above the
 	 * driver and VBIOS floors (has_*). */
 	int gpu_count, nvswitch_count;
-	bool gpu_require_cc, gpu_require_rims;
+	bool gpu_require_cc, gpu_require_rims, gpu_require_ocsp;
 	bool has_gpu_min_driver, has_gpu_min_vbios;
 	uint32_t gpu_min_driver[4], gpu_min_vbios[5];
 	bool has_not_before, has_not_after; /* false = unbounded on that side */

@@ -40,6 +40,9 @@ INSERT INTO policies (key_id, tee, measurements, gpu_count, gpu_require_cc, gpu_
 INSERT INTO policies (key_id, tee, measurements, gpu_count, nvswitch_count, gpu_require_cc, gpu_require_rims)
   VALUES ('weights-switch', 'snp', ARRAY['\\x$meas'::bytea], 1, 1, false, false);
 INSERT INTO policies (key_id, tee, measurements) VALUES ('cpu-only', 'snp', ARRAY['\\x$meas'::bytea]);
+INSERT INTO keys (key_id, kind) VALUES ('weights-ocsp', 'model');
+INSERT INTO policies (key_id, tee, measurements, gpu_count, gpu_require_cc, gpu_require_rims, gpu_require_ocsp)
+  VALUES ('weights-ocsp', 'snp', ARRAY['\\x$meas'::bytea], 1, false, false, true);
 SQL
 # The simulated GPUs' test device root replaces NVIDIA's; a test RIM root
 # replaces NVIDIA's RIM root for the broker, whose RIMs are NVIDIA's real
@@ -76,7 +79,7 @@ PY
 export KG_E2E_EXTRA_CONF="gpu_roots = $tmp/gpusim/gpu-root.pem
 gpu_rim_roots = $rimpki/root.pem"
 kg_e2e_broker_start "$tmp" "$tmp/mig" || { echo "Bail out! cannot start the broker"; exit 1; }
-for k in weights weights-rims weights-new weights-switch cpu-only; do
+for k in weights weights-rims weights-new weights-switch cpu-only weights-ocsp; do
 	head -c 32 /dev/urandom > "$tmp/$k.material"
 	"$kg" key import --db "$admin_dsn" --kek "$tmp/kek" --id "$k" --file "$tmp/$k.material" >/dev/null \
 		|| { echo "Bail out! key import $k"; exit 1; }
@@ -211,6 +214,52 @@ check "the same GPU's evidence twice does not count as two GPUs: gpu_evidence_du
 	expect_deny gpu_evidence_duplicate --gpu-sim "$tmp/gpusim" --gpu-recorded "$r580" --gpu-recorded "$r580" --key weights
 check "every GPU denial is audited with its devices" \
 	test "$(sql "SELECT count(*) FROM audit WHERE reason LIKE 'gpu_%' AND gpus IS NOT NULL")" -ge 4
+
+# Revocation: OCSP responses about the device chain's CAs, as collateral.
+check "a policy that requires OCSP, and no response held: gpu_ocsp_missing" \
+	expect_deny gpu_ocsp_missing --gpu-sim "$tmp/gpusim" --gpu-recorded "$r535" --key weights-ocsp
+ocsp=$tmp/ocsp
+mkdir -p "$ocsp"
+awk -v d="$ocsp" '/BEGIN/ {n++} {print > (d "/c" n - 1 ".pem")}' "$tmp/gpusim/gpu-chain.pem"
+cp "$tmp/gpusim/gpu-root.pem" "$ocsp/root.pem"
+# ocsp_response N STATUS: a response about chain certificate N, signed by its issuer.
+ocsp_response() {
+	local i=$1 st=$2 iss key serial subj
+	case $i in 0) iss=c1 key=gpu-provisioner-key ;; 1) iss=c2 key=gpu-identity-key ;; 2) iss=root key=gpu-root-key ;; esac
+	serial=$(openssl x509 -in "$ocsp/c$i.pem" -noout -serial | cut -d= -f2)
+	subj=$(openssl x509 -in "$ocsp/c$i.pem" -noout -subject -nameopt compat | sed 's/^subject=//')
+	if [ "$st" = good ]; then
+		printf 'V\t301231235959Z\t\t%s\tunknown\t%s\n' "$serial" "$subj" > "$ocsp/index"
+	else
+		printf 'R\t301231235959Z\t%s\t%s\tunknown\t%s\n' "$(date -u +%y%m%d%H%M%SZ)" "$serial" "$subj" > "$ocsp/index"
+	fi
+	openssl ocsp -issuer "$ocsp/$iss.pem" -cert "$ocsp/c$i.pem" -reqout "$ocsp/req.der" -no_nonce 2>/dev/null &&
+		openssl ocsp -index "$ocsp/index" -rsigner "$ocsp/$iss.pem" -rkey "$tmp/gpusim/$key.pem" -CA "$ocsp/$iss.pem" \
+			-reqin "$ocsp/req.der" -respout "$ocsp/resp$i-$st.der" -ndays 1 >/dev/null 2>&1
+}
+for i in 0 1 2; do ocsp_response $i good; done
+out=$("$kg" collateral import --kind nvidia-ocsp "$ocsp/resp0-good.der" --db "$admin_dsn" 2>&1)
+check "collateral import stores an OCSP response, named by the certificate's serial" grep -q '"kind":"nvidia_ocsp","issuer":"ocsp:' <<<"$out"
+"$kg" collateral import --kind nvidia-ocsp "$ocsp/resp1-good.der" --db "$admin_dsn" >/dev/null
+out=$("$kg" collateral import --kind nvidia-ocsp "$r535" --db "$admin_dsn" 2>&1); rc=$?
+check "collateral import refuses a file that is not an OCSP response" test "$rc" -eq 1
+check "two of the three CAs checked: still gpu_ocsp_missing" \
+	seen gpu_ocsp_missing --gpu-recorded "$r535" --key weights-ocsp
+"$kg" collateral import --kind nvidia-ocsp "$ocsp/resp2-good.der" --db "$admin_dsn" >/dev/null
+ocsp_granted() {
+	local i
+	for i in $(seq 1 25); do
+		gclient --gpu-recorded "$r535" --key weights-ocsp --out-dir "$tmp/out" >/dev/null 2>&1 && return 0
+		sleep 0.2
+	done
+	return 1
+}
+check "every CA of the GPU's chain with a good OCSP response: the key is released" ocsp_granted
+check "... and the audit row counts the good responses" grep -q '"ocsp_good": 3' <<<"$(sql "SELECT gpus::text FROM audit WHERE key_id = 'weights-ocsp' AND decision = 'grant'")"
+ocsp_response 1 revoked
+"$kg" collateral import --kind nvidia-ocsp "$ocsp/resp1-revoked.der" --db "$admin_dsn" >/dev/null
+check "an intermediate revoked since: gpu_cert_revoked, for any key that asks for GPUs" \
+	seen gpu_cert_revoked --gpu-recorded "$r535" --key weights
 
 echo "1..$n"
 [ "$failed" -eq 0 ]

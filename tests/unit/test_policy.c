@@ -379,7 +379,7 @@ static void explain(void **state)
 	n = kg_policy_explain(&p, &c, NULL, 0, 1000, false, conds, KG_POLICY_MAX_CONDS);
 	for (size_t i = 0; i < n; i++)
 		assert_null(strstr(conds[i].name, "min_tcb"));
-	assert_string_equal(conds[n - 7].name, "tdx_mr_owner_config");
+	assert_string_equal(conds[n - 8].name, "tdx_mr_owner_config");
 	assert_string_equal(conds[n - 1].name, "gpu_min_vbios_version");
 	/* cap bounds what is written. */
 	assert_int_equal(kg_policy_explain(&p, &c, NULL, 0, 1000, false, conds, 2), 2);
@@ -465,6 +465,10 @@ static void gpu_conditions(void **state)
 	g.rims = KG_ERR_GPU_MEASUREMENT;
 	assert_int_equal(kg_policy_eval(&p, &c, NULL, 0, 1000, &passed), KG_ERR_GPU_MEASUREMENT);
 	p.gpu_require_rims = false;
+	assert_int_equal(kg_policy_eval(&p, &c, NULL, 0, 1000, &passed), KG_OK);
+	p.gpu_require_ocsp = true;
+	assert_int_equal(kg_policy_eval(&p, &c, NULL, 0, 1000, &passed), KG_ERR_GPU_OCSP_MISSING);
+	g.all_ocsp = true;
 	assert_int_equal(kg_policy_eval(&p, &c, NULL, 0, 1000, &passed), KG_OK);
 	p.nvswitch_count = 2;
 	g.n_switches = 1;
