@@ -800,6 +800,41 @@ kg_err kg_collateral_tdx_tcb_infos(struct pg_conn *c, uint8_t ***docs, size_t **
 			   "tdx_tcb_infos", docs, lens, n);
 }
 
+/* NVIDIA's RIMs: the newest of each product, kind and version. */
+static kg_err gpu_rims(PGconn *c, uint8_t ***docs, size_t **lens, size_t *n)
+{
+	return load_bodies(c,
+			   "SELECT DISTINCT ON (issuer) body FROM collateral WHERE kind = 'nvidia_rim'"
+			   " ORDER BY issuer, this_update DESC, collateral_id DESC LIMIT 10000",
+			   "nvidia_rims", docs, lens, n);
+}
+
+/* NVIDIA's OCSP responses still current: the newest per certificate. */
+static kg_err gpu_ocsp(PGconn *c, uint8_t ***docs, size_t **lens, size_t *n)
+{
+	return load_bodies(c,
+			   "SELECT DISTINCT ON (issuer) body FROM collateral WHERE kind = 'nvidia_ocsp'"
+			   " AND next_update > now() ORDER BY issuer, this_update DESC, collateral_id DESC LIMIT 16",
+			   "nvidia_ocsp", docs, lens, n);
+}
+
+/* Hands a list of documents, as load reads them, to the verifiers. */
+static kg_err apply_docs(PGconn *c, struct kg_attest *a, kg_err (*load)(PGconn *, uint8_t ***, size_t **, size_t *),
+			 kg_err (*set)(struct kg_attest *, const uint8_t *const *, const size_t *, size_t))
+{
+	uint8_t **docs = NULL;
+	size_t *lens = NULL, n = 0;
+	kg_err rc;
+
+	if ((rc = load(c, &docs, &lens, &n)) == KG_OK)
+		rc = set(a, (const uint8_t *const *)docs, lens, n);
+	for (size_t i = 0; i < n; i++)
+		free(docs[i]);
+	free(docs);
+	free(lens);
+	return rc;
+}
+
 /* Loads the collateral (AMD CRLs, Intel TDX documents) with conn and
  * hands it to the verifiers.  On failure the previous collateral stays in
  * force: each document's own nextUpdate bounds it. */
@@ -810,20 +845,11 @@ kg_err kg_collateral_apply(struct pg_conn *conn, struct kg_attest *attest)
 	struct kg_tdx_collateral tc;
 	kg_err rc;
 
-	uint8_t **veks = NULL, **infos = NULL;
-	size_t *vek_lens = NULL, n_veks = 0, *info_lens = NULL, n_infos = 0;
-
 	if ((rc = kg_collateral_snp_crls(conn, &pem, &len)) == KG_OK)
 		rc = kg_attest_set_snp_crl(attest, pem, len);
 	free(pem);
 	KG_TRY(rc);
-	if ((rc = kg_collateral_snp_veks(conn, &veks, &vek_lens, &n_veks)) == KG_OK)
-		rc = kg_attest_set_snp_veks(attest, (const uint8_t *const *)veks, vek_lens, n_veks);
-	for (size_t i = 0; i < n_veks; i++)
-		free(veks[i]);
-	free(veks);
-	free(vek_lens);
-	KG_TRY(rc);
+	KG_TRY(apply_docs(conn, attest, kg_collateral_snp_veks, kg_attest_set_snp_veks));
 	KG_TRY(kg_collateral_tdx(conn, tdx, tdx_len));
 	memset(&tc, 0, sizeof tc);
 	tc.tcb_info = tdx[KG_TDX_COLL_TCB_INFO];
@@ -841,39 +867,7 @@ kg_err kg_collateral_apply(struct pg_conn *conn, struct kg_attest *attest)
 		free(tdx[i]);
 	KG_TRY(rc);
 	/* Several platform kinds: every FMSPC's newest TCB info. */
-	if ((rc = kg_collateral_tdx_tcb_infos(conn, &infos, &info_lens, &n_infos)) == KG_OK)
-		rc = kg_attest_set_tdx_tcb_infos(attest, (const uint8_t *const *)infos, info_lens, n_infos);
-	for (size_t i = 0; i < n_infos; i++)
-		free(infos[i]);
-	free(infos);
-	free(info_lens);
-	KG_TRY(rc);
-	/* NVIDIA's RIMs: the newest of each driver and VBIOS version. */
-	infos = NULL;
-	info_lens = NULL;
-	n_infos = 0;
-	if ((rc = load_bodies(conn,
-			      "SELECT DISTINCT ON (issuer) body FROM collateral WHERE kind = 'nvidia_rim'"
-			      " ORDER BY issuer, this_update DESC, collateral_id DESC LIMIT 10000",
-			      "nvidia_rims", &infos, &info_lens, &n_infos)) == KG_OK)
-		rc = kg_attest_set_gpu_rims(attest, (const uint8_t *const *)infos, info_lens, n_infos);
-	for (size_t i = 0; i < n_infos; i++)
-		free(infos[i]);
-	free(infos);
-	free(info_lens);
-	KG_TRY(rc);
-	/* NVIDIA's OCSP responses still current: the newest per certificate. */
-	infos = NULL;
-	info_lens = NULL;
-	n_infos = 0;
-	if ((rc = load_bodies(conn,
-			      "SELECT DISTINCT ON (issuer) body FROM collateral WHERE kind = 'nvidia_ocsp'"
-			      " AND next_update > now() ORDER BY issuer, this_update DESC, collateral_id DESC LIMIT 16",
-			      "nvidia_ocsp", &infos, &info_lens, &n_infos)) == KG_OK)
-		rc = kg_attest_set_gpu_ocsp(attest, (const uint8_t *const *)infos, info_lens, n_infos);
-	for (size_t i = 0; i < n_infos; i++)
-		free(infos[i]);
-	free(infos);
-	free(info_lens);
-	return rc;
+	KG_TRY(apply_docs(conn, attest, kg_collateral_tdx_tcb_infos, kg_attest_set_tdx_tcb_infos));
+	KG_TRY(apply_docs(conn, attest, gpu_rims, kg_attest_set_gpu_rims));
+	return apply_docs(conn, attest, gpu_ocsp, kg_attest_set_gpu_ocsp);
 }
