@@ -82,8 +82,9 @@ static kg_err sb_add(struct sb *b, const char *s)
 {
 	size_t n = strlen(s);
 
-	if (b->len + n + 2 > b->cap) {
-		size_t cap = (b->cap + n + 2) * 2;
+	/* Room for the separator, s, and later the closing brace and NUL. */
+	if (b->len + 1 + n + 2 > b->cap) {
+		size_t cap = (b->cap + n + 3) * 2;
 		char *p = realloc(b->p, cap);
 		KG_ENSURE(p != NULL, KG_ERR_NOMEM);
 		b->p = p;
@@ -99,7 +100,7 @@ static kg_err sb_add(struct sb *b, const char *s)
 
 static const char *sb_close(struct sb *b)
 {
-	/* sb_add left room for the brace and the NUL. */
+	/* sb_add left room for the brace and the NUL (len + 2 <= cap). */
 	if (!b->p)
 		return "{}";
 	b->p[b->len++] = '}';
