@@ -345,8 +345,9 @@ static void version_min(uint32_t *have, bool *has, const uint32_t *v, int n)
 void kg_judge_gpus(struct kg_attest *a, const struct kg_gpu_evidence *devs, size_t n, const uint8_t *nonce,
 		   time_t now, struct kg_gpu_summary *g, char **json)
 {
-	struct kg_gpu_claims *c = malloc(sizeof *c);
-	json_t *arr = json_array();
+	/* Nothing to allocate for the usual release, which has no GPUs. */
+	struct kg_gpu_claims *c = n > 0 ? malloc(sizeof *c) : NULL;
+	json_t *arr = n > 0 ? json_array() : NULL;
 	char ueids[KG_BODY_GPUS_MAX][64];
 	bool driver_bad = false, vbios_bad = false;
 
@@ -426,15 +427,17 @@ static void judge_gpus(struct kg_broker *b, struct release_state *st, time_t now
 	size_t n = st->req.n_gpus;
 
 	st->claims.gpus = g;
-	if (n > 0) {
-		kg_gpu_evidence_hash(st->req.gpus, n, h);
-		if (!st->rclaims.has_gpu_evidence || CRYPTO_memcmp(h, st->rclaims.gpu_evidence, 32) != 0) {
-			memset(g, 0, sizeof *g);
-			g->n_failed = n;
-			g->first_error = g->rims = KG_ERR_GPU_UNBOUND;
-			st->gpus_json = strdup("[{\"result\":\"gpu_evidence_unbound\"}]");
-			return;
-		}
+	if (n == 0) {
+		kg_judge_gpus(b->attest, NULL, 0, NULL, now, g, &st->gpus_json);
+		return;
+	}
+	kg_gpu_evidence_hash(st->req.gpus, n, h);
+	if (!st->rclaims.has_gpu_evidence || CRYPTO_memcmp(h, st->rclaims.gpu_evidence, 32) != 0) {
+		memset(g, 0, sizeof *g);
+		g->n_failed = n;
+		g->first_error = g->rims = KG_ERR_GPU_UNBOUND;
+		st->gpus_json = strdup("[{\"result\":\"gpu_evidence_unbound\"}]");
+		return;
 	}
 	kg_gpu_nonce(st->rclaims.nonce, st->rclaims.nonce_len, st->rclaims.pubkey_hash, st->rclaims.pubkey_hash_len,
 		     nonce);
