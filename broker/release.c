@@ -332,11 +332,7 @@ static char *explain_json(const struct release_state *st, time_t now)
  * for every GPU, so the least of them is what it is compared with. */
 static void version_min(uint32_t *have, bool *has, const uint32_t *v, int n)
 {
-	int i = 0;
-
-	while (i < n && v[i] == have[i])
-		i++;
-	if (!*has || (i < n && v[i] < have[i])) {
+	if (!*has || kg_gpu_version_cmp(v, have, n) < 0) {
 		memcpy(have, v, (size_t)n * sizeof *v);
 		*has = true;
 	}

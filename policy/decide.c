@@ -385,7 +385,7 @@ bool kg_gpu_vbios_version_parse(const char *s, uint32_t out[static 5])
 	return *s == 0;
 }
 
-static int version_cmp(const uint32_t *a, const uint32_t *b, int n)
+int kg_gpu_version_cmp(const uint32_t *a, const uint32_t *b, int n)
 {
 	for (int i = 0; i < n; i++)
 		if (a[i] != b[i])
@@ -512,7 +512,7 @@ static kg_err c_gpu_driver(const struct ctx *x, struct kg_policy_cond *t)
 		}
 	}
 	KG_ENSURE(!x->p->has_gpu_min_driver ||
-			  (g && g->has_driver && version_cmp(g->min_driver, x->p->gpu_min_driver, 4) >= 0),
+			  (g && g->has_driver && kg_gpu_version_cmp(g->min_driver, x->p->gpu_min_driver, 4) >= 0),
 		  KG_ERR_GPU_DRIVER);
 	return KG_OK;
 }
@@ -537,7 +537,7 @@ static kg_err c_gpu_vbios(const struct ctx *x, struct kg_policy_cond *t)
 		}
 	}
 	KG_ENSURE(!x->p->has_gpu_min_vbios ||
-			  (g && g->has_vbios && version_cmp(g->min_vbios, x->p->gpu_min_vbios, 5) >= 0),
+			  (g && g->has_vbios && kg_gpu_version_cmp(g->min_vbios, x->p->gpu_min_vbios, 5) >= 0),
 		  KG_ERR_GPU_VBIOS);
 	return KG_OK;
 }

@@ -147,5 +147,7 @@ size_t kg_policy_explain(const struct kg_policy *p, const struct kg_claims *clai
  * out[5].  Missing driver parts are 0.  false when malformed. */
 bool kg_gpu_driver_version_parse(const char *s, uint32_t out[static 4]);
 bool kg_gpu_vbios_version_parse(const char *s, uint32_t out[static 5]);
+/* Parsed versions of n parts compared most significant first: <0, 0, >0. */
+int kg_gpu_version_cmp(const uint32_t *a, const uint32_t *b, int n);
 
 #endif
