@@ -99,3 +99,32 @@ kg_err kg_cur_done(const struct kg_cur *c)
 	KG_ENSURE(c->left == 0, KG_ERR_TRAILING_BYTES);
 	return KG_OK;
 }
+
+kg_err kg_cur_der(struct kg_cur *c, uint8_t tag, struct kg_cur *val, kg_err bad)
+{
+	struct kg_cur t = *c;
+	uint8_t id, first, b;
+	size_t len = 0;
+
+	KG_ENSURE((tag & 0x1f) != 0x1f, KG_ERR_INVALID_ARG);
+	KG_TRY(kg_cur_u8(&t, &id));
+	KG_ENSURE(id == tag, bad);
+	KG_TRY(kg_cur_u8(&t, &first));
+	if (first < 0x80) {
+		len = first;
+	} else {
+		size_t n = first & 0x7f;
+		/* 0x80 is BER's indefinite form; DER has no leading zero
+		 * octets and uses the long form only from 128 on. */
+		KG_ENSURE(n >= 1 && n <= 4, bad);
+		for (size_t i = 0; i < n; i++) {
+			KG_TRY(kg_cur_u8(&t, &b));
+			KG_ENSURE(i > 0 || b != 0, bad);
+			len = len << 8 | b;
+		}
+		KG_ENSURE(len >= 0x80, bad);
+	}
+	KG_TRY(kg_cur_sub(&t, val, len));
+	*c = t;
+	return KG_OK;
+}

@@ -50,4 +50,12 @@ KG_MUST_CHECK kg_err kg_cur_zeros(struct kg_cur *c, size_t n, kg_err if_nonzero)
 /* KG_OK when nothing is left, KG_ERR_TRAILING_BYTES otherwise. */
 KG_MUST_CHECK kg_err kg_cur_done(const struct kg_cur *c);
 
+/* DER (X.690 §8.1, §10.1): the next TLV, whose identifier octet must be
+ * tag (low tag numbers only), with a definite length in its shortest form
+ * of at most four octets; *val views its contents.  bad for any other
+ * identifier or length form, KG_ERR_TRUNCATED past the end. */
+KG_MUST_CHECK kg_err kg_cur_der(struct kg_cur *c, uint8_t tag, struct kg_cur *val, kg_err bad);
+/* Whether the next identifier octet is tag (OPTIONAL and DEFAULT fields). */
+static inline int kg_cur_der_next_is(const struct kg_cur *c, uint8_t tag) { return c->left > 0 && c->p[0] == tag; }
+
 #endif

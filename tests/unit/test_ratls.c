@@ -414,6 +414,147 @@ static void test_duplicate_extension(void **state)
 	buf_free(&der);
 }
 
+/* ---- strict DER --------------------------------------------------------- */
+
+/* OpenSSL's view of a certificate the reader accepted: the same key, the
+ * same extension value, the same validity. */
+static void same_as_openssl(const struct buf *der, const struct kg_ratls *r)
+{
+	const unsigned char *p = der->p;
+	X509 *x = d2i_X509(NULL, &p, (long)der->len);
+	ASN1_OBJECT *oid = OBJ_txt2obj(KG_RATLS_OID, 1);
+	const ASN1_OCTET_STRING *v;
+	unsigned char *spki = NULL;
+	int n, idx;
+	time_t t;
+	struct tm tm;
+
+	assert_non_null(x);
+	assert_non_null(oid);
+	n = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(x), &spki);
+	assert_true(n > 0);
+	assert_int_equal((size_t)n, r->spki_len);
+	assert_memory_equal(spki, r->spki, r->spki_len);
+	idx = X509_get_ext_by_OBJ(x, oid, -1);
+	assert_true(idx >= 0);
+	v = X509_EXTENSION_get_data(X509_get_ext(x, idx));
+	assert_int_equal((size_t)ASN1_STRING_length(v), r->ext_len);
+	assert_memory_equal(ASN1_STRING_get0_data(v), r->ext, r->ext_len);
+	assert_int_equal(ASN1_TIME_to_tm(X509_get0_notAfter(x), &tm), 1);
+	t = timegm(&tm);
+	assert_int_equal(t, r->not_after);
+	assert_int_equal(ASN1_TIME_to_tm(X509_get0_notBefore(x), &tm), 1);
+	t = timegm(&tm);
+	assert_int_equal(t, r->not_before);
+	OPENSSL_free(spki);
+	ASN1_OBJECT_free(oid);
+	X509_free(x);
+}
+
+/* The offset of the first UTCTime (17 0d) in der: notBefore. */
+static size_t utctime_at(const struct buf *der)
+{
+	for (size_t i = 0; i + 15 <= der->len; i++)
+		if (der->p[i] == 0x17 && der->p[i + 1] == 0x0d && der->p[i + 14] == 'Z')
+			return i;
+	fail_msg("no UTCTime");
+	return 0;
+}
+
+static void expect_patched(const struct buf *der, size_t off, const char *bytes, kg_err want)
+{
+	struct buf b = {malloc(der->len), der->len};
+	struct kg_ratls r;
+
+	assert_non_null(b.p);
+	memcpy(b.p, der->p, der->len);
+	memcpy(b.p + off, bytes, strlen(bytes));
+	assert_int_equal(kg_ratls_parse_cert(b.p, b.len, &r), want);
+	buf_free(&b);
+}
+
+static void test_der_strict(void **state)
+{
+	struct fixture *f = *state;
+	struct buf der = cert_with_ext(f->p256, f->ext.p, f->ext.len), b;
+	struct kg_ratls r;
+	size_t t;
+
+	/* What OpenSSL reads, for Keygate's own certificates and for the
+	 * three from other implementations. */
+	assert_int_equal(kg_ratls_parse_cert(der.p, der.len, &r), KG_OK);
+	same_as_openssl(&der, &r);
+	assert_int_equal(r.not_before, NOW - 3600); /* kg_ratls_make_cert allows for skew */
+	assert_int_equal(r.not_after, NOW + 3600);
+	kg_ratls_free(&r);
+	static const char *const names[] = {"gramine", "intel-sgxsdk", "rats-tls"};
+	for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+		char name[64];
+		snprintf(name, sizeof name, "%s-cert.der", names[i]);
+		b = read_vector(name);
+		assert_int_equal(kg_ratls_parse_cert(b.p, b.len, &r), KG_OK);
+		same_as_openssl(&b, &r);
+		kg_ratls_free(&r);
+		buf_free(&b);
+	}
+
+	/* Lengths: the outer SEQUENCE's two length octets (30 82 hi lo) in a
+	 * longer, non-minimal form, and in BER's indefinite form. */
+	assert_int_equal(der.p[0], 0x30);
+	assert_int_equal(der.p[1], 0x82);
+	b.len = der.len + 1;
+	assert_non_null(b.p = malloc(b.len));
+	b.p[0] = 0x30;
+	b.p[1] = 0x83;
+	b.p[2] = 0x00;
+	memcpy(b.p + 3, der.p + 2, der.len - 2);
+	assert_int_equal(kg_ratls_parse_cert(b.p, b.len, &r), KG_ERR_BAD_CLIENT_CERT);
+	buf_free(&b);
+	b.len = der.len - 4 + 2 + 2;
+	assert_non_null(b.p = malloc(b.len));
+	b.p[0] = 0x30;
+	b.p[1] = 0x80;
+	memcpy(b.p + 2, der.p + 4, der.len - 4);
+	b.p[b.len - 2] = b.p[b.len - 1] = 0;
+	assert_int_equal(kg_ratls_parse_cert(b.p, b.len, &r), KG_ERR_BAD_CLIENT_CERT);
+	buf_free(&b);
+	/* The outer SEQUENCE as a SET. */
+	expect_patched(&der, 0, "\x31", KG_ERR_BAD_CLIENT_CERT);
+
+	/* Times: DER's one form only, real calendar dates. */
+	t = utctime_at(&der);
+	expect_patched(&der, t + 14, "+", KG_ERR_BAD_CLIENT_CERT);          /* not Z */
+	expect_patched(&der, t + 12, "60", KG_ERR_BAD_CLIENT_CERT);         /* second 60 */
+	expect_patched(&der, t + 4, "13", KG_ERR_BAD_CLIENT_CERT);          /* month 13 */
+	expect_patched(&der, t + 4, "0230", KG_ERR_BAD_CLIENT_CERT);        /* 30 February */
+	expect_patched(&der, t + 2, "0229", KG_ERR_BAD_CLIENT_CERT);        /* 29 Feb 20YY, not leap */
+	expect_patched(&der, t + 2, "a", KG_ERR_BAD_CLIENT_CERT);           /* not a digit */
+	expect_patched(&der, t, "\x18", KG_ERR_BAD_CLIENT_CERT);            /* 13 bytes as GeneralizedTime */
+	b = (struct buf){malloc(der.len), der.len};
+	assert_non_null(b.p);
+	memcpy(b.p, der.p, der.len);
+	memcpy(b.p + t + 2, "240229", 6); /* a leap day, in UTCTime's 2000s */
+	assert_int_equal(kg_ratls_parse_cert(b.p, b.len, &r), KG_OK);
+	same_as_openssl(&b, &r);
+	kg_ratls_free(&r);
+	memcpy(b.p + t + 2, "991231235959", 12); /* YY >= 50: 1999 */
+	assert_int_equal(kg_ratls_parse_cert(b.p, b.len, &r), KG_OK);
+	assert_int_equal(r.not_before, 946684799);
+	same_as_openssl(&b, &r);
+	kg_ratls_free(&r);
+	buf_free(&b);
+	buf_free(&der);
+
+	/* After 2049, GeneralizedTime (RFC 5280 §4.1.2.5). */
+	assert_int_equal(kg_ratls_make_cert(f->p256, f->ext.p, f->ext.len, NOW, 40L * 366 * 86400, &der.p, &der.len),
+			 KG_OK);
+	assert_int_equal(kg_ratls_parse_cert(der.p, der.len, &r), KG_OK);
+	assert_true(r.not_after > 2524608000); /* 2050-01-01 */
+	same_as_openssl(&der, &r);
+	kg_ratls_free(&r);
+	buf_free(&der);
+}
+
 /* ---- envelope CBOR: tag([bstr, bstr]) ---------------------------------- */
 
 static void test_envelope_garbage(void **state)
@@ -1163,6 +1304,7 @@ int main(void)
 		cmocka_unit_test(test_bad_der),
 		cmocka_unit_test(test_no_extension),
 		cmocka_unit_test(test_duplicate_extension),
+		cmocka_unit_test(test_der_strict),
 		cmocka_unit_test(test_envelope_garbage),
 		cmocka_unit_test(test_envelope_shape),
 		cmocka_unit_test(test_envelope_array_len),
