@@ -483,7 +483,7 @@ static kg_err write_hex(const char *dir, const char *name, const uint8_t b[stati
 static kg_err get_gpus(const struct opts *o, const uint8_t *challenge, size_t clen, const uint8_t *spki,
 		       size_t spki_len, struct kg_client_gpus *g, uint8_t hash[static 32])
 {
-	struct kg_client_gpu_diag d = {{0}};
+	struct kg_client_gpu_diag d = {{0}, {0}};
 	uint8_t nonce[32];
 	uint8_t good_nonce[32];
 	kg_err e = KG_OK;
