@@ -50,6 +50,7 @@ enum fault {
 	FAULT_VCEK_TCB,
 	FAULT_GPU_NONCE,
 	FAULT_GPU_HASH,
+	FAULT_NVSWITCH_NONCE,
 };
 enum gpu_source { GPU_NONE, GPU_SIM, GPU_NVML, GPU_REPLAY };
 enum stdout_fmt { STDOUT_JSON, STDOUT_RAW, STDOUT_JWK };
@@ -143,6 +144,7 @@ static void usage(FILE *f)
 		"  --fault vcek-tcb     (snp-sim) sign with a VCEK issued for another TCB than the report's\n"
 		"  --fault gpu-nonce    GPU evidence answers another nonce than the release's\n"
 		"  --fault gpu-hash     the claims carry the hash of other GPU evidence than the body's\n"
+		"  --fault nvswitch-nonce  only the NVSwitches' evidence answers another nonce than the release's\n"
 		"  --gpu-replay DIR     send the GPU evidence in DIR (from --gpu-evidence-out) as it is\n"
 		"  --repeat N           benchmark: release the keys N times, each on a new TLS connection,\n"
 		"                       and print the timing as JSON on stdout\n\n"
@@ -519,6 +521,8 @@ static kg_err get_gpus(const struct opts *o, const uint8_t *challenge, size_t cl
 	}
 	/* The NVSwitches after the GPUs, as NVIDIA lists a PPCIe machine's. */
 	if (e == KG_OK && o->nvswitch) {
+		if (o->fault == FAULT_NVSWITCH_NONCE)
+			nonce[0] ^= 1;
 		e = kg_client_gpu_nscq(o->nscq_lib, nonce, g, &d);
 		if (e == KG_OK && d.note[0])
 			fprintf(stderr, "keygate-client: %s\n", d.note);
@@ -823,6 +827,8 @@ int main(int argc, char **argv)
 				o.fault = FAULT_GPU_NONCE;
 			else if (strcmp(optarg, "gpu-hash") == 0)
 				o.fault = FAULT_GPU_HASH;
+			else if (strcmp(optarg, "nvswitch-nonce") == 0)
+				o.fault = FAULT_NVSWITCH_NONCE;
 			else
 				return die("unknown --fault", optarg) + 1;
 			break;
@@ -963,6 +969,8 @@ int main(int argc, char **argv)
 		return die("--gpu-replay sends what was sent: no --nvswitch with it", NULL) + 1;
 	if (o.nscq_lib && !o.nvswitch)
 		return die("--nscq-lib goes with --nvswitch nscq", NULL) + 1;
+	if (o.fault == FAULT_NVSWITCH_NONCE && !o.nvswitch)
+		return die("--fault nvswitch-nonce needs --nvswitch nscq", NULL) + 1;
 	if (o.out_stdout != STDOUT_JSON && (o.nkeys != 1 || o.repeat > 0))
 		return die("--stdout delivers exactly one --key", NULL) + 1;
 	/* Keys belong in pipes, not on screens or in scrollback. */
