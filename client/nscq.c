@@ -298,8 +298,8 @@ static void note_add(struct kg_client_gpu_diag *diag, const char *label, nscq_tn
 {
 	size_t used = strlen(diag->note);
 
-	snprintf(diag->note + used, sizeof diag->note - used, "%sNVSwitch %s not attested: pcie_mode %d, not locked (3)",
-		 used ? "; " : "", label, mode);
+	snprintf(diag->note + used, sizeof diag->note - used,
+		 "%sNVSwitch %s not attested: pcie_mode %d, not locked (3)", used ? "; " : "", label, mode);
 }
 
 /* Drops the devices appended after the first n. */

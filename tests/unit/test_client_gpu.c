@@ -71,8 +71,8 @@ static int ppcie_switches(const char *v)
 		size_t len = 0;
 		snprintf(sw_rec[i + 1], sizeof sw_rec[i + 1], "%s/switch-%zu.bin", dir, i);
 		if (b64 == NULL ||
-		    sodium_base642bin(bin, sizeof bin, b64, strlen(b64), NULL, &len, NULL, sodium_base64_VARIANT_ORIGINAL) !=
-			    0 ||
+		    sodium_base642bin(bin, sizeof bin, b64, strlen(b64), NULL, &len, NULL,
+				      sodium_base64_VARIANT_ORIGINAL) != 0 ||
 		    kg_file_write(sw_rec[i + 1], bin, len, 0644) != KG_OK) {
 			json_decref(j);
 			return -1;
@@ -391,7 +391,8 @@ static void nscq_missing(void **state)
 	(void)state;
 
 	memset(&g, 0, sizeof g);
-	assert_int_equal(kg_client_gpu_nscq("/nonexistent/libnvidia-nscq.so.2", nonce, &g, &d), KG_ERR_NSCQ_UNAVAILABLE);
+	assert_int_equal(kg_client_gpu_nscq("/nonexistent/libnvidia-nscq.so.2", nonce, &g, &d),
+			 KG_ERR_NSCQ_UNAVAILABLE);
 	assert_non_null(strstr(d.msg, "cannot load /nonexistent/libnvidia-nscq.so.2"));
 	assert_int_equal(g.n, 0);
 	/* A library, but not NSCQ. */
