@@ -19,6 +19,7 @@
 #include "../attest/gpu_sim.h"
 #include "../attest/nvgpu.h"
 #include "../common/util.h"
+#include "gpu_int.h"
 
 void kg_client_gpus_free(struct kg_client_gpus *g)
 {
@@ -155,8 +156,7 @@ struct nvml {
 	nvml_return (*cert)(nvml_device, struct nvml_gpu_certificate *);
 };
 
-static void diag_set(struct kg_client_gpu_diag *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void diag_set(struct kg_client_gpu_diag *d, const char *fmt, ...)
+void kg_client_gpu_diag_set(struct kg_client_gpu_diag *d, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -171,10 +171,7 @@ static const char *nvml_err(const struct nvml *n, nvml_return r)
 	return s ? s : "unknown NVML error";
 }
 
-/* dlsym into *fn (a function pointer) without converting a void * to a
- * function pointer type, which ISO C leaves undefined; *missing names the
- * first symbol not found. */
-static bool sym(void *lib, const char *name, void *fn, const char **missing)
+bool kg_client_gpu_sym(void *lib, const char *name, void *fn, const char **missing)
 {
 	void *p = dlsym(lib, name);
 
@@ -195,18 +192,19 @@ static kg_err nvml_open(struct nvml *n, const char *lib, struct kg_client_gpu_di
 	memset(n, 0, sizeof *n);
 	if ((n->lib = dlopen(lib, RTLD_NOW | RTLD_LOCAL)) == NULL) {
 		why = dlerror();
-		diag_set(diag, "cannot load %s (is NVIDIA's driver installed?): %s", lib, why ? why : "");
+		kg_client_gpu_diag_set(diag, "cannot load %s (is NVIDIA's driver installed?): %s", lib, why ? why : "");
 		return KG_ERR_NVML_UNAVAILABLE;
 	}
-	ok = sym(n->lib, "nvmlInit_v2", &n->init, &missing) & sym(n->lib, "nvmlShutdown", &n->shutdown, &missing) &
-	     sym(n->lib, "nvmlErrorString", &n->error_string, &missing) &
-	     sym(n->lib, "nvmlDeviceGetCount_v2", &n->count, &missing) &
-	     sym(n->lib, "nvmlDeviceGetHandleByIndex_v2", &n->handle, &missing) &
+	ok = kg_client_gpu_sym(n->lib, "nvmlInit_v2", &n->init, &missing) &
+	     kg_client_gpu_sym(n->lib, "nvmlShutdown", &n->shutdown, &missing) &
+	     kg_client_gpu_sym(n->lib, "nvmlErrorString", &n->error_string, &missing) &
+	     kg_client_gpu_sym(n->lib, "nvmlDeviceGetCount_v2", &n->count, &missing) &
+	     kg_client_gpu_sym(n->lib, "nvmlDeviceGetHandleByIndex_v2", &n->handle, &missing) &
 	     /* Confidential-computing calls: drivers from 535 on. */
-	     sym(n->lib, "nvmlDeviceGetConfComputeGpuAttestationReport", &n->report, &missing) &
-	     sym(n->lib, "nvmlDeviceGetConfComputeGpuCertificate", &n->cert, &missing);
+	     kg_client_gpu_sym(n->lib, "nvmlDeviceGetConfComputeGpuAttestationReport", &n->report, &missing) &
+	     kg_client_gpu_sym(n->lib, "nvmlDeviceGetConfComputeGpuCertificate", &n->cert, &missing);
 	if (!ok) {
-		diag_set(diag, "%s has no %s (driver older than 535?)", lib, missing);
+		kg_client_gpu_diag_set(diag, "%s has no %s (driver older than 535?)", lib, missing);
 		return KG_ERR_NVML_UNAVAILABLE;
 	}
 	return KG_OK;
@@ -223,23 +221,23 @@ kg_err kg_client_gpu_nvml(const char *lib, const uint8_t nonce[static 32], struc
 	nvml_return r;
 	kg_err rc;
 
-	diag->msg[0] = '\0';
+	diag->msg[0] = diag->note[0] = '\0';
 	if (lib == NULL)
 		lib = KG_NVML_LIB_DEFAULT;
 	KG_TRY_OUT(nvml_open(&n, lib, diag));
 	if ((r = n.init()) != NVML_SUCCESS) {
-		diag_set(diag, "nvmlInit_v2: %s", nvml_err(&n, r));
+		kg_client_gpu_diag_set(diag, "nvmlInit_v2: %s", nvml_err(&n, r));
 		rc = KG_ERR_NVML_UNAVAILABLE;
 		goto out;
 	}
 	inited = true;
 	if ((r = n.count(&count)) != NVML_SUCCESS || count == 0) {
-		diag_set(diag, "nvmlDeviceGetCount_v2: %s", r ? nvml_err(&n, r) : "no GPU");
+		kg_client_gpu_diag_set(diag, "nvmlDeviceGetCount_v2: %s", r ? nvml_err(&n, r) : "no GPU");
 		rc = KG_ERR_NVML_UNAVAILABLE;
 		goto out;
 	}
 	if (count > KG_BODY_GPUS_MAX) {
-		diag_set(diag, "%u GPUs, the body carries at most %d", count, KG_BODY_GPUS_MAX);
+		kg_client_gpu_diag_set(diag, "%u GPUs, the body carries at most %d", count, KG_BODY_GPUS_MAX);
 		rc = KG_ERR_TOO_LARGE;
 		goto out;
 	}
@@ -251,17 +249,20 @@ kg_err kg_client_gpu_nvml(const char *lib, const uint8_t nonce[static 32], struc
 		memset(cert, 0, sizeof *cert);
 		memcpy(rep->nonce, nonce, NVML_CC_GPU_CEC_NONCE_SIZE);
 		if ((r = n.handle(i, &dev)) != NVML_SUCCESS) {
-			diag_set(diag, "GPU %u: nvmlDeviceGetHandleByIndex_v2: %s", i, nvml_err(&n, r));
+			kg_client_gpu_diag_set(diag, "GPU %u: nvmlDeviceGetHandleByIndex_v2: %s", i,
+					       nvml_err(&n, r));
 			rc = KG_ERR_NVML;
 			goto out;
 		}
 		if ((r = n.report(dev, rep)) != NVML_SUCCESS) {
-			diag_set(diag, "GPU %u: nvmlDeviceGetConfComputeGpuAttestationReport: %s", i, nvml_err(&n, r));
+			kg_client_gpu_diag_set(diag, "GPU %u: nvmlDeviceGetConfComputeGpuAttestationReport: %s", i,
+					       nvml_err(&n, r));
 			rc = KG_ERR_NVML;
 			goto out;
 		}
 		if ((r = n.cert(dev, cert)) != NVML_SUCCESS) {
-			diag_set(diag, "GPU %u: nvmlDeviceGetConfComputeGpuCertificate: %s", i, nvml_err(&n, r));
+			kg_client_gpu_diag_set(diag, "GPU %u: nvmlDeviceGetConfComputeGpuCertificate: %s", i,
+					       nvml_err(&n, r));
 			rc = KG_ERR_NVML;
 			goto out;
 		}
@@ -269,14 +270,14 @@ kg_err kg_client_gpu_nvml(const char *lib, const uint8_t nonce[static 32], struc
 		 * before anything is read. */
 		if (rep->attestationReportSize > sizeof rep->attestationReport ||
 		    cert->attestationCertChainSize > sizeof cert->attestationCertChain) {
-			diag_set(diag, "GPU %u: NVML reports sizes beyond its buffers", i);
+			kg_client_gpu_diag_set(diag, "GPU %u: NVML reports sizes beyond its buffers", i);
 			rc = KG_ERR_GPU_EVIDENCE;
 			goto out;
 		}
 		if ((rc = kg_client_gpu_take(out, rep->attestationReport, rep->attestationReportSize,
 					     cert->attestationCertChain, cert->attestationCertChainSize, nonce)) !=
 		    KG_OK) {
-			diag_set(diag, "GPU %u: unusable evidence from NVML", i);
+			kg_client_gpu_diag_set(diag, "GPU %u: unusable evidence from NVML", i);
 			goto out;
 		}
 	}

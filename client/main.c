@@ -50,6 +50,7 @@ enum fault {
 	FAULT_VCEK_TCB,
 	FAULT_GPU_NONCE,
 	FAULT_GPU_HASH,
+	FAULT_NVSWITCH_NONCE,
 };
 enum gpu_source { GPU_NONE, GPU_SIM, GPU_NVML, GPU_REPLAY };
 enum stdout_fmt { STDOUT_JSON, STDOUT_RAW, STDOUT_JWK };
@@ -86,6 +87,8 @@ struct opts {
 	const char *gpu_recorded[KG_BODY_GPUS_MAX];
 	size_t n_gpu_recorded;
 	const char *nvml_lib;	     /* NULL: libnvidia-ml.so.1 */
+	bool nvswitch;		     /* --nvswitch nscq: the NVSwitches after the GPUs */
+	const char *nscq_lib;	     /* NULL: libnvidia-nscq.so.2 */
 	const char *gpu_replay_dir;  /* testing: send these files as they are */
 	const char *gpu_out_dir;     /* write what was sent */
 };
@@ -99,6 +102,7 @@ static void usage(FILE *f)
 		"                      [--ledger-bundle FILE [--ledger-consistency FILE]]\n"
 		"                      [--session-id ID] [--key-version N]\n"
 		"                      [--gpu nvml [--nvml-lib PATH] | --gpu-sim DIR --gpu-recorded FILE...]\n"
+		"                      [--nvswitch nscq [--nscq-lib PATH]]\n"
 		"       keygate-client sim-init DIR [--tee snp|tdx|gpu]\n"
 		"       keygate-client sim-crl DIR OUT [--revoke-vcek] [--revoke-ask] [--days N] [--expired]\n\n"
 		"Obtains keys from a Keygate broker over RA-TLS.  Each key is opened from its HPKE envelope and\n"
@@ -118,10 +122,15 @@ static void usage(FILE *f)
 		"            --sim-dir DIR  --sim-measurement HEX(48 bytes)  --sim-debug  --sim-tcb BL:TEE:SNP:UCODE\n"
 		"            --sim-version 2|3|5  --sim-vmpl N  --sim-host-data HEX(32 bytes)  --sim-guest-svn N\n"
 		"            --sim-no-cert-table (the bare report: the broker needs the VCEK as collateral)\n\n"
-		"GPU evidence (NVIDIA GPUs in confidential-compute mode), sent as \"gpus\" and bound\n"
-		"to the CPU evidence: each device answers kg_gpu_nonce(challenge, pubkey-hash), and the claims\n"
-		"carry the hash of the evidence (docs/protocol.md, \"GPUs\"):\n"
+		"GPU evidence (NVIDIA GPUs in confidential-compute mode and, on protected-PCIe machines, their\n"
+		"NVSwitches), sent as \"gpus\", GPUs first, and bound to the CPU evidence: each device answers\n"
+		"kg_gpu_nonce(challenge, pubkey-hash), and the claims carry the hash of the evidence\n"
+		"(docs/protocol.md, \"GPUs\"):\n"
 		"  --gpu nvml             every GPU through NVML (--nvml-lib PATH, default " KG_NVML_LIB_DEFAULT ")\n"
+		"  --nvswitch nscq        then every NVSwitch in locked TNVL mode through NSCQ (--nscq-lib PATH,\n"
+		"                         default " KG_NSCQ_LIB_DEFAULT "); a switch in another mode is named on\n"
+		"                         stderr and not attested.  Tested only against a stand-in library\n"
+		"                         (no NVSwitch hardware here); --gpu-sim takes NVSwitch recordings too\n"
 		"  --gpu-sim DIR          simulated GPUs (test PKI in DIR, made by 'sim-init DIR --tee gpu'), one per\n"
 		"  --gpu-recorded FILE    recorded report (binary or NVIDIA's hex text), re-issued for the nonce\n"
 		"  --gpu-evidence-out DIR write the evidence sent (DIR/gpu-N.report, DIR/gpu-N.pem), the nonce\n"
@@ -135,6 +144,7 @@ static void usage(FILE *f)
 		"  --fault vcek-tcb     (snp-sim) sign with a VCEK issued for another TCB than the report's\n"
 		"  --fault gpu-nonce    GPU evidence answers another nonce than the release's\n"
 		"  --fault gpu-hash     the claims carry the hash of other GPU evidence than the body's\n"
+		"  --fault nvswitch-nonce  only the NVSwitches' evidence answers another nonce than the release's\n"
 		"  --gpu-replay DIR     send the GPU evidence in DIR (from --gpu-evidence-out) as it is\n"
 		"  --repeat N           benchmark: release the keys N times, each on a new TLS connection,\n"
 		"                       and print the timing as JSON on stdout\n\n"
@@ -479,17 +489,18 @@ static kg_err write_hex(const char *dir, const char *name, const uint8_t b[stati
 
 /* The GPUs' evidence for this release: each device answers
  * kg_gpu_nonce(challenge, pubkey-hash of spki); *hash is what the claims
- * carry (kg_gpu_evidence_hash).  Nothing when no --gpu was given. */
+ * carry (kg_gpu_evidence_hash).  Nothing when neither --gpu nor
+ * --nvswitch was given. */
 static kg_err get_gpus(const struct opts *o, const uint8_t *challenge, size_t clen, const uint8_t *spki,
 		       size_t spki_len, struct kg_client_gpus *g, uint8_t hash[static 32])
 {
-	struct kg_client_gpu_diag d = {{0}};
+	struct kg_client_gpu_diag d = {{0}, {0}};
 	uint8_t nonce[32];
 	uint8_t good_nonce[32];
 	kg_err e = KG_OK;
 
 	memset(hash, 0, 32);
-	if (o->gpu == GPU_NONE)
+	if (o->gpu == GPU_NONE && !o->nvswitch)
 		return KG_OK;
 	KG_TRY(kg_client_gpu_nonce(challenge, clen, spki, spki_len, nonce));
 	memcpy(good_nonce, nonce, sizeof nonce);
@@ -507,6 +518,14 @@ static kg_err get_gpus(const struct opts *o, const uint8_t *challenge, size_t cl
 		break;
 	case GPU_NONE:
 		break;
+	}
+	/* The NVSwitches after the GPUs, as NVIDIA lists a PPCIe machine's. */
+	if (e == KG_OK && o->nvswitch) {
+		if (o->fault == FAULT_NVSWITCH_NONCE)
+			nonce[0] ^= 1;
+		e = kg_client_gpu_nscq(o->nscq_lib, nonce, g, &d);
+		if (e == KG_OK && d.note[0])
+			fprintf(stderr, "keygate-client: %s\n", d.note);
 	}
 	if (e != KG_OK) {
 		fprintf(stderr, "keygate-client: cannot get GPU evidence: %s (%s)%s%s\n", kg_err_msg(e), kg_err_code(e),
@@ -701,6 +720,7 @@ int main(int argc, char **argv)
 		{"gpu", required_argument, NULL, 'g' + 256}, {"gpu-sim", required_argument, NULL, 's' + 256},
 		{"gpu-recorded", required_argument, NULL, 'r' + 256}, {"nvml-lib", required_argument, NULL, 'l' + 256},
 		{"gpu-replay", required_argument, NULL, 'p' + 256},
+		{"nvswitch", required_argument, NULL, 'n' + 256}, {"nscq-lib", required_argument, NULL, 'q' + 256},
 		{"gpu-evidence-out", required_argument, NULL, 'o' + 256},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}};
@@ -807,6 +827,8 @@ int main(int argc, char **argv)
 				o.fault = FAULT_GPU_NONCE;
 			else if (strcmp(optarg, "gpu-hash") == 0)
 				o.fault = FAULT_GPU_HASH;
+			else if (strcmp(optarg, "nvswitch-nonce") == 0)
+				o.fault = FAULT_NVSWITCH_NONCE;
 			else
 				return die("unknown --fault", optarg) + 1;
 			break;
@@ -861,6 +883,14 @@ int main(int argc, char **argv)
 			break;
 		case 'l' + 256:
 			o.nvml_lib = optarg;
+			break;
+		case 'n' + 256:
+			if (strcmp(optarg, "nscq") != 0)
+				return die("--nvswitch wants nscq", optarg) + 1;
+			o.nvswitch = true;
+			break;
+		case 'q' + 256:
+			o.nscq_lib = optarg;
 			break;
 		case 'p' + 256:
 			if (o.gpu != GPU_NONE)
@@ -930,8 +960,17 @@ int main(int argc, char **argv)
 	/* One GPU source; the simulator needs its recordings and only it takes them. */
 	if ((o.gpu == GPU_SIM) != (o.n_gpu_recorded > 0))
 		return die("--gpu-sim DIR and --gpu-recorded FILE go together", NULL) + 1;
-	if (o.gpu == GPU_NONE && (o.fault == FAULT_GPU_NONCE || o.fault == FAULT_GPU_HASH || o.gpu_out_dir))
-		return die("--fault gpu-* and --gpu-evidence-out need GPU evidence (--gpu, --gpu-sim)", NULL) + 1;
+	if (o.gpu == GPU_NONE && !o.nvswitch &&
+	    (o.fault == FAULT_GPU_NONCE || o.fault == FAULT_GPU_HASH || o.gpu_out_dir))
+		return die("--fault gpu-* and --gpu-evidence-out need GPU evidence (--gpu, --gpu-sim, --nvswitch)",
+			   NULL) + 1;
+	/* A replay is the evidence as it was sent, switches included. */
+	if (o.nvswitch && o.gpu == GPU_REPLAY)
+		return die("--gpu-replay sends what was sent: no --nvswitch with it", NULL) + 1;
+	if (o.nscq_lib && !o.nvswitch)
+		return die("--nscq-lib goes with --nvswitch nscq", NULL) + 1;
+	if (o.fault == FAULT_NVSWITCH_NONCE && !o.nvswitch)
+		return die("--fault nvswitch-nonce needs --nvswitch nscq", NULL) + 1;
 	if (o.out_stdout != STDOUT_JSON && (o.nkeys != 1 || o.repeat > 0))
 		return die("--stdout delivers exactly one --key", NULL) + 1;
 	/* Keys belong in pipes, not on screens or in scrollback. */

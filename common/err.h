@@ -222,7 +222,13 @@
 	X(NVML_UNAVAILABLE, "nvml_unavailable", 500, 0, "NVML (libnvidia-ml.so.1) is not available") \
 	X(NVML, "nvml_failed", 500, 0, "an NVML call failed")                                  \
 	X(GPU_EVIDENCE, "gpu_evidence_invalid", 500, 0,                                       \
-	  "GPU evidence from NVML is unusable (size, nonce or certificates)")
+	  "GPU or NVSwitch evidence from the driver is unusable (size, nonce or certificates)") \
+	/* keygate-client: NVSwitch evidence through NSCQ (client/gpu.h) */                   \
+	X(NSCQ_UNAVAILABLE, "nscq_unavailable", 500, 0,                                       \
+	  "NSCQ (libnvidia-nscq.so.2) is not available")                                     \
+	X(NSCQ, "nscq_failed", 500, 0, "an NSCQ call failed")                                  \
+	X(NSCQ_UNLOCKED, "nvswitch_not_locked", 500, 0,                                       \
+	  "no NVSwitch is in locked TNVL (protected PCIe) mode")
 
 typedef enum {
 #define KG_X_ENUM(name, code, http, denial, msg) KG_ERR_##name,
