@@ -33,6 +33,7 @@
 #include "../common/cursor.h"
 #include "../common/util.h"
 #include "nvgpu_internal.h"
+#include "p384.h"
 
 /* DSP0274 1.1 §10.11: request and response codes. */
 #define SPDM_VERSION_11 0x11
@@ -341,12 +342,9 @@ kg_err kg_gpu_report_load(const uint8_t *buf, size_t len, uint8_t **out, size_t 
 
 static bool key_is_p384(EVP_PKEY *pk)
 {
-	char group[32];
-	size_t glen = 0;
+	struct kg_p384_key k;
 
-	return pk != NULL && EVP_PKEY_get_base_id(pk) == EVP_PKEY_EC &&
-	       EVP_PKEY_get_utf8_string_param(pk, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof group, &glen) == 1 &&
-	       strcmp(group, SN_secp384r1) == 0;
+	return kg_p384_key_from_evp(pk, &k, KG_ERR_GPU_CHAIN) == KG_OK;
 }
 
 static bool asn1_time_to_time(const ASN1_TIME *t, time_t *out)
@@ -812,32 +810,10 @@ static kg_err chain_get(struct kg_gpu_verifier *v, const uint8_t *pem, size_t le
 /* ECDSA P-384 / SHA-384 over msg; sig is r || s, 48 bytes each. */
 static kg_err sig_verify(EVP_PKEY *pk, const uint8_t sig[static KG_GPU_SIG_SIZE], const uint8_t *msg, size_t len)
 {
-	BIGNUM *r = NULL, *s = NULL;
-	ECDSA_SIG *es = NULL;
-	unsigned char *der = NULL;
-	EVP_MD_CTX *md = NULL;
-	int der_len;
-	kg_err rc;
+	struct kg_p384_key key;
 
-	KG_ENSURE(key_is_p384(pk), KG_ERR_GPU_CHAIN);
-	r = BN_bin2bn(sig, 48, NULL);
-	s = BN_bin2bn(sig + 48, 48, NULL);
-	KG_ENSURE_OUT(r != NULL && s != NULL && (es = ECDSA_SIG_new()) != NULL, KG_ERR_NOMEM);
-	KG_ENSURE_OUT(ECDSA_SIG_set0(es, r, s) == 1, KG_ERR_CRYPTO);
-	r = s = NULL; /* owned by es */
-	KG_ENSURE_OUT((der_len = i2d_ECDSA_SIG(es, &der)) > 0, KG_ERR_CRYPTO);
-	KG_ENSURE_OUT((md = EVP_MD_CTX_new()) != NULL, KG_ERR_NOMEM);
-	KG_ENSURE_OUT(EVP_DigestVerifyInit(md, NULL, EVP_sha384(), NULL, pk) == 1, KG_ERR_CRYPTO);
-	KG_ENSURE_OUT(EVP_DigestVerify(md, der, (size_t)der_len, msg, len) == 1, KG_ERR_GPU_SIGNATURE);
-	rc = KG_OK;
-out:
-	EVP_MD_CTX_free(md);
-	OPENSSL_free(der);
-	ECDSA_SIG_free(es);
-	BN_free(r);
-	BN_free(s);
-	ERR_clear_error();
-	return rc;
+	KG_TRY(kg_p384_key_from_evp(pk, &key, KG_ERR_GPU_CHAIN));
+	return kg_p384_verify(&key, msg, len, sig, sig + KG_P384_SIZE, KG_ERR_GPU_SIGNATURE);
 }
 
 /* ---------------------------------------------------------------------------

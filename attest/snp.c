@@ -44,6 +44,7 @@
 
 #include "../common/cursor.h"
 #include "../common/util.h"
+#include "p384.h"
 #include "snp_internal.h"
 
 /* ABI ATTESTATION_REPORT: R at 0x2A0, S at 0x2E8, then 368 reserved bytes. */
@@ -533,16 +534,6 @@ static bool asn1_time_to_time(const ASN1_TIME *t, time_t *out)
 	return true;
 }
 
-static bool key_is_p384(EVP_PKEY *pk)
-{
-	char group[32];
-	size_t glen = 0;
-
-	return pk != NULL && EVP_PKEY_get_base_id(pk) == EVP_PKEY_EC &&
-	       EVP_PKEY_get_utf8_string_param(pk, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof group, &glen) == 1 &&
-	       strcmp(group, SN_secp384r1) == 0;
-}
-
 /* ---------------------------------------------------------------------------
  * VCEK / VLEK extensions (KDS; go-sev-guest kds.go)
  */
@@ -808,7 +799,7 @@ struct cache_entry {
 	bool used;
 	uint8_t leaf_fp[32], ask_fp[32];
 	size_t anchor;
-	EVP_PKEY *pkey;
+	struct kg_p384_key key; /* the leaf's: what report signatures verify with */
 	struct vek vek;
 	time_t not_before, not_after; /* intersection of the three certificates' */
 	/* What a CRL is checked against on every call, hit or miss: the
@@ -980,8 +971,6 @@ void kg_snp_verifier_free(struct kg_snp_verifier *v)
 		X509_free(v->anchors[i].cert);
 	for (size_t i = 0; i < v->n_inters; i++)
 		X509_free(v->inters[i].cert);
-	for (size_t i = 0; i < KG_SNP_CACHE_MAX; i++)
-		EVP_PKEY_free(v->cache[i].pkey);
 	for (size_t i = 0; i < CRL_CACHE_MAX; i++)
 		X509_CRL_free(v->crls[i].crl);
 	pthread_mutex_destroy(&v->lock);
@@ -1057,10 +1046,8 @@ static bool cache_lookup(struct kg_snp_verifier *v, const struct chain_certs *cc
 			continue;
 		if (now < e->not_before || now >= e->not_after)
 			continue; /* outside validity: the cold path says why */
-		if (EVP_PKEY_up_ref(e->pkey) != 1)
-			continue;
 		e->last_use = ++v->tick;
-		*out = *e; /* out->pkey: the reference just taken */
+		*out = *e;
 		hit = true;
 	}
 	if (hit)
@@ -1071,7 +1058,6 @@ static bool cache_lookup(struct kg_snp_verifier *v, const struct chain_certs *cc
 	return hit;
 }
 
-/* Takes a reference to n->pkey. */
 static void cache_insert(struct kg_snp_verifier *v, const struct cache_entry *n)
 {
 	struct cache_entry *slot = NULL;
@@ -1088,12 +1074,9 @@ static void cache_insert(struct kg_snp_verifier *v, const struct cache_entry *n)
 			slot = e; /* a free slot, else the least recently used */
 	}
 	assert(slot != NULL);
-	if (EVP_PKEY_up_ref(n->pkey) == 1) {
-		EVP_PKEY_free(slot->pkey);
-		*slot = *n;
-		slot->used = true;
-		slot->last_use = ++v->tick;
-	}
+	*slot = *n;
+	slot->used = true;
+	slot->last_use = ++v->tick;
 	pthread_mutex_unlock(&v->lock);
 }
 
@@ -1109,8 +1092,7 @@ static kg_err serial_get(const X509 *x, struct serial *out)
 	return KG_OK;
 }
 
-/* The full check of leaf -> ASK -> ARK; fills e (with a new reference to
- * the leaf's key) for the cache. */
+/* The full check of leaf -> ASK -> ARK; fills e for the cache. */
 static kg_err chain_verify_cold(struct kg_snp_verifier *v, const struct chain_certs *cc, int signing_key,
 				time_t now, struct cache_entry *e)
 {
@@ -1119,7 +1101,6 @@ static kg_err chain_verify_cold(struct kg_snp_verifier *v, const struct chain_ce
 	const uint8_t *ask_fp = cc->ask_fp;
 	const char *ask_prod;
 	bool asvk = false;
-	EVP_PKEY *pk;
 	time_t t;
 
 	memset(e, 0, sizeof *e);
@@ -1176,8 +1157,7 @@ static kg_err chain_verify_cold(struct kg_snp_verifier *v, const struct chain_ce
 	KG_TRY(cert_in_validity(ask, now));
 	KG_TRY(cert_in_validity(cc->leaf, now));
 
-	pk = X509_get0_pubkey(cc->leaf);
-	KG_ENSURE(key_is_p384(pk), KG_ERR_SNP_CHAIN);
+	KG_TRY(kg_p384_key_from_evp(X509_get0_pubkey(cc->leaf), &e->key, KG_ERR_SNP_CHAIN));
 
 	/* What the cache needs to serve this chain again. */
 	e->not_before = 0;
@@ -1196,8 +1176,6 @@ static kg_err chain_verify_cold(struct kg_snp_verifier *v, const struct chain_ce
 	memcpy(e->leaf_fp, cc->leaf_fp, 32);
 	memcpy(e->ask_fp, ask_fp, 32);
 	e->anchor = (size_t)(anc - v->anchors);
-	KG_ENSURE(EVP_PKEY_up_ref(pk) == 1, KG_ERR_CRYPTO);
-	e->pkey = pk;
 	return KG_OK;
 }
 
@@ -1490,16 +1468,15 @@ out:
 	return rc;
 }
 
-/* The verified VCEK/VLEK key (a new reference) and what it certifies. */
+/* The verified VCEK/VLEK key and what it certifies. */
 static kg_err chain_get(struct kg_snp_verifier *v, const struct kg_snp_certs *certs, int signing_key, time_t now,
-			EVP_PKEY **pkey, struct vek *vek)
+			struct kg_p384_key *key, struct vek *vek)
 {
 	struct chain_certs cc;
 	struct cache_entry e;
 	bool looked_up = false, has_crl;
 	kg_err rc;
 
-	*pkey = NULL;
 	memset(&cc, 0, sizeof cc);
 	memset(&e, 0, sizeof e);
 	KG_ENSURE(v != NULL, KG_ERR_INVALID_ARG);
@@ -1555,12 +1532,10 @@ chain_ok:
 	/* Revocation, on every call: neither cache entry stands for it. */
 	if (has_crl)
 		KG_TRY_OUT(crl_check(v, certs->crl, certs->crl_len, &e, now));
-	*pkey = e.pkey;
-	e.pkey = NULL;
+	*key = e.key;
 	*vek = e.vek;
 	rc = KG_OK;
 out:
-	EVP_PKEY_free(e.pkey);
 	X509_free(cc.leaf);
 	X509_free(cc.ask);
 	X509_free(cc.ark);
@@ -1572,14 +1547,13 @@ out:
 kg_err kg_snp_verify_chain(struct kg_snp_verifier *v, const struct kg_snp_certs *certs, int signing_key, time_t now,
 			   struct kg_snp_vek_info *info)
 {
-	EVP_PKEY *pk = NULL;
+	struct kg_p384_key key;
 	struct vek vek;
 
 	if (info)
 		memset(info, 0, sizeof *info);
 	KG_ENSURE(signing_key == 0 || signing_key == 1, KG_ERR_SNP_SIGNING_KEY);
-	KG_TRY(chain_get(v, certs, signing_key, now, &pk, &vek));
-	EVP_PKEY_free(pk);
+	KG_TRY(chain_get(v, certs, signing_key, now, &key, &vek));
 	if (info)
 		*info = vek.info;
 	return KG_OK;
@@ -1614,60 +1588,41 @@ static kg_err report_against_vek(struct kg_snp_report *r, const struct vek *vek)
 }
 
 /* ECDSA P-384 / SHA-384 over report bytes 0x000..0x29F; R and S are
- * little-endian (ABI "ECDSA Signature Format"). */
-static kg_err report_signature_ok(EVP_PKEY *pk, const uint8_t *report, size_t len, const struct kg_snp_report *r)
+ * little-endian, zero-extended to 72 bytes (ABI "ECDSA Signature
+ * Format"): a value that needs more than 48 is no signature. */
+static kg_err report_signature_ok(const struct kg_p384_key *key, const uint8_t *report, size_t len,
+				  const struct kg_snp_report *r)
 {
 	struct kg_cur c = kg_cur_init(report, len);
 	const uint8_t *tbs;
-	BIGNUM *bn_r = NULL, *bn_s = NULL;
-	ECDSA_SIG *sig = NULL;
-	unsigned char *der = NULL;
-	int der_len;
-	EVP_MD_CTX *md = NULL;
-	kg_err rc = KG_ERR_SNP_SIGNATURE;
+	uint8_t rb[KG_P384_SIZE], sb[KG_P384_SIZE], high = 0;
 
 	KG_TRY(kg_cur_bytes(&c, &tbs, KG_SNP_SIGNED_SIZE));
-	bn_r = BN_lebin2bn(r->sig_r, SIG_RS_SIZE, NULL);
-	bn_s = BN_lebin2bn(r->sig_s, SIG_RS_SIZE, NULL);
-	KG_ENSURE_OUT(bn_r != NULL && bn_s != NULL && (sig = ECDSA_SIG_new()) != NULL, KG_ERR_NOMEM);
-	KG_ENSURE_OUT(ECDSA_SIG_set0(sig, bn_r, bn_s) == 1, KG_ERR_CRYPTO);
-	bn_r = bn_s = NULL; /* owned by sig */
-	KG_ENSURE_OUT((der_len = i2d_ECDSA_SIG(sig, &der)) > 0, KG_ERR_CRYPTO);
-	KG_ENSURE_OUT((md = EVP_MD_CTX_new()) != NULL, KG_ERR_NOMEM);
-	KG_ENSURE_OUT(EVP_DigestVerifyInit(md, NULL, EVP_sha384(), NULL, pk) == 1, KG_ERR_CRYPTO);
-	KG_ENSURE_OUT(EVP_DigestVerify(md, der, (size_t)der_len, tbs, KG_SNP_SIGNED_SIZE) == 1,
-		      KG_ERR_SNP_SIGNATURE);
-	rc = KG_OK;
-out:
-	EVP_MD_CTX_free(md);
-	OPENSSL_free(der);
-	ECDSA_SIG_free(sig);
-	BN_free(bn_r);
-	BN_free(bn_s);
-	if (rc != KG_OK)
-		ERR_clear_error();
-	return rc;
+	for (size_t i = KG_P384_SIZE; i < SIG_RS_SIZE; i++)
+		high |= r->sig_r[i] | r->sig_s[i];
+	KG_ENSURE(high == 0, KG_ERR_SNP_SIGNATURE);
+	for (size_t i = 0; i < KG_P384_SIZE; i++) {
+		rb[i] = r->sig_r[KG_P384_SIZE - 1 - i];
+		sb[i] = r->sig_s[KG_P384_SIZE - 1 - i];
+	}
+	return kg_p384_verify(key, tbs, KG_SNP_SIGNED_SIZE, rb, sb, KG_ERR_SNP_SIGNATURE);
 }
 
 kg_err kg_snp_verify(struct kg_snp_verifier *v, const uint8_t *report, size_t report_len,
 		     const struct kg_snp_certs *certs, time_t now, struct kg_snp_report *out)
 {
 	struct kg_snp_report r;
-	EVP_PKEY *pk = NULL;
+	struct kg_p384_key key;
 	struct vek vek;
-	kg_err rc;
 
 	if (out)
 		memset(out, 0, sizeof *out);
 	KG_ENSURE(v != NULL, KG_ERR_INVALID_ARG);
 	KG_TRY(kg_snp_report_parse(report, report_len, &r));
-	KG_TRY(chain_get(v, certs, r.signing_key, now, &pk, &vek));
-	KG_TRY_OUT(report_against_vek(&r, &vek));
-	KG_TRY_OUT(report_signature_ok(pk, report, report_len, &r));
+	KG_TRY(chain_get(v, certs, r.signing_key, now, &key, &vek));
+	KG_TRY(report_against_vek(&r, &vek));
+	KG_TRY(report_signature_ok(&key, report, report_len, &r));
 	if (out)
 		*out = r;
-	rc = KG_OK;
-out:
-	EVP_PKEY_free(pk);
-	return rc;
+	return KG_OK;
 }
