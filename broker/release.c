@@ -136,11 +136,11 @@ static kg_err choose_version(struct release_state *st)
 
 /* Unwraps the stored key (a model key, or a session key's root for a
  * session id) with the KEK its row names, or draws a fresh session key,
- * and seals it to the CVM's HPKE key.  Every plaintext copy is in guarded
- * memory and freed (wiped) before returning. */
+ * and seals it to the CVM's HPKE key.  Every plaintext copy is in this
+ * thread's guarded memory and wiped before returning. */
 static kg_err seal_key(struct kg_broker *b, struct release_state *st, const char *key_id)
 {
-	uint8_t *key = kg_secret_alloc(KG_KEY_MAX), *root = NULL;
+	uint8_t *scratch = kg_secret_scratch(), *key = scratch, *root = scratch ? scratch + KG_KEY_MAX : NULL;
 	uint8_t info[KG_RELEASE_INFO_MAX];
 	const struct kg_kek *keks[2] = {b->kek, b->kek_previous};
 	const struct kg_key_version *v = NULL;
@@ -161,7 +161,6 @@ static kg_err seal_key(struct kg_broker *b, struct release_state *st, const char
 	} else if (st->version != 0) {
 		size_t root_len = 0;
 		KG_ENSURE_OUT(st->key.key_len >= KG_KEY_MIN && st->key.key_len <= KG_KEY_MAX, KG_ERR_INTERNAL);
-		KG_ENSURE_OUT((root = kg_secret_alloc(KG_KEY_MAX)) != NULL, KG_ERR_NOMEM);
 		KG_TRY_OUT(kg_kek_unwrap_any(keks, 2, v->kek_id, key_id, st->version, v->wrapped, v->wrapped_len, root,
 					     &root_len));
 		key_len = (size_t)st->key.key_len;
@@ -179,8 +178,7 @@ static kg_err seal_key(struct kg_broker *b, struct release_state *st, const char
 				     st->enc, st->ct));
 	st->ct_len = key_len + KG_HPKE_NT;
 out:
-	kg_secret_free(root);
-	kg_secret_free(key);
+	sodium_memzero(scratch, KG_SECRET_SCRATCH);
 	return rc;
 }
 

@@ -1,3 +1,5 @@
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +32,31 @@ void kg_secret_free(uint8_t *p)
 {
 	if (p)
 		sodium_free(p);
+}
+
+static pthread_key_t scratch_key;
+static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
+static bool scratch_ok;
+
+static void scratch_free(void *p) { kg_secret_free(p); }
+
+static void scratch_init(void) { scratch_ok = pthread_key_create(&scratch_key, scratch_free) == 0; }
+
+uint8_t *kg_secret_scratch(void)
+{
+	uint8_t *p;
+
+	if (pthread_once(&scratch_once, scratch_init) != 0 || !scratch_ok)
+		return NULL;
+	if ((p = pthread_getspecific(scratch_key)) != NULL)
+		return p;
+	if ((p = kg_secret_alloc(KG_SECRET_SCRATCH)) == NULL)
+		return NULL;
+	if (pthread_setspecific(scratch_key, p) != 0) {
+		kg_secret_free(p);
+		return NULL;
+	}
+	return p;
 }
 
 kg_err kg_kek_from_bytes(const uint8_t k[static 32], struct kg_kek **out)

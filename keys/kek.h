@@ -82,4 +82,12 @@ KG_MUST_CHECK kg_err kg_kek_unwrap_any(const struct kg_kek *const *keks, size_t 
 uint8_t *kg_secret_alloc(size_t n);
 void kg_secret_free(uint8_t *p);
 
+/* This thread's guarded buffer of KG_SECRET_SCRATCH bytes: made on first
+ * use, freed (wiped) when the thread ends.  The release path's plaintext
+ * keys live here rather than in a kg_secret_alloc per release, which cost
+ * nine system calls and a TLB shootdown on every core each time.  The
+ * caller wipes what it used before it returns.  NULL on failure. */
+#define KG_SECRET_SCRATCH (2 * KG_KEY_MAX)
+uint8_t *kg_secret_scratch(void);
+
 #endif
