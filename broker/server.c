@@ -385,7 +385,10 @@ kg_err kg_server_run(struct kg_broker *b)
 			     MHD_OPTION_THREAD_POOL_SIZE, b->cfg->threads, MHD_OPTION_CONNECTION_TIMEOUT, 10u,
 			     MHD_OPTION_CONNECTION_LIMIT, b->cfg->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
 			     b->cfg->per_ip_connections,
-			     MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)96 * 1024, MHD_OPTION_NOTIFY_COMPLETED,
+			     /* Headers and MHD's read buffer only (bodies go to
+			      * conn_ctx).  At 32 KiB libmicrohttpd mallocs the pool;
+			      * above, it maps and unmaps it for every connection. */
+			     MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)32 * 1024, MHD_OPTION_NOTIFY_COMPLETED,
 			     on_completed, b, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, b, MHD_OPTION_END);
 	KG_ENSURE_OUT(d != NULL, KG_ERR_CONFIG);
 	kg_log(KG_LOG_INFO, "listening", "address", b->cfg->listen, "replica", b->cfg->replica, NULL);
