@@ -41,6 +41,7 @@ struct kg_config {
 	unsigned policy_cache_ttl; /* seconds a cached policy may live; 0 = no cache */
 	unsigned max_connections;  /* open TLS connections, all peers */
 	unsigned per_ip_connections; /* open TLS connections from one address */
+	unsigned deny_rate, deny_burst; /* audited denials per address and second, and in one burst; 0: no limit */
 	unsigned snp_require_crl;  /* 1: SEV-SNP evidence needs a current CRL */
 	char *audit_signing_key;   /* signs audit-log checkpoints; NULL = this replica does not seal */
 	unsigned audit_seal_interval; /* ms between sealings */
@@ -204,7 +205,10 @@ struct kg_metrics {
 	atomic_ulong http_errors;
 	atomic_ulong release_us_sum;
 	atomic_ulong release_le[8]; /* histogram buckets, see server.c */
+	atomic_ulong denials_unrecorded; /* refused beyond deny_rate, without a row */
 };
+
+struct kg_ratelimit;
 
 struct kg_broker {
 	const struct kg_config *cfg;
@@ -214,6 +218,7 @@ struct kg_broker {
 	struct kg_attest *attest;
 	struct kg_store *store;
 	struct kg_cache *cache; /* NULL when disabled */
+	struct kg_ratelimit *deny_limit;
 	struct kg_metrics metrics;
 };
 

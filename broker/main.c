@@ -12,6 +12,7 @@
 #include "../common/util.h"
 #include "auditlog.h"
 #include "broker.h"
+#include "ratelimit.h"
 
 static const struct {
 	const char *name;
@@ -56,6 +57,8 @@ static void serve_usage(FILE *f)
 		   "      kek_pkcs11_module kek_pkcs11_token kek_pkcs11_key kek_pkcs11_pin_file\n"
 		   "      kek_previous_file kek_previous_pkcs11_{module,token,key,pin_file} (during a KEK rotation)\n"
 		   "      challenge_ttl threads log_level policy_cache_ttl max_connections per_ip_connections\n"
+		   "      deny_rate deny_burst (denials audited per address and second, and in a burst; default 10, 100;\n"
+		   "      more are answered rate_limited, the first audited; deny_rate 0: no limit)\n"
 		   "      snp_require_crl (1: refuse SEV-SNP evidence without a current AMD CRL; default 1)\n"
 		   "      audit_signing_key (seal the audit log with this key; see keygate audit keygen)\n"
 		   "      audit_seal_interval (milliseconds between sealings; default 1000)\n"
@@ -213,6 +216,10 @@ int kg_cmd_serve(int argc, char **argv)
 		fprintf(stderr, "keygate serve: cannot load collateral: %s\n", kg_err_msg(e));
 		goto out;
 	}
+	if ((e = kg_ratelimit_new(cfg.deny_rate, cfg.deny_burst, &b.deny_limit)) != KG_OK) {
+		fprintf(stderr, "keygate serve: deny_rate/deny_burst: %s\n", kg_err_msg(e));
+		goto out;
+	}
 	if ((e = kg_cache_new(&b.cache, cfg.db, cfg.policy_cache_ttl * 1000u, 1024, collateral_changed, &b)) != KG_OK) {
 		fprintf(stderr, "keygate serve: cannot start the policy listener: %s\n", kg_err_msg(e));
 		goto out;
@@ -232,6 +239,7 @@ int kg_cmd_serve(int argc, char **argv)
 out:
 	kg_sealer_stop(sealer);
 	kg_cache_free(b.cache);
+	kg_ratelimit_free(b.deny_limit);
 	kg_store_free(b.store);
 	kg_attest_free(b.attest);
 	kg_kek_free(b.kek);

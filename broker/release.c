@@ -6,6 +6,7 @@
  * audit "grant" always means "sealed and handed to the connection", and a
  * key never leaves without its row.
  */
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,7 @@
 #include "../keys/session.h"
 #include "../attest/nvgpu.h"
 #include "broker.h"
+#include "ratelimit.h"
 
 /* Client certificates are made just before use; allow for clock skew. */
 #define KG_CERT_SKEW 300
@@ -457,7 +459,9 @@ void kg_release(struct kg_broker *b, const char *key_id, const uint8_t *cert_der
 	struct release_state *st = calloc(1, sizeof *st);
 	struct kg_audit_row row;
 	time_t now = time(NULL);
-	char *tcb = NULL, *explain = NULL, rid[37];
+	char *tcb = NULL, *explain = NULL, rid[37], unrec[24];
+	enum kg_ratelimit_verdict rl = KG_RL_AUDIT;
+	uint64_t unrecorded = 0;
 	kg_err e, ae;
 
 	memset(out, 0, sizeof *out);
@@ -499,6 +503,16 @@ void kg_release(struct kg_broker *b, const char *key_id, const uint8_t *cert_der
 			e = seal_key(b, st, key_id);
 	}
 
+	/* Denials are audited up to the address's rate (ratelimit.h). */
+	if (e != KG_OK) {
+		rl = kg_ratelimit_deny(b->deny_limit, peer, kg_mono_us(), &unrecorded);
+		if (rl != KG_RL_AUDIT)
+			e = KG_ERR_RATE_LIMITED;
+		if (unrecorded > 0)
+			kg_log(KG_LOG_WARN, "rate_limit_ended", "peer", peer, "unrecorded",
+			       (snprintf(unrec, sizeof unrec, "%" PRIu64, unrecorded), unrec), NULL);
+	}
+
 	memset(&row, 0, sizeof row);
 	memcpy(row.request_id, st->request_id, 16);
 	row.replica = b->cfg->replica;
@@ -523,7 +537,7 @@ void kg_release(struct kg_broker *b, const char *key_id, const uint8_t *cert_der
 		row.chip_id_len = st->claims.chip_id_len;
 		row.tcb_json = tcb = tcb_json(&st->claims);
 	}
-	ae = kg_store_audit(b->store, &row);
+	ae = rl == KG_RL_UNRECORDED ? KG_OK : kg_store_audit(b->store, &row);
 	/* Counted as what the CVM sees: an unaudited grant is a refusal. */
 	if (ae != KG_OK && e == KG_OK)
 		e = ae;
@@ -535,6 +549,10 @@ void kg_release(struct kg_broker *b, const char *key_id, const uint8_t *cert_der
 		kg_log(KG_LOG_ERROR, "release_unaudited", "request_id", rid, "key_id", key_id, "reason",
 		       kg_err_code(e), "audit_error", kg_err_code(ae), NULL);
 		kg_reply_error(out, e == KG_ERR_DB_UNAVAILABLE ? e : ae, st->request_id);
+	} else if (rl == KG_RL_UNRECORDED) {
+		/* No row, so no request id to give; counted, not logged. */
+		atomic_fetch_add(&b->metrics.denials_unrecorded, 1);
+		kg_reply_error(out, e, NULL);
 	} else if (e != KG_OK) {
 		kg_log(KG_LOG_INFO, "release_denied", "request_id", rid, "key_id", key_id, "reason", kg_err_code(e),
 		       "peer", peer, NULL);

@@ -138,6 +138,10 @@ static enum MHD_Result handle_metrics(struct kg_broker *b, struct MHD_Connection
 		OUT("# TYPE keygate_policy_cache_listening gauge\nkeygate_policy_cache_listening %d\n",
 		    cs.listening ? 1 : 0);
 	}
+	OUT("# HELP keygate_denials_unrecorded_total Refusals beyond deny_rate, answered rate_limited without "
+	    "an audit row.\n");
+	OUT("# TYPE keygate_denials_unrecorded_total counter\nkeygate_denials_unrecorded_total %lu\n",
+	    atomic_load(&b->metrics.denials_unrecorded));
 	OUT("# HELP keygate_http_errors_total Requests refused before routing.\n");
 	OUT("# TYPE keygate_http_errors_total counter\nkeygate_http_errors_total %lu\n",
 	    atomic_load(&b->metrics.http_errors));
@@ -185,14 +189,6 @@ static void peer_addr(struct MHD_Connection *conn, char *out, size_t cap)
 		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ci->client_addr)->sin6_addr, out, (socklen_t)cap);
 }
 
-static uint64_t now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 static enum MHD_Result handle_release(struct kg_broker *b, struct MHD_Connection *conn, const char *key_id,
 				      struct conn_ctx *ctx)
 {
@@ -200,11 +196,11 @@ static enum MHD_Result handle_release(struct kg_broker *b, struct MHD_Connection
 	size_t cert_len;
 	const uint8_t *cert = peer_cert(conn, &cert_len);
 	char peer[INET6_ADDRSTRLEN];
-	uint64_t t0 = now_us(), dt;
+	uint64_t t0 = kg_mono_us(), dt;
 
 	peer_addr(conn, peer, sizeof peer);
 	kg_release(b, key_id, cert, cert_len, ctx->body, ctx->len, ctx->too_large, peer, &rep);
-	dt = now_us() - t0;
+	dt = kg_mono_us() - t0;
 	atomic_fetch_add(&b->metrics.release_us_sum, dt);
 	for (int i = 0; i < 8; i++)
 		if ((double)dt / 1e6 <= bucket_le[i])

@@ -32,6 +32,7 @@
 	X(BODY_TOO_LARGE, "body_too_large", 413, 1, "request body is too large")              \
 	X(NOT_FOUND, "not_found", 404, 0, "no such endpoint")                                 \
 	X(METHOD, "method_not_allowed", 405, 0, "method not allowed")                         \
+	X(RATE_LIMITED, "rate_limited", 429, 1, "too many refused requests from this address") \
 	X(NO_CLIENT_CERT, "client_cert_missing", 401, 1, "no client certificate")             \
 	X(BAD_CLIENT_CERT, "client_cert_invalid", 401, 1, "client certificate is invalid")    \
 	X(CERT_EXPIRED, "client_cert_expired", 401, 1, "client certificate outside validity") \

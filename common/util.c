@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -128,4 +129,12 @@ kg_err kg_time_parse(const char *s, time_t *out)
 	KG_ENSURE(errno == 0 && end != s && *end == 0 && v >= 0, KG_ERR_INVALID_ARG);
 	*out = (time_t)v;
 	return KG_OK;
+}
+
+uint64_t kg_mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }

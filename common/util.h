@@ -29,4 +29,7 @@ void kg_wipe(void *p, size_t n);
 /* Parses "2024-05-01T00:00:00Z" or a decimal Unix time. */
 KG_MUST_CHECK kg_err kg_time_parse(const char *s, time_t *out);
 
+/* Microseconds on the monotonic clock: for intervals, never dates. */
+uint64_t kg_mono_us(void);
+
 #endif

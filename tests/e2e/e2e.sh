@@ -586,5 +586,37 @@ out=$("$kg" migrate --db "$admin_dsn" --dir "$src/db/migrations" --dir "$tmp/mig
 check "an applied migration that changed is refused" test "$rc" -ne 0
 check "... naming the file" grep -q "0100_e2e_policy.sql changed after it was applied" <<<"$out"
 
+# --- denials are audited up to a rate per address --------------------------
+rl_port=$(kg_free_port)
+sed -e "s/^listen = .*/listen = 127.0.0.1:$rl_port/" -e "s/^replica = .*/replica = e2e-rl/" "$tmp/keygate.conf" > "$tmp/rl.conf"
+printf 'deny_rate = 1\ndeny_burst = 3\n' >> "$tmp/rl.conf"
+"$kg" serve --config "$tmp/rl.conf" 2>"$tmp/broker-rl.log" &
+rl_pid=$!
+if kg_wait_http "https://127.0.0.1:$rl_port/healthz" "$tmp/tls/ca.pem" 100; then
+	rl_client() { "$kgc" --url "https://127.0.0.1:$rl_port" --ca "$tmp/tls/ca.pem" --tee snp-sim --sim-dir "$tmp/sim" --retries 0 -q "$@"; }
+	rl_deny() {
+		local code=$1 out rc; shift
+		out=$(rl_client "$@" 2>&1); rc=$?
+		[ "$rc" -eq 1 ] && grep -q "\"error\":\"$code\"" <<<"$out" || { echo "# got rc=$rc: $out" | head -5; return 1; }
+	}
+	rl_rows() { psql_kg -c "SELECT count(*) FROM audit WHERE replica = 'e2e-rl' AND reason = '$1'"; }
+	for i in 1 2 3; do rl_deny vmpl_not_allowed --sim-measurement "$meas" --key vmpl1-key || break; done
+	check "denials within the burst keep their reasons" test "$(rl_rows vmpl_not_allowed)" = 3
+	check "the next is answered rate_limited" rl_deny rate_limited --sim-measurement "$meas" --key vmpl1-key
+	check "... and audited as rate_limited" test "$(rl_rows rate_limited)" = 1
+	rl_deny rate_limited --sim-measurement "$meas" --key vmpl1-key
+	check "later ones in the run are answered rate_limited" rl_deny rate_limited --sim-measurement "$meas" --key vmpl1-key
+	check "... without audit rows" test "$(psql_kg -c "SELECT count(*) FROM audit WHERE replica = 'e2e-rl'")" = 4
+	m=$(curl -fsS --cacert "$tmp/tls/ca.pem" "https://127.0.0.1:$rl_port/metrics")
+	check "... and counted in keygate_denials_unrecorded_total" test "$(awk '/^keygate_denials_unrecorded_total/ {print $2}' <<<"$m")" = 2
+	check "a grant from the same address is never limited" rl_client --sim-measurement "$meas" --sim-vmpl 1 --key vmpl1-key
+	sleep 1.2
+	check "a second later a denial is audited with its reason again" rl_deny vmpl_not_allowed --sim-measurement "$meas" --key vmpl1-key
+	check "... and the log says how many went unrecorded" grep -q '"event":"rate_limit_ended".*"unrecorded":"2"' "$tmp/broker-rl.log"
+else
+	check "the rate-limited broker starts" false
+fi
+kill "$rl_pid" 2>/dev/null; wait "$rl_pid" 2>/dev/null
+
 echo "1..$n"
 [ "$failed" -eq 0 ]
