@@ -47,7 +47,20 @@ INSERT INTO policies (key_id, tee, measurements, allowed_versions) VALUES ('mk-l
 SQL
 out=$("$kg" migrate --db "$admin" --dir "$src/db/migrations" --dir "$tmp/mig" 2>&1)
 check "migrations apply, 0011_key_lifecycle among them" grep -q "applied 0011_key_lifecycle.sql" <<<"$out"
+check "... and 0014_key_kind_immutable" grep -q "applied 0014_key_kind_immutable.sql" <<<"$out"
 kg_psql keygate -c "CREATE ROLE kgbroker LOGIN IN ROLE keygate_broker" >/dev/null
+kg_psql keygate -c "CREATE ROLE kgadmin LOGIN IN ROLE keygate_admin" >/dev/null
+as_admin() { psql -X -q -v ON_ERROR_STOP=1 -h "$KG_PGHOST" -p "$KG_PGPORT" -U kgadmin -d keygate -c "$1" 2>&1; }
+hist0=$(sql "SELECT count(*) FROM policy_history WHERE table_name = 'keys'")
+out=$(as_admin "UPDATE keys SET kind = 'model' WHERE key_id = 'sk'"); rc=$?
+check "the admin role cannot turn a session key into a model key" test "$rc" -ne 0
+check "... refused by the kind trigger" grep -q "the kind of a key never changes" <<<"$out"
+out=$(as_admin "UPDATE keys SET kind = 'session' WHERE key_id = 'mk'"); rc=$?
+check "... nor a model key into a session key" test "$rc" -ne 0
+out=$(sql "UPDATE keys SET kind = 'model' WHERE key_id = 'sk'" 2>&1); rc=$?
+check "... nor may the owner" test "$rc" -ne 0
+check "the kind stayed, and the refused changes left no history row" test "$(sql "SELECT kind FROM keys WHERE key_id = 'sk'") $(sql "SELECT count(*) FROM policy_history WHERE table_name = 'keys'")" = "session $hist0"
+check "the admin role may still change a key's state" as_admin "UPDATE keys SET state = 'active' WHERE key_id = 'sk'"
 check "the broker role still may not change key versions" test "$(sql "SELECT has_table_privilege('kgbroker', 'key_versions', 'UPDATE') OR has_table_privilege('kgbroker', 'key_versions', 'DELETE') OR has_table_privilege('kgbroker', 'policies', 'UPDATE')")" = f
 out=$(kg_psql keygate -c "INSERT INTO policies (key_id, tee, measurements, allowed_versions) VALUES ('mk', 'snp', ARRAY['\\x$meas'::bytea], '{0}')" 2>&1); rc=$?
 check "a policy allowing version 0 is refused by the schema" test "$rc" -ne 0
