@@ -1,9 +1,11 @@
 /*
- * Sealing and verifying the audit log (auditlog.h).  The sealer reads each
- * row's entry through kg_audit_queued() (the broker role may not read audit
- * rows); the verifier computes it itself with the same expression, naming
- * pg_catalog explicitly so that a function planted in another schema
- * cannot stand in for it, and with the session settings it depends on.
+ * Sealing and verifying the audit log (auditlog.h).  The sealer has the
+ * database append the queued rows (kg_audit_append(), 0016: the broker role
+ * may neither read audit rows nor write the tree) and checks each returned
+ * leaf against the entry returned with it before it signs; the verifier
+ * computes every entry itself with the same expression, naming pg_catalog
+ * explicitly so that a function planted in another schema cannot stand in
+ * for it, and with the session settings it depends on.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -72,89 +74,136 @@ static kg_err unhex(const char *s, uint8_t *out, size_t cap, size_t *len)
 	return KG_OK;
 }
 
-/* A growing string for the array literals of one sealing. */
-struct sb {
-	char *p;
-	size_t len, cap;
-};
-
-static kg_err sb_add(struct sb *b, const char *s)
+/* One checkpoint row, if it is sk's signature over its own size and root
+ * and its stored frontier gives that root: then f holds that frontier and
+ * root the signed root. */
+static bool checkpoint_own(PGresult *res, int row, const struct kg_ledger_skey *sk, struct kg_ledger_frontier *f,
+			   uint8_t root[static 32])
 {
-	size_t n = strlen(s);
+	uint8_t buf[64 * 32], stored[32], fr_root[32];
+	const char *note = PQgetvalue(res, row, 3);
+	uint64_t size = strtoull(PQgetvalue(res, row, 0), NULL, 10), signed_size = 0;
+	size_t len = 0, rlen = 0;
 
-	/* Room for the separator, s, and later the closing brace and NUL. */
-	if (b->len + 1 + n + 2 > b->cap) {
-		size_t cap = (b->cap + n + 3) * 2;
-		char *p = realloc(b->p, cap);
-		KG_ENSURE(p != NULL, KG_ERR_NOMEM);
-		b->p = p;
-		b->cap = cap;
-	}
-	b->p[b->len] = b->len == 0 ? '{' : ',';
-	b->len++;
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = 0;
-	return KG_OK;
+	if (kg_ledger_checkpoint_open(kg_ledger_skey_pub(sk), (const uint8_t *)note, strlen(note), &signed_size,
+				      root) != KG_OK ||
+	    signed_size != size)
+		return false;
+	if (unhex(PQgetvalue(res, row, 1), stored, 32, &rlen) != KG_OK || rlen != 32 || memcmp(stored, root, 32) != 0)
+		return false;
+	if (unhex(PQgetvalue(res, row, 2), buf, sizeof buf, &len) != KG_OK ||
+	    kg_ledger_frontier_load(size, buf, len, f) != KG_OK)
+		return false;
+	kg_ledger_frontier_root(f, fr_root);
+	return memcmp(fr_root, root, 32) == 0;
 }
 
-static const char *sb_close(struct sb *b)
+/* The newest checkpoint that is sk's own (checkpoint_own), scanning down
+ * past any that are not: the database cannot check signatures, so a
+ * broker credential can store a badly signed checkpoint of the current
+ * tree (0016), and that must not stop sealing.  *size 0 and an empty f
+ * when there is none.  *skipped counts the others passed over. */
+static kg_err newest_own_checkpoint(PGconn *c, const struct kg_ledger_skey *sk, struct kg_ledger_frontier *f,
+				    uint64_t *size, uint8_t root[static 32], uint64_t *skipped)
 {
-	/* sb_add left room for the brace and the NUL (len + 2 <= cap). */
-	if (!b->p)
-		return "{}";
-	b->p[b->len++] = '}';
-	b->p[b->len] = 0;
-	return b->p;
+	char below[24] = "9223372036854775807";
+	PGresult *res = NULL;
+	int rows;
+	kg_err rc = KG_ERR_DB_QUERY;
+
+	memset(f, 0, sizeof *f);
+	*size = *skipped = 0;
+	do {
+		PQclear(res);
+		res = query(c,
+			    "SELECT size, pg_catalog.encode(root, 'hex'), pg_catalog.encode(frontier, 'hex'), note"
+			    "  FROM public.audit_checkpoints WHERE size < $1::bigint ORDER BY size DESC LIMIT 64",
+			    1, (const char *[]){below});
+		KG_ENSURE_OUT(res_ok(res), KG_ERR_DB_QUERY);
+		rows = PQntuples(res);
+		for (int i = 0; i < rows; i++) {
+			if (checkpoint_own(res, i, sk, f, root)) {
+				*size = f->size;
+				rc = KG_OK;
+				goto out;
+			}
+			(*skipped)++;
+			snprintf(below, sizeof below, "%s", PQgetvalue(res, i, 0));
+		}
+	} while (rows == 64);
+	/* None: start from the empty tree. */
+	memset(f, 0, sizeof *f);
+	rc = KG_OK;
+out:
+	PQclear(res);
+	return rc;
 }
 
-/* The tree state the last sealing left: its frontier, which must agree
- * with the number of leaves stored, and the latest checkpoint, which must
- * be this key's signature over the frontier's root and no smaller than
- * what this sealer signed or saw before (*mark): the sealer never signs on
- * top of a history someone rewrote or cut short. */
+/* The tree state to continue from: the newest checkpoint this key signed
+ * (newest_own_checkpoint), extended by the leaves stored after it, which
+ * only kg_audit_append() (0016) writes, from the rows themselves.  Refuses
+ * (the sealer never signs on top of a history someone rewrote or cut
+ * short) when a checkpoint covers more leaves than the tree holds, when
+ * positions are missing, or when that checkpoint is smaller than, or
+ * differs from, what this sealer signed or saw before (*mark).
+ * *newest is the size of the newest checkpoint of any kind: a sealing
+ * must go past it. */
 static kg_err load_frontier(PGconn *c, const struct kg_ledger_skey *sk, struct kg_auditlog_mark *mark,
-			    struct kg_ledger_frontier *f)
+			    struct kg_ledger_frontier *f, uint64_t *newest)
 {
 	PGresult *res = query(c,
-			      "SELECT (SELECT COALESCE(max(seq) + 1, 0) FROM public.audit_tree), size,"
-			      "       pg_catalog.encode(frontier, 'hex'), note"
-			      "  FROM (SELECT 1) AS one LEFT JOIN LATERAL (SELECT size, frontier, note"
-			      "          FROM public.audit_checkpoints ORDER BY size DESC LIMIT 1) cp ON true",
+			      "SELECT (SELECT COALESCE(max(seq) + 1, 0) FROM public.audit_tree),"
+			      "       (SELECT COALESCE(max(size), 0) FROM public.audit_checkpoints)",
 			      0, NULL);
-	uint8_t buf[64 * 32], root[32], signed_root[32];
-	size_t len = 0;
-	uint64_t leaves, size = 0, signed_size = 0;
+	uint8_t signed_root[32];
+	uint64_t leaves, size = 0, skipped = 0;
 	const char *why = NULL;
 	kg_err rc = KG_ERR_DB_QUERY;
 
 	memset(f, 0, sizeof *f);
+	*newest = 0;
 	if (!res_ok(res) || PQntuples(res) != 1)
 		goto out;
 	leaves = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
-	if (!PQgetisnull(res, 0, 1)) {
-		const char *note = PQgetvalue(res, 0, 3);
-		size = strtoull(PQgetvalue(res, 0, 1), NULL, 10);
-		KG_TRY_OUT(unhex(PQgetvalue(res, 0, 2), buf, sizeof buf, &len));
-		if (kg_ledger_checkpoint_open(kg_ledger_skey_pub(sk), (const uint8_t *)note, strlen(note), &signed_size,
-					      signed_root) != KG_OK ||
-		    signed_size != size)
-			why = "the latest checkpoint is not this key's signature";
-	}
-	if (!why && leaves != size)
-		why = "tree size and last checkpoint differ";
-	if (!why && kg_ledger_frontier_load(size, buf, len, f) != KG_OK)
-		why = "the stored frontier does not fit the tree size";
-	if (!why && size > 0) {
-		kg_ledger_frontier_root(f, root);
-		if (memcmp(root, signed_root, 32) != 0)
-			why = "the stored frontier does not give the signed root";
-	}
+	*newest = strtoull(PQgetvalue(res, 0, 1), NULL, 10);
+	PQclear(res);
+	res = NULL;
+	if (*newest > leaves)
+		why = "a checkpoint covers more leaves than the tree holds";
+	if (!why)
+		KG_TRY_OUT(newest_own_checkpoint(c, sk, f, &size, signed_root, &skipped));
 	if (!why && (size < mark->size || (size == mark->size && size > 0 && memcmp(signed_root, mark->root, 32) != 0)))
 		why = "the tree is smaller than, or differs from, one this sealer signed or saw";
+	if (!why && skipped > 0) {
+		char n[24];
+		snprintf(n, sizeof n, "%" PRIu64, skipped);
+		kg_log(KG_LOG_WARN, "audit_checkpoint_not_own", "skipped", n, "detail",
+		       "checkpoints not signed by this key were passed over; audit verify names them", NULL);
+	}
+	if (!why && leaves > size) {
+		char from[24];
+		snprintf(from, sizeof from, "%" PRIu64, size);
+		res = query(c,
+			    "SELECT seq, pg_catalog.encode(leaf_hash, 'hex') FROM public.audit_tree"
+			    " WHERE seq >= $1::bigint ORDER BY seq",
+			    1, (const char *[]){from});
+		KG_ENSURE_OUT(res_ok(res), KG_ERR_DB_QUERY);
+		for (int i = 0; !why && i < PQntuples(res); i++) {
+			uint8_t leaf[32];
+			size_t len = 0;
+			if (strtoull(PQgetvalue(res, i, 0), NULL, 10) != f->size ||
+			    unhex(PQgetvalue(res, i, 1), leaf, 32, &len) != KG_OK || len != 32)
+				why = "tree positions after the last checkpoint are missing or malformed";
+			else
+				kg_ledger_frontier_append(f, leaf);
+		}
+		if (!why && f->size != leaves)
+			why = "tree positions after the last checkpoint are missing or malformed";
+	}
 	if (why) {
 		/* `keygate audit verify` names the rows; sealing stops here. */
 		kg_log(KG_LOG_ERROR, "audit_log_inconsistent", "detail", why, NULL);
+		rc = KG_ERR_DB_QUERY;
 		goto out;
 	}
 	mark->size = size;
@@ -170,12 +219,13 @@ kg_err kg_auditlog_seal(PGconn *c, const struct kg_ledger_skey *sk, struct kg_au
 			size_t max, uint64_t *sealed, uint64_t *size)
 {
 	struct kg_ledger_frontier f;
-	struct sb seqs = {0}, ids = {0}, leaves = {0};
 	PGresult *res = NULL;
-	char maxs[24], num[24], hex[2 * 64 * 32 + 1], root_hex[65], note[1024], size_s[24];
+	char maxs[24], hex[2 * 64 * 32 + 1], root_hex[65], note[1024], size_s[24];
 	uint8_t root[32];
+	uint64_t newest = 0;
 	size_t note_len;
-	int rows;
+	int rows = 0;
+	bool committed = false;
 	kg_err rc = KG_ERR_DB_QUERY;
 
 	*sealed = *size = 0;
@@ -190,43 +240,37 @@ kg_err kg_auditlog_seal(PGconn *c, const struct kg_ledger_skey *sk, struct kg_au
 	}
 	PQclear(res);
 	res = NULL;
-	KG_TRY_OUT(load_frontier(c, sk, mark, &f));
+	KG_TRY_OUT(load_frontier(c, sk, mark, &f, &newest));
 
+	/* The database appends the rows and computes their leaves (0016); the
+	 * sealer signs only leaves it computes the same from the same entries,
+	 * at the positions that continue its frontier. */
 	snprintf(maxs, sizeof maxs, "%zu", max);
-	res = query(c, "SELECT audit_id, entry FROM public.kg_audit_queued($1::bigint)", 1, (const char *[]){maxs});
+	res = query(c,
+		    "SELECT seq, pg_catalog.encode(leaf_hash, 'hex'), entry FROM public.kg_audit_append($1::bigint)",
+		    1, (const char *[]){maxs});
 	KG_ENSURE_OUT(res_ok(res), KG_ERR_DB_QUERY);
 	rows = PQntuples(res);
-	if (rows == 0) {
-		rc = KG_OK;
-		goto out;
-	}
 	for (int i = 0; i < rows; i++) {
-		uint8_t leaf[32];
-		const char *entry = PQgetvalue(res, i, 1);
+		uint8_t leaf[32], stored[32];
+		size_t len = 0;
+		const char *entry = PQgetvalue(res, i, 2);
 
-		kg_ledger_leaf_hash((const uint8_t *)entry, (size_t)PQgetlength(res, i, 1), leaf);
-		snprintf(num, sizeof num, "%" PRIu64, f.size);
-		kg_hex(hex, leaf, 32);
-		KG_TRY_OUT(sb_add(&seqs, num));
-		KG_TRY_OUT(sb_add(&ids, PQgetvalue(res, i, 0)));
-		KG_TRY_OUT(sb_add(&leaves, hex));
+		kg_ledger_leaf_hash((const uint8_t *)entry, (size_t)PQgetlength(res, i, 2), leaf);
+		if (strtoull(PQgetvalue(res, i, 0), NULL, 10) != f.size ||
+		    unhex(PQgetvalue(res, i, 1), stored, 32, &len) != KG_OK || len != 32 || memcmp(leaf, stored, 32) != 0) {
+			kg_log(KG_LOG_ERROR, "audit_log_inconsistent", "detail",
+			       "kg_audit_append() returned a position or leaf this sealer does not compute", NULL);
+			goto out;
+		}
 		kg_ledger_frontier_append(&f, leaf);
 	}
 	PQclear(res);
 	res = NULL;
-
-	const char *arrays[3] = {sb_close(&seqs), sb_close(&ids), sb_close(&leaves)};
-	res = query(c,
-		    "INSERT INTO public.audit_tree (seq, audit_id, leaf_hash)"
-		    " SELECT s, i, pg_catalog.decode(h, 'hex')"
-		    "   FROM unnest($1::bigint[], $2::bigint[], $3::text[]) AS t(s, i, h)",
-		    3, arrays);
-	KG_ENSURE_OUT(res_ok(res), KG_ERR_DB_QUERY);
-	PQclear(res);
-	res = query(c, "DELETE FROM public.audit_queue WHERE audit_id = ANY ($1::bigint[])", 1, &arrays[1]);
-	KG_ENSURE_OUT(res_ok(res), KG_ERR_DB_QUERY);
-	PQclear(res);
-	res = NULL;
+	if (f.size <= newest) {
+		rc = KG_OK; /* nothing new to sign */
+		goto out;
+	}
 
 	kg_ledger_frontier_root(&f, root);
 	KG_TRY_OUT(kg_ledger_checkpoint_sign(sk, f.size, root, note, sizeof note, &note_len));
@@ -234,13 +278,14 @@ kg_err kg_auditlog_seal(PGconn *c, const struct kg_ledger_skey *sk, struct kg_au
 	kg_hex(hex, (const uint8_t *)f.h, 32 * f.n);
 	snprintf(size_s, sizeof size_s, "%" PRIu64, f.size);
 	res = query(c,
-		    "INSERT INTO public.audit_checkpoints (size, root, frontier, note, replica)"
-		    " VALUES ($1::bigint, pg_catalog.decode($2, 'hex'), pg_catalog.decode($3, 'hex'), $4, $5)",
+		    "SELECT public.kg_audit_checkpoint($1::bigint, pg_catalog.decode($2, 'hex'),"
+		    " pg_catalog.decode($3, 'hex'), $4, $5)",
 		    5, (const char *[]){size_s, root_hex, hex, note, replica});
 	KG_ENSURE_OUT(res_ok(res), KG_ERR_DB_QUERY);
 	PQclear(res);
 	res = NULL;
 	KG_TRY_OUT(run(c, "COMMIT"));
+	committed = true;
 	*sealed = (uint64_t)rows;
 	*size = f.size;
 	mark->size = f.size;
@@ -248,11 +293,8 @@ kg_err kg_auditlog_seal(PGconn *c, const struct kg_ledger_skey *sk, struct kg_au
 	rc = KG_OK;
 out:
 	PQclear(res);
-	if (*sealed == 0)
+	if (!committed)
 		(void)run(c, "ROLLBACK");
-	free(seqs.p);
-	free(ids.p);
-	free(leaves.p);
 	return rc;
 }
 

@@ -22,12 +22,15 @@ struct kg_auditlog_mark {
 	uint8_t root[32];
 };
 
-/* Appends up to max queued rows to the tree and stores a checkpoint signed
- * with sk, in one transaction on c.  *sealed = 0 when nothing was queued
- * or another sealer holds the lock; *size is then 0 too.  Refuses
- * (KG_ERR_DB_QUERY, logged) to sign on top of a tree whose latest
- * checkpoint is not sk's signature over its stored frontier, or that is
- * smaller than, or differs from, *mark. */
+/* Appends up to max queued rows to the tree (through kg_audit_append())
+ * and stores a checkpoint signed with sk, in one transaction on c.  It
+ * continues from the newest checkpoint that is sk's signature over its
+ * stored frontier, passing over (and logging) checkpoints that are not,
+ * and covers leaves stored after it too.  *sealed = 0 when nothing was
+ * queued or another sealer holds the lock.  Refuses (KG_ERR_DB_QUERY,
+ * logged) to sign when a checkpoint is larger than the tree, when tree
+ * positions are missing, when a returned leaf is not the hash of its
+ * entry, or when the tree is smaller than, or differs from, *mark. */
 KG_MUST_CHECK kg_err kg_auditlog_seal(struct pg_conn *c, const struct kg_ledger_skey *sk, struct kg_auditlog_mark *mark,
 				      const char *replica, size_t max, uint64_t *sealed, uint64_t *size);
 

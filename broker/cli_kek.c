@@ -1,7 +1,8 @@
 /* `keygate kek`: key-encryption keys.  `kek rotate` re-wraps every stored
  * key version from the previous KEK to the current one, in one
  * transaction, while brokers that hold both keep serving (see
- * docs/operations.md, "Rotating the KEK"). */
+ * docs/operations.md, "Rotating the KEK"), and every version still in a
+ * format that does not bind the key's kind into the current format. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,8 +25,9 @@ static void usage(FILE *f)
 		   "and the flags, as for `keygate serve`.\n"
 		   "id:       prints the ids of the configured KEKs (not secret; stored beside each wrapped key).\n"
 		   "generate: creates the AES-256 KEK in the PKCS#11 token (sensitive, not extractable).\n"
-		   "rotate:   re-wraps every key version not wrapped by the current KEK, unwrapping with the KEK\n"
-		   "          its row names, in one transaction.  Run as the tables' owner.\n");
+		   "rotate:   re-wraps every key version not wrapped by the current KEK, or wrapped in a format\n"
+		   "          that does not bind the key's kind (1, 2), unwrapping with the KEK its row names, in\n"
+		   "          one transaction.  Run as the tables' owner.\n");
 }
 
 static int kek_rotate(const char *db, struct kg_kek *cur, struct kg_kek *prev)
@@ -39,15 +41,20 @@ static int kek_rotate(const char *db, struct kg_kek *cur, struct kg_kek *prev)
 
 	if (!key || !(c = kg_cli_connect(WHO, db)) || kg_cli_exec(WHO, c, "BEGIN", 0, NULL, NULL, NULL, NULL) != 0)
 		goto out;
-	/* Row locks: a concurrent rotation or destroy waits for this one. */
+	/* Row locks: a concurrent rotation or destroy waits for this one.
+	 * Rows in formats 1 and 2 are re-wrapped under the current KEK too:
+	 * their wrapping does not bind the key's kind (keys/kek.h).  The
+	 * kind is read from keys, whose kind no role may change (0014). */
 	if (kg_cli_exec(WHO, c,
-			"SELECT key_id, version, coalesce(kek_id, ''), wrapped FROM key_versions"
-			" WHERE wrapped IS NOT NULL AND kek_id IS DISTINCT FROM $1"
-			" ORDER BY key_id, version FOR UPDATE",
+			"SELECT v.key_id, v.version, coalesce(v.kek_id, ''), v.wrapped, k.kind"
+			"  FROM key_versions v JOIN keys k USING (key_id)"
+			" WHERE v.wrapped IS NOT NULL AND (v.kek_id IS DISTINCT FROM $1 OR get_byte(v.wrapped, 0) IN (1, 2))"
+			" ORDER BY v.key_id, v.version FOR UPDATE OF v",
 			1, p, NULL, NULL, &r) != 0)
 		goto out;
 	for (int i = 0; i < PQntuples(r); i++) {
 		const char *id = PQgetvalue(r, i, 0), *ver = PQgetvalue(r, i, 1), *kid = PQgetvalue(r, i, 2);
+		enum kg_key_kind kind = strcmp(PQgetvalue(r, i, 4), "model") == 0 ? KG_KEY_KIND_MODEL : KG_KEY_KIND_SESSION;
 		uint32_t version = (uint32_t)strtoul(ver, NULL, 10);
 		uint8_t wrapped[KG_WRAPPED_MAX];
 		size_t wlen = 0, klen = 0;
@@ -57,10 +64,10 @@ static int kek_rotate(const char *db, struct kg_kek *cur, struct kg_kek *prev)
 		int lens[4] = {0, 0, 0, 0}, fmts[4] = {0, 0, 1, 0};
 
 		if (e == KG_OK)
-			e = kg_kek_unwrap_any(keks, 2, kid, id, version, w, wlen, key, &klen);
+			e = kg_kek_unwrap_any(keks, 2, kid, id, version, kind, w, wlen, key, &klen);
 		PQfreemem(w);
 		if (e == KG_OK)
-			e = kg_kek_wrap(cur, id, version, key, klen, wrapped, &wlen);
+			e = kg_kek_wrap(cur, id, version, kind, key, klen, wrapped, &wlen);
 		kg_wipe(key, KG_KEY_MAX);
 		if (e != KG_OK) {
 			fprintf(stderr, WHO " rotate: key %s version %s (kek %s): %s; nothing changed\n", id, ver,

@@ -67,7 +67,9 @@ static int store_version(PGconn *c, struct kg_kek *kek, const char *id, const ch
 		goto out;
 	}
 	snprintf(ver, sizeof ver, "%s", PQgetvalue(r, 0, 1));
-	if (kg_kek_wrap(kek, id, (uint32_t)strtoul(ver, NULL, 10), material, len, wrapped, &wlen) != KG_OK) {
+	if (kg_kek_wrap(kek, id, (uint32_t)strtoul(ver, NULL, 10),
+			strcmp(kind, "model") == 0 ? KG_KEY_KIND_MODEL : KG_KEY_KIND_SESSION, material, len, wrapped,
+			&wlen) != KG_OK) {
 		fprintf(stderr, WHO ": cannot wrap the key under the KEK\n");
 		goto out;
 	}

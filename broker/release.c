@@ -158,13 +158,13 @@ static kg_err seal_key(struct kg_broker *b, struct release_state *st, const char
 		KG_ENSURE_OUT(b->kek != NULL, KG_ERR_KEK);
 	}
 	if (st->key.is_model) {
-		KG_TRY_OUT(kg_kek_unwrap_any(keks, 2, v->kek_id, key_id, st->version, v->wrapped, v->wrapped_len, key,
-					     &key_len));
+		KG_TRY_OUT(kg_kek_unwrap_any(keks, 2, v->kek_id, key_id, st->version, KG_KEY_KIND_MODEL, v->wrapped,
+					     v->wrapped_len, key, &key_len));
 	} else if (st->version != 0) {
 		size_t root_len = 0;
 		KG_ENSURE_OUT(st->key.key_len >= KG_KEY_MIN && st->key.key_len <= KG_KEY_MAX, KG_ERR_INTERNAL);
-		KG_TRY_OUT(kg_kek_unwrap_any(keks, 2, v->kek_id, key_id, st->version, v->wrapped, v->wrapped_len, root,
-					     &root_len));
+		KG_TRY_OUT(kg_kek_unwrap_any(keks, 2, v->kek_id, key_id, st->version, KG_KEY_KIND_SESSION, v->wrapped,
+					     v->wrapped_len, root, &root_len));
 		key_len = (size_t)st->key.key_len;
 		KG_TRY_OUT(kg_session_derive(root, root_len, key_id, st->version, st->req.session_id,
 					     st->req.session_id_len, key, key_len));

@@ -208,6 +208,8 @@
 	X(MIGRATION_CHANGED, "migration_changed", 500, 0, "an applied migration changed")     \
 	X(KEK, "kek_error", 500, 0, "key-encryption key unavailable or wrong")                \
 	X(KEY_UNWRAP, "key_unwrap_failed", 500, 0, "stored key failed to decrypt")            \
+	X(KEY_KIND, "key_kind_mismatch", 500, 0,                                              \
+	  "stored key was wrapped as another kind of key than the database says")             \
 	X(KEK_UNKNOWN, "kek_unknown", 500, 0, "key version is wrapped by a KEK not configured") \
 	X(PKCS11, "pkcs11_error", 500, 0, "PKCS#11 token operation failed")                   \
 	/* keygate-client: evidence from the CVM's own kernel (client/evidence.h) */          \

@@ -11,8 +11,11 @@
 #include "kek.h"
 #include "pkcs11.h"
 
+/* Formats 1 and 2 are read only; 3 and 4 bind the key's kind (kek.h). */
 #define KG_WRAP_FORMAT_FILE 1
 #define KG_WRAP_FORMAT_PKCS11 2
+#define KG_WRAP_FORMAT_FILE_KIND 3
+#define KG_WRAP_FORMAT_PKCS11_KIND 4
 #define KG_KEK_FILE_MAX 128
 
 struct kg_kek {
@@ -182,7 +185,8 @@ void kg_kek_free(struct kg_kek *kek)
 	free(kek);
 }
 
-static size_t make_ad(uint8_t *ad, const char *key_id, uint32_t version)
+/* The associated data of formats 1 and 2 (kek.h): key id and version. */
+static size_t make_ad_v1(uint8_t *ad, const char *key_id, uint32_t version)
 {
 	static const char label[] = "keygate/v1 key";
 	size_t n = 0, idlen = strnlen(key_id, 64);
@@ -198,59 +202,104 @@ static size_t make_ad(uint8_t *ad, const char *key_id, uint32_t version)
 	return n;
 }
 
-kg_err kg_kek_wrap(const struct kg_kek *kek, const char *key_id, uint32_t version, const uint8_t *key,
-		   size_t key_len, uint8_t out[static KG_WRAPPED_MAX], size_t *out_len)
+/* Formats 3 and 4: the format and the kind too.  Another label than v1's,
+ * so that no v2 row decrypts as a v1 one with its header rewritten. */
+static size_t make_ad_v2(uint8_t *ad, uint8_t format, enum kg_key_kind kind, const char *key_id, uint32_t version)
 {
-	uint8_t ad[15 + 2 + 64 + 4];
-	size_t adlen = make_ad(ad, key_id, version);
+	static const char label[] = "keygate/v2 key";
+	size_t n = 0, idlen = strnlen(key_id, 64);
+
+	memcpy(ad, label, sizeof label);
+	n += sizeof label;
+	ad[n++] = format;
+	ad[n++] = (uint8_t)kind;
+	ad[n++] = (uint8_t)(idlen >> 8);
+	ad[n++] = (uint8_t)idlen;
+	memcpy(ad + n, key_id, idlen);
+	n += idlen;
+	for (int i = 3; i >= 0; i--)
+		ad[n++] = (uint8_t)(version >> (8 * i));
+	return n;
+}
+
+#define KG_AD_MAX (15 + 2 + 2 + 64 + 4)
+
+static bool kind_valid(enum kg_key_kind kind)
+{
+	return kind == KG_KEY_KIND_MODEL || kind == KG_KEY_KIND_SESSION;
+}
+
+kg_err kg_kek_wrap(const struct kg_kek *kek, const char *key_id, uint32_t version, enum kg_key_kind kind,
+		   const uint8_t *key, size_t key_len, uint8_t out[static KG_WRAPPED_MAX], size_t *out_len)
+{
+	uint8_t ad[KG_AD_MAX];
+	uint8_t format = kek->p11 ? KG_WRAP_FORMAT_PKCS11_KIND : KG_WRAP_FORMAT_FILE_KIND;
+	size_t adlen;
 	unsigned long long clen = 0;
 
 	*out_len = 0;
-	KG_ENSURE(key_len >= KG_KEY_MIN && key_len <= KG_KEY_MAX, KG_ERR_INVALID_ARG);
+	KG_ENSURE(key_len >= KG_KEY_MIN && key_len <= KG_KEY_MAX && kind_valid(kind), KG_ERR_INVALID_ARG);
+	adlen = make_ad_v2(ad, format, kind, key_id, version);
+	out[0] = format;
+	out[1] = (uint8_t)kind;
 	if (kek->p11) {
 		size_t n = 0;
 		/* Random 96-bit nonces: a KEK wraps far fewer than 2^32 keys. */
-		out[0] = KG_WRAP_FORMAT_PKCS11;
-		randombytes_buf(out + 1, 12);
-		KG_TRY(kg_p11_gcm(kek->p11, 1, out + 1, ad, adlen, key, key_len, out + 13, KG_WRAPPED_MAX - 13, &n));
-		*out_len = 13 + n;
+		randombytes_buf(out + 2, 12);
+		KG_TRY(kg_p11_gcm(kek->p11, 1, out + 2, ad, adlen, key, key_len, out + 14, KG_WRAPPED_MAX - 14, &n));
+		*out_len = 14 + n;
 		return KG_OK;
 	}
-	out[0] = KG_WRAP_FORMAT_FILE;
-	randombytes_buf(out + 1, 24);
-	KG_ENSURE(crypto_aead_xchacha20poly1305_ietf_encrypt(out + 25, &clen, key, key_len, ad, adlen, NULL,
-							      out + 1, kek->key) == 0,
+	randombytes_buf(out + 2, 24);
+	KG_ENSURE(crypto_aead_xchacha20poly1305_ietf_encrypt(out + 26, &clen, key, key_len, ad, adlen, NULL,
+							      out + 2, kek->key) == 0,
 		  KG_ERR_CRYPTO);
-	*out_len = 25 + (size_t)clen;
+	*out_len = 26 + (size_t)clen;
 	return KG_OK;
 }
 
-kg_err kg_kek_unwrap(const struct kg_kek *kek, const char *key_id, uint32_t version, const uint8_t *wrapped,
-		     size_t wrapped_len, uint8_t key[static KG_KEY_MAX], size_t *key_len)
+kg_err kg_kek_unwrap(const struct kg_kek *kek, const char *key_id, uint32_t version, enum kg_key_kind kind,
+		     const uint8_t *wrapped, size_t wrapped_len, uint8_t key[static KG_KEY_MAX], size_t *key_len)
 {
-	uint8_t ad[15 + 2 + 64 + 4];
-	size_t adlen = make_ad(ad, key_id, version);
+	uint8_t ad[KG_AD_MAX];
+	uint8_t format;
+	size_t adlen, head;
 	unsigned long long mlen = 0;
 
 	*key_len = 0;
-	if (kek->p11) {
-		KG_ENSURE(wrapped_len >= 13 + KG_KEY_MIN + 16 && wrapped_len <= 13 + KG_KEY_MAX + 16, KG_ERR_KEY_UNWRAP);
-		KG_ENSURE(wrapped[0] == KG_WRAP_FORMAT_PKCS11, KG_ERR_KEY_UNWRAP);
-		return kg_p11_gcm(kek->p11, 0, wrapped + 1, ad, adlen, wrapped + 13, wrapped_len - 13, key, KG_KEY_MAX,
-				  key_len);
+	KG_ENSURE(wrapped_len >= 2 && kind_valid(kind), KG_ERR_KEY_UNWRAP);
+	format = wrapped[0];
+	if (format == KG_WRAP_FORMAT_FILE_KIND || format == KG_WRAP_FORMAT_PKCS11_KIND) {
+		/* The kind byte is authenticated (it is in the AD); checked
+		 * first so that a relabelled row says so and stays encrypted. */
+		KG_ENSURE(wrapped[1] == (uint8_t)kind, KG_ERR_KEY_KIND);
+		adlen = make_ad_v2(ad, format, kind, key_id, version);
+		head = 2;
+	} else {
+		adlen = make_ad_v1(ad, key_id, version);
+		head = 1;
 	}
-	KG_ENSURE(wrapped_len >= 25 + KG_KEY_MIN + 16 && wrapped_len <= KG_WRAPPED_MAX, KG_ERR_KEY_UNWRAP);
-	KG_ENSURE(wrapped[0] == KG_WRAP_FORMAT_FILE, KG_ERR_KEY_UNWRAP);
-	KG_ENSURE(crypto_aead_xchacha20poly1305_ietf_decrypt(key, &mlen, NULL, wrapped + 25, wrapped_len - 25, ad,
-							      adlen, wrapped + 1, kek->key) == 0,
+	if (kek->p11) {
+		KG_ENSURE(format == KG_WRAP_FORMAT_PKCS11 || format == KG_WRAP_FORMAT_PKCS11_KIND, KG_ERR_KEY_UNWRAP);
+		KG_ENSURE(wrapped_len >= head + 12 + KG_KEY_MIN + 16 && wrapped_len <= head + 12 + KG_KEY_MAX + 16,
+			  KG_ERR_KEY_UNWRAP);
+		return kg_p11_gcm(kek->p11, 0, wrapped + head, ad, adlen, wrapped + head + 12,
+				  wrapped_len - head - 12, key, KG_KEY_MAX, key_len);
+	}
+	KG_ENSURE(format == KG_WRAP_FORMAT_FILE || format == KG_WRAP_FORMAT_FILE_KIND, KG_ERR_KEY_UNWRAP);
+	KG_ENSURE(wrapped_len >= head + 24 + KG_KEY_MIN + 16 && wrapped_len <= head + 24 + KG_KEY_MAX + 16,
+		  KG_ERR_KEY_UNWRAP);
+	KG_ENSURE(crypto_aead_xchacha20poly1305_ietf_decrypt(key, &mlen, NULL, wrapped + head + 24,
+							      wrapped_len - head - 24, ad, adlen, wrapped + head,
+							      kek->key) == 0,
 		  KG_ERR_KEY_UNWRAP);
 	*key_len = (size_t)mlen;
 	return KG_OK;
 }
 
 kg_err kg_kek_unwrap_any(const struct kg_kek *const *keks, size_t n, const char *kek_id, const char *key_id,
-			 uint32_t version, const uint8_t *wrapped, size_t wrapped_len, uint8_t key[static KG_KEY_MAX],
-			 size_t *key_len)
+			 uint32_t version, enum kg_key_kind kind, const uint8_t *wrapped, size_t wrapped_len,
+			 uint8_t key[static KG_KEY_MAX], size_t *key_len)
 {
 	kg_err rc = KG_ERR_KEK_UNKNOWN;
 
@@ -258,9 +307,10 @@ kg_err kg_kek_unwrap_any(const struct kg_kek *const *keks, size_t n, const char 
 	for (size_t i = 0; i < n; i++) {
 		if (!keks[i] || (kek_id && *kek_id && strcmp(kek_id, keks[i]->id) != 0))
 			continue;
-		rc = kg_kek_unwrap(keks[i], key_id, version, wrapped, wrapped_len, key, key_len);
-		/* A row without an id: the AEAD tag tells which KEK it was. */
-		if (rc == KG_OK || (kek_id && *kek_id))
+		rc = kg_kek_unwrap(keks[i], key_id, version, kind, wrapped, wrapped_len, key, key_len);
+		/* A row without an id: the AEAD tag tells which KEK it was.  A
+		 * row of another kind is that for every KEK. */
+		if (rc == KG_OK || rc == KG_ERR_KEY_KIND || (kek_id && *kek_id))
 			return rc;
 	}
 	return rc;

@@ -1,16 +1,23 @@
 /*
  * The key-encryption key (KEK) and the keys stored under it (model keys,
  * session-key root secrets).  Two kinds of KEK:
- *   file:   32 bytes in guarded memory; a stored key is format 1 =
- *           1 || nonce (24) || XChaCha20-Poly1305 ciphertext+tag;
+ *   file:   32 bytes in guarded memory; a stored key is format 3 =
+ *           3 || kind || nonce (24) || XChaCha20-Poly1305 ciphertext+tag;
  *   pkcs11: a non-extractable AES-256 key in a PKCS#11 token, which does
- *           the wrapping (CKM_AES_GCM); format 2 = 2 || nonce (12) ||
- *           ciphertext+tag (16).  The KEK never enters this process.
- * Both bind associated data "keygate/v1 key" || 0 || u16be(len key_id) ||
- * key_id || u32be(version), so that a row copied to another key id or
- * version does not decrypt.  Each KEK has an id (kg_kek_id), stored beside
- * every row it wraps, so that brokers holding a current and a previous
- * KEK during a rotation know which one to use.
+ *           the wrapping (CKM_AES_GCM); format 4 = 4 || kind || nonce (12)
+ *           || ciphertext+tag (16).  The KEK never enters this process.
+ * Both bind associated data "keygate/v2 key" || 0 || format || kind ||
+ * u16be(len key_id) || key_id || u32be(version): a row copied to another
+ * key id or version does not decrypt, and a session key's root does not
+ * decrypt as a model key (which would be released as it is) however the
+ * database relabels it.  kind is one byte, 1 model, 2 session.
+ * Formats 1 and 2 (before migration 0015) are formats 3 and 4 without the
+ * kind byte, with associated data "keygate/v1 key" || 0 || u16be(len
+ * key_id) || key_id || u32be(version); they are still read, never written,
+ * and `keygate kek rotate` re-wraps them (docs/operations.md).
+ * Each KEK has an id (kg_kek_id), stored beside every row it wraps, so that
+ * brokers holding a current and a previous KEK during a rotation know
+ * which one to use.
  */
 #ifndef KG_KEK_H
 #define KG_KEK_H
@@ -23,11 +30,18 @@
 
 #define KG_KEY_MAX 64
 #define KG_KEY_MIN 16
-#define KG_WRAPPED_MAX (1 + 24 + KG_KEY_MAX + 16)
+#define KG_WRAPPED_MAX (2 + 24 + KG_KEY_MAX + 16)
 /* "file:" + 16 hex digits, or "pkcs11:" + token label + "/" + key label. */
 #define KG_KEK_ID_MAX 80
 
 struct kg_kek;
+
+/* What a stored key is (keys.kind); its value is the wrapped format's kind
+ * byte. */
+enum kg_key_kind {
+	KG_KEY_KIND_MODEL = 1,	 /* released as it is */
+	KG_KEY_KIND_SESSION = 2, /* a root that per-session keys are derived from */
+};
 
 /* Where a KEK comes from: file, or all of the pkcs11 fields (pin_file
  * holds the user PIN).  Exactly one of the two. */
@@ -62,20 +76,27 @@ KG_MUST_CHECK kg_err kg_key32_read(const char *path, uint8_t out[static 32]);
 KG_MUST_CHECK kg_err kg_kek_from_bytes(const uint8_t k[static 32], struct kg_kek **out);
 void kg_kek_free(struct kg_kek *kek);
 
-/* out must hold KG_WRAPPED_MAX bytes. */
-KG_MUST_CHECK kg_err kg_kek_wrap(const struct kg_kek *kek, const char *key_id, uint32_t version, const uint8_t *key,
-				 size_t key_len, uint8_t out[static KG_WRAPPED_MAX], size_t *out_len);
-/* key must hold KG_KEY_MAX bytes, preferably from kg_secret_alloc(). */
+/* Wraps in format 3 (file KEK) or 4 (token), bound to key_id, version and
+ * kind.  out must hold KG_WRAPPED_MAX bytes. */
+KG_MUST_CHECK kg_err kg_kek_wrap(const struct kg_kek *kek, const char *key_id, uint32_t version,
+				 enum kg_key_kind kind, const uint8_t *key, size_t key_len,
+				 uint8_t out[static KG_WRAPPED_MAX], size_t *out_len);
+/* Unwraps a key stored for key_id, version and kind.  KG_ERR_KEY_KIND when
+ * the row was wrapped as another kind (nothing is decrypted then);
+ * KG_ERR_KEY_UNWRAP when it does not decrypt.  Formats 1 and 2 carry no
+ * kind and are accepted for either.  key must hold KG_KEY_MAX bytes,
+ * preferably from kg_secret_alloc(). */
 KG_MUST_CHECK kg_err kg_kek_unwrap(const struct kg_kek *kek, const char *key_id, uint32_t version,
-				   const uint8_t *wrapped, size_t wrapped_len, uint8_t key[static KG_KEY_MAX],
-				   size_t *key_len);
+				   enum kg_key_kind kind, const uint8_t *wrapped, size_t wrapped_len,
+				   uint8_t key[static KG_KEY_MAX], size_t *key_len);
 
 /* Unwraps with whichever of keks[0..n) kek_id names; kek_id NULL or ""
  * (rows from before ids were recorded): tries each.  KG_ERR_KEK_UNKNOWN
  * when none has that id. */
 KG_MUST_CHECK kg_err kg_kek_unwrap_any(const struct kg_kek *const *keks, size_t n, const char *kek_id,
-				       const char *key_id, uint32_t version, const uint8_t *wrapped,
-				       size_t wrapped_len, uint8_t key[static KG_KEY_MAX], size_t *key_len);
+				       const char *key_id, uint32_t version, enum kg_key_kind kind,
+				       const uint8_t *wrapped, size_t wrapped_len, uint8_t key[static KG_KEY_MAX],
+				       size_t *key_len);
 
 /* Guarded memory for secrets (sodium_malloc: guard pages, locked,
  * wiped on free).  NULL on failure.  kg_secret_free(NULL) is a no-op. */

@@ -2,7 +2,8 @@
 # The audit log end to end: two brokers write and seal concurrently into one
 # real PostgreSQL; `keygate audit verify` accepts the result and names the
 # first row a superuser changed, reordered, removed or slipped in; the
-# roles keep the broker and the auditor to their part.  Prints TAP.
+# roles keep the broker and the auditor to their part, and a stolen broker
+# credential cannot stop sealing.  Prints TAP.
 set -uo pipefail
 
 src=${KG_SOURCE_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -118,6 +119,11 @@ check "the broker role cannot UPDATE audit rows" test "$(as_broker "UPDATE audit
 check "the broker role cannot DELETE audit rows" test "$(as_broker "DELETE FROM audit"; echo $?)" -ne 0
 check "the broker role cannot rewrite the tree" test "$(as_broker "UPDATE audit_tree SET leaf_hash = leaf_hash"; echo $?)" -ne 0
 check "the broker role cannot queue rows itself" test "$(as_broker "INSERT INTO audit_queue VALUES (99999)"; echo $?)" -ne 0
+check "the broker role cannot append to the tree itself" test "$(as_broker "INSERT INTO audit_tree VALUES (24, 1, sha256(''))"; echo $?)" -ne 0
+check "... nor store a checkpoint itself" test "$(as_broker "INSERT INTO audit_checkpoints (size, root, frontier, note, replica) VALUES (1000, sha256(''), '', 'x', 'rogue')"; echo $?)" -ne 0
+check "... nor drop queued rows" test "$(as_broker "DELETE FROM audit_queue"; echo $?)" -ne 0
+check "... nor store a checkpoint, through the function, for a size the tree does not have" test "$(as_broker "SELECT kg_audit_checkpoint(1000, sha256(''), '', 'x', 'rogue')"; echo $?)" -ne 0
+check "... (the grants say so too)" test "$(psql_kg -c "SELECT has_table_privilege('kgbroker', 'audit_tree', 'INSERT') OR has_table_privilege('kgbroker', 'audit_checkpoints', 'INSERT') OR has_table_privilege('kgbroker', 'audit_queue', 'DELETE')")" = f
 check "the broker role cannot change policies" test "$(as_broker "UPDATE policies SET allow_debug = true"; echo $?)" -ne 0
 check "the auditor reads the audit views" as_auditor "SELECT * FROM audit_log, audit_denials LIMIT 1"
 check "the auditor cannot read the audit table itself" test "$(as_auditor "SELECT * FROM audit LIMIT 1"; echo $?)" -ne 0
@@ -209,8 +215,8 @@ tamper "INSERT INTO audit_checkpoints (size, root, frontier, note, replica)
 psql_kg -c "INSERT INTO audit (request_id, replica, key_id, decision, reason)
             VALUES (gen_random_uuid(), 'cli', 'k1', 'deny', 'no_policy')" >/dev/null
 out=$("$kg" audit seal --db "$broker_dsn" --signing-key "$tmp/audit.key" 2>&1); rc=$?
-check "a forged latest checkpoint: audit seal refuses to sign on top" test "$rc" -ne 0
-check "... and says why" grep -q "not this key's signature" <<<"$out"
+check "a forged checkpoint beyond the tree: audit seal refuses to sign on top" test "$rc" -ne 0
+check "... and says why" grep -q "a checkpoint covers more leaves than the tree holds" <<<"$out"
 tamper "DELETE FROM audit_checkpoints WHERE replica = 'forged'"
 
 # The whole tree wiped and every row queued again, while a broker runs:
@@ -237,6 +243,60 @@ psql_kg -c "CREATE OR REPLACE VIEW audit_log AS SELECT * FROM audit WHERE audit_
 out=$(verify); rc=$?
 check "an audit_log view redefined to filter rows: verify refuses to run" test "$rc" -eq 1
 check "... and says why" grep -q "could not verify: config_invalid" <<<"$out"
+
+# --- a stolen broker credential cannot stop sealing (0016) --------------------
+# A fresh database, two brokers sealing.  The broker role appends the
+# queue without a checkpoint, then stores a badly signed checkpoint of the
+# tree (the database cannot check signatures); the sealers continue from
+# their own newest checkpoint under concurrent requests, and verify names
+# the forged one.
+for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+pids=()
+kg_psql postgres -c "CREATE DATABASE keygate2" >/dev/null || { echo "Bail out! createdb keygate2"; exit 1; }
+"$kg" migrate --db "$(kg_pg_dsn keygate2 postgres)" --dir "$src/db/migrations" --dir "$tmp/mig" >/dev/null 2>&1 \
+	|| { echo "Bail out! migrate keygate2"; exit 1; }
+"$kg" collateral import --kind snp-crl "$tmp/crl.der" --db "$(kg_pg_dsn keygate2 postgres)" >/dev/null
+psql_kg2() { kg_psql keygate2 -At "$@"; }
+as_broker2() { psql -X -q -At -v ON_ERROR_STOP=1 -h "$KG_PGHOST" -p "$KG_PGPORT" -U kgbroker -d keygate2 -c "$1" 2>&1; }
+for i in 1 2; do
+	sed "s|^db = .*|db = $(kg_pg_dsn keygate2 kgbroker)|" "$tmp/broker$i.conf" > "$tmp/broker$i-2.conf"
+	"$kg" serve --config "$tmp/broker$i-2.conf" 2>"$tmp/broker$i-2.log" &
+	pids+=($!)
+	kg_wait_http "${urls[$((i - 1))]}/healthz" "$tmp/tls/ca.pem" 100 || { echo "Bail out! broker $i (keygate2)"; exit 1; }
+done
+burst() {
+	local i m
+	for i in $(seq 1 "$1"); do
+		m=$meas; [ $((i % 3)) -eq 0 ] && m=$other
+		client --url "${urls[$((i % 2))]}" --sim-measurement "$m" --key k1 >/dev/null 2>&1 &
+	done
+	wait_clients
+}
+drained() { for _ in $(seq 1 50); do [ "$(psql_kg2 -c "SELECT count(*) FROM audit_queue")" = 0 ] && return 0; sleep 0.1; done; return 1; }
+covered() { for _ in $(seq 1 50); do [ "$(psql_kg2 -c "SELECT (SELECT count(*) FROM audit_tree) = (SELECT max(size) FROM audit_checkpoints)")" = t ] && return 0; sleep 0.1; done; return 1; }
+rogue_row="INSERT INTO audit (request_id, replica, key_id, decision, reason) VALUES (gen_random_uuid(), 'rogue', 'k1', 'deny', 'no_policy')"
+burst 12
+drained; covered
+check "(keygate2: 12 concurrent requests sealed by two brokers)" test "$(psql_kg2 -c "SELECT count(*) FROM audit_tree")" = 12
+out=$(as_broker2 "BEGIN; $rogue_row; SELECT count(*) FROM kg_audit_append(1000); COMMIT")
+check "the broker role can append the queue through kg_audit_append(), and only as the rows give it" test "$(psql_kg2 -c "SELECT count(*) FROM audit_tree")" = 13
+check "... and the sealers cover those leaves with a signed checkpoint" covered
+out=$(as_broker2 "BEGIN; $rogue_row; SELECT count(*) FROM kg_audit_append(1000);
+	SELECT kg_audit_checkpoint((SELECT max(seq) + 1 FROM audit_tree), sha256(''), '', 'forged', 'rogue'); COMMIT"); rc=$?
+check "the broker role can store a badly signed checkpoint of the current tree" test "$rc" -eq 0 -a "$(psql_kg2 -c "SELECT size FROM audit_checkpoints WHERE replica = 'rogue'")" = 14
+burst 24
+drained
+covered
+check "sealing goes on past it under concurrent requests from two brokers" test "$(psql_kg2 -c "SELECT count(*) FROM audit_tree")" = 38 -a "$(psql_kg2 -c "SELECT max(size) FROM audit_checkpoints")" = 38
+check "... every row sealed once, at positions 0..37" test "$(psql_kg2 -c "SELECT count(*) = 38 AND count(DISTINCT audit_id) = 38 AND min(seq) = 0 AND max(seq) = 37 FROM audit_tree")" = t
+check "... and the sealers said what they passed over" grep -q audit_checkpoint_not_own "$tmp/broker1-2.log" "$tmp/broker2-2.log"
+verify2() { "$kg" audit verify --db "$(kg_pg_dsn keygate2 kgauditor)" --key "@$tmp/audit.vkey" "$@" 2>&1; }
+out=$(verify2); rc=$?
+check "audit verify names the forged checkpoint" test "$rc" -eq 1 -a -n "$(grep "first problem (signature)" <<<"$out")"
+psql_kg2 -c "BEGIN; ALTER TABLE audit_checkpoints DISABLE TRIGGER USER; DELETE FROM audit_checkpoints WHERE replica = 'rogue';
+	ALTER TABLE audit_checkpoints ENABLE TRIGGER USER; COMMIT" >/dev/null
+out=$(verify2); rc=$?
+check "without it, everything the brokers and the broker role appended verifies" test "$rc" -eq 0 -a -n "$(grep "rows: 38  sealed: 38" <<<"$out")"
 
 echo "1..$n"
 [ "$failed" -eq 0 ]

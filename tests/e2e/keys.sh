@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Keys in the broker (issue #8), end to end: key versions (import, rotate,
 # disable, enable, destroy) and the policies' version rules, per-session
-# keys derived by two broker processes, KEK rotation file -> file and
-# file -> PKCS#11 (SoftHSM2) while brokers serve, and a hygiene check: no
+# keys derived by two broker processes, the key's kind fixed in the schema
+# and bound into its wrapping (a relabelled session root is never released),
+# KEK rotation file -> file and file -> PKCS#11 (SoftHSM2) while brokers
+# serve, and a hygiene check: no
 # key used here appears in the logs, the audit table or the policy history.
 # Own PostgreSQL (ops/lib.sh).  Prints TAP; exits non-zero when a test failed.
 set -uo pipefail
@@ -47,7 +49,23 @@ INSERT INTO policies (key_id, tee, measurements, allowed_versions) VALUES ('mk-l
 SQL
 out=$("$kg" migrate --db "$admin" --dir "$src/db/migrations" --dir "$tmp/mig" 2>&1)
 check "migrations apply, 0011_key_lifecycle among them" grep -q "applied 0011_key_lifecycle.sql" <<<"$out"
+check "... and 0014_key_kind_immutable, 0015_key_wrap_kind" grep -q "applied 0015_key_wrap_kind.sql" <<<"$out"
 kg_psql keygate -c "CREATE ROLE kgbroker LOGIN IN ROLE keygate_broker" >/dev/null
+kg_psql keygate -c "CREATE ROLE kgadmin LOGIN IN ROLE keygate_admin" >/dev/null
+as_admin() { psql -X -q -v ON_ERROR_STOP=1 -h "$KG_PGHOST" -p "$KG_PGPORT" -U kgadmin -d keygate -c "$1" 2>&1; }
+hist0=$(sql "SELECT count(*) FROM policy_history WHERE table_name = 'keys'")
+out=$(as_admin "UPDATE keys SET kind = 'model' WHERE key_id = 'sk'"); rc=$?
+check "the admin role cannot turn a session key into a model key" test "$rc" -ne 0
+check "... refused by the kind trigger" grep -q "the kind of a key never changes" <<<"$out"
+out=$(as_admin "UPDATE keys SET kind = 'session' WHERE key_id = 'mk'"); rc=$?
+check "... nor a model key into a session key" test "$rc" -ne 0
+out=$(sql "UPDATE keys SET kind = 'model' WHERE key_id = 'sk'" 2>&1); rc=$?
+check "... nor may the owner" test "$rc" -ne 0
+check "the kind stayed, and the refused changes left no history row" test "$(sql "SELECT kind FROM keys WHERE key_id = 'sk'") $(sql "SELECT count(*) FROM policy_history WHERE table_name = 'keys'")" = "session $hist0"
+check "the admin role may still change a key's state" as_admin "UPDATE keys SET state = 'active' WHERE key_id = 'sk'"
+fmt1=$(printf '01%0112d' 0) # 57 bytes: a format-1 row's least length
+out=$(as_admin "INSERT INTO key_versions (key_id, version, wrapped) VALUES ('mk', 99, '\\x$fmt1')"); rc=$?
+check "a new row in format 1 (no kind bound) is refused" test "$rc" -ne 0 -a -n "$(grep -F "does not bind the key's kind" <<<"$out")"
 check "the broker role still may not change key versions" test "$(sql "SELECT has_table_privilege('kgbroker', 'key_versions', 'UPDATE') OR has_table_privilege('kgbroker', 'key_versions', 'DELETE') OR has_table_privilege('kgbroker', 'policies', 'UPDATE')")" = f
 out=$(kg_psql keygate -c "INSERT INTO policies (key_id, tee, measurements, allowed_versions) VALUES ('mk', 'snp', ARRAY['\\x$meas'::bytea], '{0}')" 2>&1); rc=$?
 check "a policy allowing version 0 is refused by the schema" test "$rc" -ne 0
@@ -184,6 +202,60 @@ sql "UPDATE policies SET min_version = 1 WHERE key_id = 'sk'" >/dev/null
 rel "$url_b" "$tmp/out/s1e" --key sk --session-id train-42 --key-version 1 >/dev/null
 check "... (min_version 1: root version 1, the first key again)" cmp -s "$tmp/out/s1a/sk" "$tmp/out/s1e/sk"
 
+# --- the key's kind is bound into its wrapping (0015, keys/kek.h) ----------
+check "every stored version is format 3 with its key's kind" test "$(sql "SELECT count(*) FILTER (WHERE get_byte(v.wrapped, 0) = 3 AND get_byte(v.wrapped, 1) = CASE k.kind WHEN 'model' THEN 1 ELSE 2 END) || '/' || count(*) FROM key_versions v JOIN keys k USING (key_id) WHERE v.wrapped IS NOT NULL")" = "$(sql "SELECT count(*) || '/' || count(*) FROM key_versions WHERE wrapped IS NOT NULL")"
+# A superuser goes around the trigger: the broker must still not release
+# the session key's root as a model key.
+setkind() { sql "BEGIN; ALTER TABLE keys DISABLE TRIGGER keys_kind_immutable;
+	UPDATE keys SET kind = '$2' WHERE key_id = '$1'; ALTER TABLE keys ENABLE TRIGGER keys_kind_immutable; COMMIT" >/dev/null; }
+setkind sk model
+check "(a superuser relabelled session key sk as a model key)" test "$(sql "SELECT kind FROM keys WHERE key_id = 'sk'")" = model
+out=$(rel "$url_a" "$tmp/out/kind1" --key sk)
+check "the broker refuses to release its root: key_kind_mismatch" grep -q '"error":"key_kind_mismatch"' <<<"$out"
+check "... and nothing was written out" test ! -e "$tmp/out/kind1/sk"
+out=$(rel "$url_b" "$tmp/out/kind2" --key sk --key-version 1)
+check "... for any version, from any broker" grep -q '"error":"key_kind_mismatch"' <<<"$out"
+check "the refusals are audited as denials with that reason" test "$(sql "SELECT count(*) FROM audit WHERE key_id = 'sk' AND decision = 'deny' AND reason = 'key_kind_mismatch'")" = 2
+setkind sk session
+rel "$url_a" "$tmp/out/kind3" --key sk --session-id train-42 --key-version 1 >/dev/null
+check "relabelled back, the session key is derived as before" cmp -s "$tmp/out/s1a/sk" "$tmp/out/kind3/sk"
+
+# A row from before 0015 (format 1, no kind bound), made here the way
+# keygate made it then (XChaCha20-Poly1305, associated data "keygate/v1
+# key"): still released, and re-wrapped by the KEK rotation below.
+head -c 32 /dev/urandom > "$tmp/old1.bin"
+old_hex=$(python3 - "$tmp/kekA" "$tmp/old1.bin" <<'PY'
+import os, struct, sys
+from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
+def rotl(v, c): return ((v << c) & 0xffffffff) | (v >> (32 - c))
+def qr(s, a, b, c, d):
+    s[a] = (s[a] + s[b]) & 0xffffffff; s[d] = rotl(s[d] ^ s[a], 16)
+    s[c] = (s[c] + s[d]) & 0xffffffff; s[b] = rotl(s[b] ^ s[c], 12)
+    s[a] = (s[a] + s[b]) & 0xffffffff; s[d] = rotl(s[d] ^ s[a], 8)
+    s[c] = (s[c] + s[d]) & 0xffffffff; s[b] = rotl(s[b] ^ s[c], 7)
+def hchacha20(key, n16):  # draft-irtf-cfrg-xchacha §2.2
+    s = list(struct.unpack("<4I", b"expand 32-byte k") + struct.unpack("<8I", key) + struct.unpack("<4I", n16))
+    for _ in range(10):
+        qr(s, 0, 4, 8, 12); qr(s, 1, 5, 9, 13); qr(s, 2, 6, 10, 14); qr(s, 3, 7, 11, 15)
+        qr(s, 0, 5, 10, 15); qr(s, 1, 6, 11, 12); qr(s, 2, 7, 8, 13); qr(s, 3, 4, 9, 14)
+    return struct.pack("<8I", *(s[0:4] + s[12:16]))
+kek = bytes.fromhex(open(sys.argv[1]).read().strip())
+key = open(sys.argv[2], "rb").read()
+ad = b"keygate/v1 key\0" + struct.pack(">H", 6) + b"mk-old" + struct.pack(">I", 1)
+nonce = os.urandom(24)
+ct = ChaCha20Poly1305(hchacha20(kek, nonce[:16])).encrypt(b"\0" * 4 + nonce[16:], key, ad)
+print((b"\x01" + nonce + ct).hex())
+PY
+)
+sql "INSERT INTO keys (key_id, kind) VALUES ('mk-old', 'model');
+	INSERT INTO policies (key_id, tee, measurements) VALUES ('mk-old', 'snp', ARRAY['\\x$meas'::bytea]);
+	BEGIN; ALTER TABLE key_versions DISABLE TRIGGER key_versions_format_guard;
+	INSERT INTO key_versions (key_id, version, wrapped, kek_id) VALUES ('mk-old', 1, '\\x$old_hex', '$kidA');
+	ALTER TABLE key_versions ENABLE TRIGGER key_versions_format_guard; COMMIT" >/dev/null
+check "(a format-1 row, as stored before 0015)" test "$(sql "SELECT get_byte(wrapped, 0) FROM key_versions WHERE key_id = 'mk-old'")" = 1
+rel "$url_a" "$tmp/out/old1" --key mk-old >/dev/null
+check "a format-1 row is still released, with its material" cmp -s "$tmp/out/old1/mk-old" "$tmp/old1.bin"
+
 # --- KEK rotation, file -> file, while a broker serves ----------------------
 # The operator's steps: brokers with the new KEK and the previous one
 # (rolling restart: broker c replaces a), then `kek rotate`, then brokers
@@ -208,12 +280,15 @@ sleep 1
 touch "$tmp/stop-loop"; wait "$loop"
 check "every release during the rotation succeeded ($(tail -1 "$tmp/loop.log"))" test -z "$(grep fail "$tmp/loop.log")" -a -n "$(grep done "$tmp/loop.log")"
 check "no live version is left under KEK A" test "$(sql "SELECT count(*) FROM key_versions WHERE wrapped IS NOT NULL AND kek_id IS DISTINCT FROM '$kidB'")" = 0
+check "... nor in format 1 (the pre-0015 row is format 3 now, bound to its kind)" test "$(sql "SELECT get_byte(wrapped, 0) || ':' || get_byte(wrapped, 1) FROM key_versions WHERE key_id = 'mk-old'")" = "3:1"
 out=$("$kg" kek rotate --kek "$tmp/kekB" --previous-kek "$tmp/kekA" --db "$admin" 2>&1)
 check "kek rotate again has nothing to do" grep -q '"rewrapped":0' <<<"$out"
 check "the policy history records each re-wrap with its new KEK id" test "$(sql "SELECT count(*) FROM policy_history WHERE table_name = 'key_versions' AND operation = 'UPDATE' AND old_row->>'kek_id' = '$kidA' AND new_row->>'kek_id' = '$kidB'")" = "$(sql "SELECT count(*) FROM key_versions WHERE wrapped IS NOT NULL")"
 start_broker d "kek_file = $tmp/kekB" || { echo "Bail out! broker d"; exit 1; }
 rel "$url_d" "$tmp/out/d1" --key mk-any --key-version 2 --key mk-list >/dev/null
 check "a broker with KEK B alone releases every model key after the rotation" cmp -s "$tmp/out/d1/mk-list" "$tmp/list2.bin"
+rel "$url_d" "$tmp/out/d1o" --key mk-old >/dev/null
+check "... the re-wrapped pre-0015 one too" cmp -s "$tmp/out/d1o/mk-old" "$tmp/old1.bin"
 rel "$url_d" "$tmp/out/d2" --key sk --session-id train-42 --key-version 1 >/dev/null
 check "... and derives the same session keys (the roots did not change)" cmp -s "$tmp/out/s1a/sk" "$tmp/out/d2/sk"
 start_broker e "kek_file = $tmp/kekA" || { echo "Bail out! broker e"; exit 1; }
@@ -259,13 +334,17 @@ kek_pkcs11_pin_file = $tmp/pin"
 	sleep 1
 	touch "$tmp/stop-loop2"; wait "$loop"
 	check "every release during that rotation succeeded ($(tail -1 "$tmp/loop2.log"))" test -z "$(grep fail "$tmp/loop2.log")" -a -n "$(grep done "$tmp/loop2.log")"
-	check "every live version is now format 2 (AES-GCM in the token)" test "$(sql "SELECT count(*) FILTER (WHERE get_byte(wrapped, 0) = 2) || '/' || count(*) FROM key_versions WHERE wrapped IS NOT NULL")" = "$(sql "SELECT count(*) || '/' || count(*) FROM key_versions WHERE wrapped IS NOT NULL")"
+	check "every live version is now format 4 (AES-GCM in the token, kind bound)" test "$(sql "SELECT count(*) FILTER (WHERE get_byte(wrapped, 0) = 4) || '/' || count(*) FROM key_versions WHERE wrapped IS NOT NULL")" = "$(sql "SELECT count(*) || '/' || count(*) FROM key_versions WHERE wrapped IS NOT NULL")"
 	stop_broker f
 	start_broker g "$p11" || { echo "Bail out! broker g"; exit 1; }
 	rel "$url_g" "$tmp/out/g1" --key mk-list >/dev/null
 	check "a broker with the PKCS#11 KEK alone releases the model key" cmp -s "$tmp/out/g1/mk-list" "$tmp/list2.bin"
 	rel "$url_g" "$tmp/out/g2" --key sk --session-id train-42 --key-version 1 >/dev/null
 	check "... and the same session key as before both rotations" cmp -s "$tmp/out/s1a/sk" "$tmp/out/g2/sk"
+	setkind sk model
+	out=$(rel "$url_g" "$tmp/out/g2k" --key sk)
+	check "a token-wrapped session root relabelled as a model key: key_kind_mismatch" grep -q '"error":"key_kind_mismatch"' <<<"$out"
+	setkind sk session
 	head -c 32 /dev/urandom > "$tmp/mk3.bin"
 	check "key rotate with the PKCS#11 KEK" "$kg" key rotate --key mk-list --file "$tmp/mk3.bin" --config "$tmp/p11.conf" --db "$admin"
 	sql "UPDATE policies SET allowed_versions = '{2,4}' WHERE key_id = 'mk-list'" >/dev/null

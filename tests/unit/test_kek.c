@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <sodium.h>
 
 #include "../../common/util.h"
 #include "../../keys/kek.h"
@@ -101,24 +102,28 @@ static void wrap_unwrap(void **state)
 	assert_int_equal(kg_kek_from_bytes(k, &kek), KG_OK);
 	k[0] ^= 1;
 	assert_int_equal(kg_kek_from_bytes(k, &other), KG_OK);
-	assert_int_equal(kg_kek_wrap(kek, "disk", 3, key, sizeof key, w, &wlen), KG_OK);
-	assert_int_equal(wlen, 1 + 24 + sizeof key + 16);
+	assert_int_equal(kg_kek_wrap(kek, "disk", 3, KG_KEY_KIND_MODEL, key, sizeof key, w, &wlen), KG_OK);
+	assert_int_equal(wlen, 2 + 24 + sizeof key + 16);
+	assert_int_equal(w[0], 3);
+	assert_int_equal(w[1], KG_KEY_KIND_MODEL);
 	assert_null(memmem(w, wlen, key, sizeof key)); /* nothing in the clear */
-	assert_int_equal(kg_kek_unwrap(kek, "disk", 3, w, wlen, out, &olen), KG_OK);
+	assert_int_equal(kg_kek_unwrap(kek, "disk", 3, KG_KEY_KIND_MODEL, w, wlen, out, &olen), KG_OK);
 	assert_int_equal(olen, sizeof key);
 	assert_memory_equal(out, key, sizeof key);
-	/* Bound to the KEK, the key id and the version. */
-	assert_int_equal(kg_kek_unwrap(other, "disk", 3, w, wlen, out, &olen), KG_ERR_KEY_UNWRAP);
-	assert_int_equal(kg_kek_unwrap(kek, "disk2", 3, w, wlen, out, &olen), KG_ERR_KEY_UNWRAP);
-	assert_int_equal(kg_kek_unwrap(kek, "disk", 4, w, wlen, out, &olen), KG_ERR_KEY_UNWRAP);
+	/* Bound to the KEK, the key id, the version and the kind. */
+	assert_int_equal(kg_kek_unwrap(other, "disk", 3, KG_KEY_KIND_MODEL, w, wlen, out, &olen), KG_ERR_KEY_UNWRAP);
+	assert_int_equal(kg_kek_unwrap(kek, "disk2", 3, KG_KEY_KIND_MODEL, w, wlen, out, &olen), KG_ERR_KEY_UNWRAP);
+	assert_int_equal(kg_kek_unwrap(kek, "disk", 4, KG_KEY_KIND_MODEL, w, wlen, out, &olen), KG_ERR_KEY_UNWRAP);
 	for (size_t i = 0; i < wlen; i++) {
 		w[i] ^= 0x20;
-		assert_int_equal(kg_kek_unwrap(kek, "disk", 3, w, wlen, out, &olen), KG_ERR_KEY_UNWRAP);
+		/* Byte 1 is the kind, named before anything is decrypted. */
+		assert_int_equal(kg_kek_unwrap(kek, "disk", 3, KG_KEY_KIND_MODEL, w, wlen, out, &olen),
+				 i == 1 ? KG_ERR_KEY_KIND : KG_ERR_KEY_UNWRAP);
 		w[i] ^= 0x20;
 	}
-	assert_int_equal(kg_kek_unwrap(kek, "disk", 3, w, wlen - 1, out, &olen), KG_ERR_KEY_UNWRAP);
+	assert_int_equal(kg_kek_unwrap(kek, "disk", 3, KG_KEY_KIND_MODEL, w, wlen - 1, out, &olen), KG_ERR_KEY_UNWRAP);
 	/* Key lengths outside 16..64 are refused. */
-	assert_int_equal(kg_kek_wrap(kek, "disk", 3, key, 15, w, &wlen), KG_ERR_INVALID_ARG);
+	assert_int_equal(kg_kek_wrap(kek, "disk", 3, KG_KEY_KIND_MODEL, key, 15, w, &wlen), KG_ERR_INVALID_ARG);
 	kg_kek_free(kek);
 	kg_kek_free(other);
 	kg_kek_free(NULL);
@@ -146,25 +151,25 @@ static void kek_ids_and_unwrap_any(void **state)
 	assert_string_equal(kg_kek_id(a), kg_kek_id(a2));
 	assert_string_not_equal(kg_kek_id(a), kg_kek_id(b));
 	assert_null(strstr(kg_kek_id(a), "1111111111"));
-	assert_int_equal(kg_kek_wrap(a, "k", 1, key, 32, wrapped, &wlen), KG_OK);
+	assert_int_equal(kg_kek_wrap(a, "k", 1, KG_KEY_KIND_SESSION, key, 32, wrapped, &wlen), KG_OK);
 	both[0] = b;
 	both[1] = a;
 	/* By id: the named KEK only. */
-	assert_int_equal(kg_kek_unwrap_any(both, 2, kg_kek_id(a), "k", 1, wrapped, wlen, out, &olen), KG_OK);
+	assert_int_equal(kg_kek_unwrap_any(both, 2, kg_kek_id(a), "k", 1, KG_KEY_KIND_SESSION, wrapped, wlen, out, &olen), KG_OK);
 	assert_memory_equal(out, key, 32);
-	assert_int_equal(kg_kek_unwrap_any(both, 2, kg_kek_id(b), "k", 1, wrapped, wlen, out, &olen),
+	assert_int_equal(kg_kek_unwrap_any(both, 2, kg_kek_id(b), "k", 1, KG_KEY_KIND_SESSION, wrapped, wlen, out, &olen),
 			 KG_ERR_KEY_UNWRAP);
-	assert_int_equal(kg_kek_unwrap_any(both, 2, "file:0000000000000000", "k", 1, wrapped, wlen, out, &olen),
+	assert_int_equal(kg_kek_unwrap_any(both, 2, "file:0000000000000000", "k", 1, KG_KEY_KIND_SESSION, wrapped, wlen, out, &olen),
 			 KG_ERR_KEK_UNKNOWN);
-	assert_int_equal(kg_kek_unwrap_any(both, 1, kg_kek_id(a), "k", 1, wrapped, wlen, out, &olen),
+	assert_int_equal(kg_kek_unwrap_any(both, 1, kg_kek_id(a), "k", 1, KG_KEY_KIND_SESSION, wrapped, wlen, out, &olen),
 			 KG_ERR_KEK_UNKNOWN);
 	/* No id recorded (rows from before 0011): each KEK in turn. */
-	assert_int_equal(kg_kek_unwrap_any(both, 2, "", "k", 1, wrapped, wlen, out, &olen), KG_OK);
-	assert_int_equal(kg_kek_unwrap_any(both, 2, NULL, "k", 1, wrapped, wlen, out, &olen), KG_OK);
-	assert_int_equal(kg_kek_unwrap_any(both, 2, NULL, "k", 2, wrapped, wlen, out, &olen), KG_ERR_KEY_UNWRAP);
-	/* A token's format (2) is not a file KEK's. */
-	wrapped[0] = 2;
-	assert_int_equal(kg_kek_unwrap(a, "k", 1, wrapped, wlen, out, &olen), KG_ERR_KEY_UNWRAP);
+	assert_int_equal(kg_kek_unwrap_any(both, 2, "", "k", 1, KG_KEY_KIND_SESSION, wrapped, wlen, out, &olen), KG_OK);
+	assert_int_equal(kg_kek_unwrap_any(both, 2, NULL, "k", 1, KG_KEY_KIND_SESSION, wrapped, wlen, out, &olen), KG_OK);
+	assert_int_equal(kg_kek_unwrap_any(both, 2, NULL, "k", 2, KG_KEY_KIND_SESSION, wrapped, wlen, out, &olen), KG_ERR_KEY_UNWRAP);
+	/* A token's format (4) is not a file KEK's. */
+	wrapped[0] = 4;
+	assert_int_equal(kg_kek_unwrap(a, "k", 1, KG_KEY_KIND_SESSION, wrapped, wlen, out, &olen), KG_ERR_KEY_UNWRAP);
 	/* Specs: one kind, complete. */
 	kg_kek_free(b);
 	assert_false(kg_kek_spec_set(&spec));
@@ -180,6 +185,84 @@ static void kek_ids_and_unwrap_any(void **state)
 	assert_null(b);
 	kg_kek_free(a);
 	kg_kek_free(a2);
+}
+
+/* Formats 3 and 4 bind the key's kind (keys/kek.h): a session key's root
+ * never unwraps as a model key, which the broker would release as it is. */
+static void kind_bound(void **state)
+{
+	uint8_t k[32], key[32], w[KG_WRAPPED_MAX], *out = kg_secret_alloc(KG_KEY_MAX);
+	size_t wlen = 0, olen = 0;
+	struct kg_kek *kek = NULL;
+	const struct kg_kek *one[1];
+
+	(void)state;
+	assert_non_null(out);
+	memset(k, 0x33, 32);
+	memset(key, 0x44, 32);
+	assert_int_equal(kg_kek_from_bytes(k, &kek), KG_OK);
+	one[0] = kek;
+	assert_int_equal(kg_kek_wrap(kek, "sk", 1, KG_KEY_KIND_SESSION, key, 32, w, &wlen), KG_OK);
+	assert_int_equal(w[0], 3);
+	assert_int_equal(w[1], KG_KEY_KIND_SESSION);
+	assert_int_equal(kg_kek_unwrap(kek, "sk", 1, KG_KEY_KIND_SESSION, w, wlen, out, &olen), KG_OK);
+	assert_memory_equal(out, key, 32);
+	/* The database says model: refused by name, nothing decrypted. */
+	memset(out, 0, KG_KEY_MAX);
+	assert_int_equal(kg_kek_unwrap(kek, "sk", 1, KG_KEY_KIND_MODEL, w, wlen, out, &olen), KG_ERR_KEY_KIND);
+	assert_int_equal(olen, 0);
+	assert_int_equal(kg_kek_unwrap_any(one, 1, kg_kek_id(kek), "sk", 1, KG_KEY_KIND_MODEL, w, wlen, out, &olen),
+			 KG_ERR_KEY_KIND);
+	assert_int_equal(kg_kek_unwrap_any(one, 1, NULL, "sk", 1, KG_KEY_KIND_MODEL, w, wlen, out, &olen),
+			 KG_ERR_KEY_KIND);
+	/* The kind byte relabelled too: the tag (over the kind) fails. */
+	w[1] = KG_KEY_KIND_MODEL;
+	assert_int_equal(kg_kek_unwrap(kek, "sk", 1, KG_KEY_KIND_MODEL, w, wlen, out, &olen), KG_ERR_KEY_UNWRAP);
+	/* Relabelled as format 1 (no kind): the v1 associated data differs. */
+	w[0] = 1;
+	w[1] = KG_KEY_KIND_SESSION;
+	assert_int_equal(kg_kek_unwrap(kek, "sk", 1, KG_KEY_KIND_MODEL, w, wlen, out, &olen), KG_ERR_KEY_UNWRAP);
+	assert_int_equal(kg_kek_unwrap(kek, "sk", 1, KG_KEY_KIND_MODEL, w + 1, wlen - 1, out, &olen),
+			 KG_ERR_KEY_UNWRAP);
+	assert_memory_not_equal(out, key, 32);
+	/* Kinds other than the two are refused both ways. */
+	assert_int_equal(kg_kek_wrap(kek, "sk", 1, (enum kg_key_kind)3, key, 32, w, &wlen), KG_ERR_INVALID_ARG);
+	assert_int_equal(kg_kek_unwrap(kek, "sk", 1, (enum kg_key_kind)0, w, wlen, out, &olen), KG_ERR_KEY_UNWRAP);
+	kg_kek_free(kek);
+	kg_secret_free(out);
+}
+
+/* A format-1 row, as keygate wrote before 0014 (XChaCha20-Poly1305 with
+ * associated data "keygate/v1 key" || 0 || u16be(len id) || id ||
+ * u32be(version)), built here independently: still read, for either kind. */
+static void legacy_format(void **state)
+{
+	static const uint8_t ad[] = {'k', 'e', 'y', 'g', 'a', 't', 'e', '/', 'v', '1', ' ', 'k', 'e', 'y', 0,
+				     0,	  4,   'd', 'i', 's', 'k', 0,	0,   0,	  7};
+	uint8_t k[32], key[32], w[1 + 24 + 32 + 16], *out = kg_secret_alloc(KG_KEY_MAX);
+	unsigned long long clen = 0;
+	size_t olen = 0;
+	struct kg_kek *kek = NULL;
+
+	(void)state;
+	assert_non_null(out);
+	memset(k, 0x55, 32);
+	memset(key, 0x66, 32);
+	assert_int_equal(kg_kek_from_bytes(k, &kek), KG_OK);
+	w[0] = 1;
+	randombytes_buf(w + 1, 24);
+	assert_int_equal(crypto_aead_xchacha20poly1305_ietf_encrypt(w + 25, &clen, key, 32, ad, sizeof ad, NULL,
+								    w + 1, k),
+			 0);
+	assert_int_equal(kg_kek_unwrap(kek, "disk", 7, KG_KEY_KIND_MODEL, w, sizeof w, out, &olen), KG_OK);
+	assert_memory_equal(out, key, 32);
+	assert_int_equal(kg_kek_unwrap(kek, "disk", 7, KG_KEY_KIND_SESSION, w, sizeof w, out, &olen), KG_OK);
+	assert_int_equal(kg_kek_unwrap(kek, "disk", 8, KG_KEY_KIND_MODEL, w, sizeof w, out, &olen), KG_ERR_KEY_UNWRAP);
+	/* Claimed as format 3, the same bytes do not decrypt. */
+	w[0] = 3;
+	assert_int_not_equal(kg_kek_unwrap(kek, "disk", 7, KG_KEY_KIND_MODEL, w, sizeof w, out, &olen), KG_OK);
+	kg_kek_free(kek);
+	kg_secret_free(out);
 }
 
 /* HKDF-SHA256 per session id (keys/session.h).  The vector was computed
@@ -229,6 +312,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(key_files, setup, teardown),
 		cmocka_unit_test(wrap_unwrap),
 		cmocka_unit_test_setup_teardown(kek_ids_and_unwrap_any, setup, teardown),
+		cmocka_unit_test(kind_bound),
+		cmocka_unit_test(legacy_format),
 		cmocka_unit_test(session_keys),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
