@@ -42,6 +42,7 @@ struct kg_config {
 	unsigned max_connections;  /* open TLS connections, all peers */
 	unsigned per_ip_connections; /* open TLS connections from one address */
 	unsigned deny_rate, deny_burst; /* audited denials per address and second, and in one burst; 0: no limit */
+	unsigned deny_rate_total;	/* audited denials per second, all addresses; 0: no limit */
 	unsigned snp_require_crl;  /* 1: SEV-SNP evidence needs a current CRL */
 	char *audit_signing_key;   /* signs audit-log checkpoints; NULL = this replica does not seal */
 	unsigned audit_seal_interval; /* ms between sealings */

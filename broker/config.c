@@ -23,7 +23,7 @@ static const struct {
 	F(challenge_key_file, STR), F(kek_file, STR), F(snp_roots, STR),     F(tdx_roots, STR),     F(replica, STR),
 	F(challenge_ttl, UINT), F(threads, UINT),     F(log_level, STR),     F(policy_cache_ttl, UINT),
 	F(max_connections, UINT), F(per_ip_connections, UINT), F(snp_require_crl, UINT),
-	F(deny_rate, UINT), F(deny_burst, UINT),
+	F(deny_rate, UINT), F(deny_burst, UINT), F(deny_rate_total, UINT),
 	F(audit_signing_key, STR), F(audit_seal_interval, UINT), F(gpu_roots, STR), F(gpu_rim_roots, STR),
 	F(kek_pkcs11_module, STR), F(kek_pkcs11_token, STR), F(kek_pkcs11_key, STR), F(kek_pkcs11_pin_file, STR),
 	F(kek_previous_file, STR), F(kek_previous_pkcs11_module, STR), F(kek_previous_pkcs11_token, STR),
@@ -91,6 +91,9 @@ kg_err kg_config_load(struct kg_config *cfg, const char *path, char *errbuf, siz
 	 * refused retries a few times; garbage at line rate is not kept. */
 	cfg->deny_rate = 10;
 	cfg->deny_burst = 100;
+	/* All addresses together, ten seconds' worth in a burst: a fleet
+	 * refused at once by a bad policy rollout is still audited. */
+	cfg->deny_rate_total = 1000;
 	/* Fail closed: without AMD's current CRL a revoked VCEK would pass. */
 	cfg->snp_require_crl = 1;
 	/* Rows wait at most about this long (ms) before a signed checkpoint covers them. */

@@ -59,6 +59,7 @@ static void serve_usage(FILE *f)
 		   "      challenge_ttl threads log_level policy_cache_ttl max_connections per_ip_connections\n"
 		   "      deny_rate deny_burst (denials audited per address and second, and in a burst; default 10, 100;\n"
 		   "      more are answered rate_limited, the first audited; deny_rate 0: no limit)\n"
+		   "      deny_rate_total (denials audited per second from all addresses; default 1000; 0: no limit)\n"
 		   "      snp_require_crl (1: refuse SEV-SNP evidence without a current AMD CRL; default 1)\n"
 		   "      audit_signing_key (seal the audit log with this key; see keygate audit keygen)\n"
 		   "      audit_seal_interval (milliseconds between sealings; default 1000)\n"
@@ -216,8 +217,8 @@ int kg_cmd_serve(int argc, char **argv)
 		fprintf(stderr, "keygate serve: cannot load collateral: %s\n", kg_err_msg(e));
 		goto out;
 	}
-	if ((e = kg_ratelimit_new(cfg.deny_rate, cfg.deny_burst, &b.deny_limit)) != KG_OK) {
-		fprintf(stderr, "keygate serve: deny_rate/deny_burst: %s\n", kg_err_msg(e));
+	if ((e = kg_ratelimit_new(cfg.deny_rate, cfg.deny_burst, cfg.deny_rate_total, &b.deny_limit)) != KG_OK) {
+		fprintf(stderr, "keygate serve: deny_rate/deny_burst/deny_rate_total: %s\n", kg_err_msg(e));
 		goto out;
 	}
 	if ((e = kg_cache_new(&b.cache, cfg.db, cfg.policy_cache_ttl * 1000u, 1024, collateral_changed, &b)) != KG_OK) {

@@ -461,7 +461,7 @@ void kg_release(struct kg_broker *b, const char *key_id, const uint8_t *cert_der
 	time_t now = time(NULL);
 	char *tcb = NULL, *explain = NULL, rid[37], unrec[24];
 	enum kg_ratelimit_verdict rl = KG_RL_AUDIT;
-	uint64_t unrecorded = 0;
+	struct kg_ratelimit_ended ended = {0, 0};
 	kg_err e, ae;
 
 	memset(out, 0, sizeof *out);
@@ -505,12 +505,15 @@ void kg_release(struct kg_broker *b, const char *key_id, const uint8_t *cert_der
 
 	/* Denials are audited up to the address's rate (ratelimit.h). */
 	if (e != KG_OK) {
-		rl = kg_ratelimit_deny(b->deny_limit, peer, kg_mono_us(), &unrecorded);
+		rl = kg_ratelimit_deny(b->deny_limit, peer, kg_mono_us(), &ended);
 		if (rl != KG_RL_AUDIT)
 			e = KG_ERR_RATE_LIMITED;
-		if (unrecorded > 0)
+		if (ended.peer > 0)
 			kg_log(KG_LOG_WARN, "rate_limit_ended", "peer", peer, "unrecorded",
-			       (snprintf(unrec, sizeof unrec, "%" PRIu64, unrecorded), unrec), NULL);
+			       (snprintf(unrec, sizeof unrec, "%" PRIu64, ended.peer), unrec), NULL);
+		if (ended.all > 0)
+			kg_log(KG_LOG_WARN, "rate_limit_ended", "peer", "*", "unrecorded",
+			       (snprintf(unrec, sizeof unrec, "%" PRIu64, ended.all), unrec), NULL);
 	}
 
 	memset(&row, 0, sizeof row);

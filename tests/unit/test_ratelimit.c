@@ -1,7 +1,8 @@
 /*
  * The denial rate limit (broker/ratelimit.c): a bucket per address (IPv6:
- * per /64), refilled at its rate up to its burst, runs of refusals and
- * their unrecorded counts, and a table that stays bounded.
+ * per /64; IPv4-mapped as IPv4), refilled at its rate up to its burst, a
+ * bucket for all addresses, runs of refusals and their unrecorded counts,
+ * and a table that stays bounded.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,8 +18,11 @@
 
 static enum kg_ratelimit_verdict deny(struct kg_ratelimit *rl, const char *peer, uint64_t t, uint64_t *unrec)
 {
-	uint64_t u;
-	enum kg_ratelimit_verdict v = kg_ratelimit_deny(rl, peer, t, unrec ? unrec : &u);
+	struct kg_ratelimit_ended e;
+	enum kg_ratelimit_verdict v = kg_ratelimit_deny(rl, peer, t, &e);
+
+	if (unrec)
+		*unrec = e.peer;
 	return v;
 }
 
@@ -27,7 +31,7 @@ static void test_disabled(void **state)
 	struct kg_ratelimit *rl;
 
 	(void)state;
-	assert_int_equal(kg_ratelimit_new(0, 0, &rl), KG_OK);
+	assert_int_equal(kg_ratelimit_new(0, 0, 0, &rl), KG_OK);
 	for (int i = 0; i < 10000; i++)
 		assert_int_equal(deny(rl, "192.0.2.1", 1, NULL), KG_RL_AUDIT);
 	kg_ratelimit_free(rl);
@@ -39,9 +43,10 @@ static void test_config(void **state)
 	struct kg_ratelimit *rl = (void *)1;
 
 	(void)state;
-	assert_int_equal(kg_ratelimit_new(5, 0, &rl), KG_ERR_CONFIG);
+	assert_int_equal(kg_ratelimit_new(5, 0, 0, &rl), KG_ERR_CONFIG);
 	assert_null(rl);
-	assert_int_equal(kg_ratelimit_new(2000000, 10, &rl), KG_ERR_CONFIG);
+	assert_int_equal(kg_ratelimit_new(2000000, 10, 0, &rl), KG_ERR_CONFIG);
+	assert_int_equal(kg_ratelimit_new(1, 1, 2000000, &rl), KG_ERR_CONFIG);
 }
 
 /* Burst, then a run: its first audited as rate_limited, the rest not;
@@ -52,7 +57,7 @@ static void test_bucket_and_run(void **state)
 	uint64_t unrec = 99, t = 5 * S;
 
 	(void)state;
-	assert_int_equal(kg_ratelimit_new(2, 3, &rl), KG_OK);
+	assert_int_equal(kg_ratelimit_new(2, 3, 0, &rl), KG_OK);
 	for (int i = 0; i < 3; i++) {
 		assert_int_equal(deny(rl, "192.0.2.1", t, &unrec), KG_RL_AUDIT);
 		assert_int_equal(unrec, 0);
@@ -83,28 +88,63 @@ static void test_refill_under_load(void **state)
 	unsigned audited = 0;
 
 	(void)state;
-	assert_int_equal(kg_ratelimit_new(10, 1, &rl), KG_OK);
+	assert_int_equal(kg_ratelimit_new(10, 1, 0, &rl), KG_OK);
 	for (uint64_t t = S; t < 3 * S; t += 100)
 		audited += deny(rl, "198.51.100.7", t, NULL) == KG_RL_AUDIT;
 	assert_in_range(audited, 19, 22);
 	kg_ratelimit_free(rl);
 }
 
-/* IPv6 addresses share a bucket per /64; IPv4 addresses each have one;
- * text that is no address shares one bucket. */
+/* IPv6 addresses share a bucket per /64; IPv4 addresses each have one,
+ * written plain or IPv4-mapped; each text that is no address has its own
+ * (all mapped addresses, "::1" and "unknown" once shared one). */
 static void test_prefixes(void **state)
 {
 	struct kg_ratelimit *rl;
 
 	(void)state;
-	assert_int_equal(kg_ratelimit_new(1, 1, &rl), KG_OK);
+	assert_int_equal(kg_ratelimit_new(1, 1, 0, &rl), KG_OK);
 	assert_int_equal(deny(rl, "2001:db8:1:2::1", S, NULL), KG_RL_AUDIT);
 	assert_int_equal(deny(rl, "2001:db8:1:2:ffff::9", S, NULL), KG_RL_FIRST);
 	assert_int_equal(deny(rl, "2001:db8:1:3::1", S, NULL), KG_RL_AUDIT);
 	assert_int_equal(deny(rl, "10.0.0.1", S, NULL), KG_RL_AUDIT);
-	assert_int_equal(deny(rl, "10.0.0.2", S, NULL), KG_RL_AUDIT);
+	assert_int_equal(deny(rl, "::ffff:10.0.0.1", S, NULL), KG_RL_FIRST);
+	assert_int_equal(deny(rl, "::ffff:10.0.0.2", S, NULL), KG_RL_AUDIT);
+	assert_int_equal(deny(rl, "10.0.0.2", S, NULL), KG_RL_FIRST);
+	assert_int_equal(deny(rl, "::ffff:10.0.0.3", S, NULL), KG_RL_AUDIT);
+	assert_int_equal(deny(rl, "::1", S, NULL), KG_RL_AUDIT);
 	assert_int_equal(deny(rl, "unknown", S, NULL), KG_RL_AUDIT);
+	assert_int_equal(deny(rl, "garbage", S, NULL), KG_RL_AUDIT);
 	assert_int_equal(deny(rl, "garbage", S, NULL), KG_RL_FIRST);
+	kg_ratelimit_free(rl);
+}
+
+/* All addresses together: once the shared bucket is empty every denial is
+ * limited whatever its address, the run is audited once, and its end is
+ * reported; an address's own tokens are not spent meanwhile. */
+static void test_all_addresses(void **state)
+{
+	struct kg_ratelimit *rl;
+	struct kg_ratelimit_ended e;
+	char a[64];
+	unsigned audited = 0, first = 0;
+
+	(void)state;
+	assert_int_equal(kg_ratelimit_new(5, 5, 2, &rl), KG_OK); /* 2/s, bursts of 20 */
+	for (unsigned i = 0; i < 100; i++) {
+		snprintf(a, sizeof a, "2001:db8:%x::1", i);
+		switch (kg_ratelimit_deny(rl, a, S, &e)) {
+		case KG_RL_AUDIT: audited++; break;
+		case KG_RL_FIRST: first++; break;
+		case KG_RL_UNRECORDED: break;
+		}
+	}
+	assert_int_equal(audited, 20);
+	assert_int_equal(first, 1);
+	/* Half a second later: one token for all, which ends the run. */
+	assert_int_equal(kg_ratelimit_deny(rl, "192.0.2.9", S + S / 2, &e), KG_RL_AUDIT);
+	assert_int_equal(e.all, 79);
+	assert_int_equal(e.peer, 0);
 	kg_ratelimit_free(rl);
 }
 
@@ -116,7 +156,7 @@ static void test_bounded(void **state)
 	char a[64];
 
 	(void)state;
-	assert_int_equal(kg_ratelimit_new(1, 1, &rl), KG_OK);
+	assert_int_equal(kg_ratelimit_new(1, 1, 0, &rl), KG_OK);
 	assert_int_equal(deny(rl, "203.0.113.1", S, NULL), KG_RL_AUDIT);
 	assert_int_equal(deny(rl, "203.0.113.1", S, NULL), KG_RL_FIRST);
 	for (unsigned i = 0; i < 100000; i++) {
@@ -133,7 +173,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_disabled),	  cmocka_unit_test(test_config),
 		cmocka_unit_test(test_bucket_and_run),	  cmocka_unit_test(test_refill_under_load),
-		cmocka_unit_test(test_prefixes),	  cmocka_unit_test(test_bounded),
+		cmocka_unit_test(test_prefixes),	  cmocka_unit_test(test_all_addresses),
+		cmocka_unit_test(test_bounded),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
