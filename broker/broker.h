@@ -43,6 +43,7 @@ struct kg_config {
 	unsigned per_ip_connections; /* open TLS connections from one address */
 	unsigned deny_rate, deny_burst; /* audited denials per address and second, and in one burst; 0: no limit */
 	unsigned deny_rate_total;	/* audited denials per second, all addresses; 0: no limit */
+	unsigned kek_legacy_formats;	/* 1: also serve keys wrapped without their kind (formats 1, 2) */
 	unsigned snp_require_crl;  /* 1: SEV-SNP evidence needs a current CRL */
 	char *audit_signing_key;   /* signs audit-log checkpoints; NULL = this replica does not seal */
 	unsigned audit_seal_interval; /* ms between sealings */

@@ -156,6 +156,8 @@ static kg_err seal_key(struct kg_broker *b, struct release_state *st, const char
 	if (st->version != 0) {
 		KG_ENSURE_OUT(v != NULL && v->wrapped_len > 0, KG_ERR_INTERNAL);
 		KG_ENSURE_OUT(b->kek != NULL, KG_ERR_KEK);
+		KG_ENSURE_OUT(b->cfg->kek_legacy_formats || kg_kek_wrapped_binds_kind(v->wrapped, v->wrapped_len),
+			      KG_ERR_KEY_FORMAT_LEGACY);
 	}
 	if (st->key.is_model) {
 		KG_TRY_OUT(kg_kek_unwrap_any(keks, 2, v->kek_id, key_id, st->version, KG_KEY_KIND_MODEL, v->wrapped,

@@ -211,6 +211,8 @@
 	X(KEY_KIND, "key_kind_mismatch", 500, 0,                                              \
 	  "stored key was wrapped as another kind of key than the database says")             \
 	X(KEK_UNKNOWN, "kek_unknown", 500, 0, "key version is wrapped by a KEK not configured") \
+	X(KEY_FORMAT_LEGACY, "key_format_legacy", 500, 0,                                     \
+	  "stored key predates kind binding: run keygate kek rotate (or kek_legacy_formats)") \
 	X(PKCS11, "pkcs11_error", 500, 0, "PKCS#11 token operation failed")                   \
 	/* keygate-client: evidence from the CVM's own kernel (client/evidence.h) */          \
 	X(TSM_UNAVAILABLE, "tsm_unavailable", 500, 0, "configfs-tsm report interface unusable") \

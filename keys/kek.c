@@ -258,6 +258,12 @@ kg_err kg_kek_wrap(const struct kg_kek *kek, const char *key_id, uint32_t versio
 	return KG_OK;
 }
 
+bool kg_kek_wrapped_binds_kind(const uint8_t *wrapped, size_t wrapped_len)
+{
+	return wrapped_len >= 2 &&
+	       (wrapped[0] == KG_WRAP_FORMAT_FILE_KIND || wrapped[0] == KG_WRAP_FORMAT_PKCS11_KIND);
+}
+
 kg_err kg_kek_unwrap(const struct kg_kek *kek, const char *key_id, uint32_t version, enum kg_key_kind kind,
 		     const uint8_t *wrapped, size_t wrapped_len, uint8_t key[static KG_KEY_MAX], size_t *key_len)
 {

@@ -81,6 +81,12 @@ void kg_kek_free(struct kg_kek *kek);
 KG_MUST_CHECK kg_err kg_kek_wrap(const struct kg_kek *kek, const char *key_id, uint32_t version,
 				 enum kg_key_kind kind, const uint8_t *key, size_t key_len,
 				 uint8_t out[static KG_WRAPPED_MAX], size_t *out_len);
+/* Whether a stored key is in a format that binds its kind (3 or 4).  The
+ * broker serves formats 1 and 2 only with kek_legacy_formats: the
+ * database's kind is all that says what they are, and a superuser who
+ * relabels a session key as a model key would get its root released. */
+bool kg_kek_wrapped_binds_kind(const uint8_t *wrapped, size_t wrapped_len);
+
 /* Unwraps a key stored for key_id, version and kind.  KG_ERR_KEY_KIND when
  * the row was wrapped as another kind (nothing is decrypted then);
  * KG_ERR_KEY_UNWRAP when it does not decrypt.  Formats 1 and 2 carry no

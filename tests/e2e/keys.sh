@@ -222,7 +222,8 @@ check "relabelled back, the session key is derived as before" cmp -s "$tmp/out/s
 
 # A row from before 0015 (format 1, no kind bound), made here the way
 # keygate made it then (XChaCha20-Poly1305, associated data "keygate/v1
-# key"): still released, and re-wrapped by the KEK rotation below.
+# key"): refused unless the broker allows legacy formats, and re-wrapped
+# by the KEK rotation below.
 head -c 32 /dev/urandom > "$tmp/old1.bin"
 old_hex=$(python3 - "$tmp/kekA" "$tmp/old1.bin" <<'PY'
 import os, struct, sys
@@ -253,8 +254,13 @@ sql "INSERT INTO keys (key_id, kind) VALUES ('mk-old', 'model');
 	INSERT INTO key_versions (key_id, version, wrapped, kek_id) VALUES ('mk-old', 1, '\\x$old_hex', '$kidA');
 	ALTER TABLE key_versions ENABLE TRIGGER key_versions_format_guard; COMMIT" >/dev/null
 check "(a format-1 row, as stored before 0015)" test "$(sql "SELECT get_byte(wrapped, 0) FROM key_versions WHERE key_id = 'mk-old'")" = 1
-rel "$url_a" "$tmp/out/old1" --key mk-old >/dev/null
-check "a format-1 row is still released, with its material" cmp -s "$tmp/out/old1/mk-old" "$tmp/old1.bin"
+out=$(rel "$url_a" "$tmp/out/old0" --key mk-old)
+check "a format-1 row is refused by default: key_format_legacy" grep -q '"error":"key_format_legacy"' <<<"$out"
+check "... audited as a denial" test "$(sql "SELECT count(*) FROM audit WHERE key_id = 'mk-old' AND reason = 'key_format_legacy'")" = 1
+start_broker legacy "kek_file = $tmp/kekA" "kek_legacy_formats = 1" || { echo "Bail out! broker legacy"; exit 1; }
+rel "$url_legacy" "$tmp/out/old1" --key mk-old >/dev/null
+check "a broker with kek_legacy_formats = 1 releases it, with its material" cmp -s "$tmp/out/old1/mk-old" "$tmp/old1.bin"
+stop_broker legacy
 
 # --- KEK rotation, file -> file, while a broker serves ----------------------
 # The operator's steps: brokers with the new KEK and the previous one
