@@ -185,14 +185,17 @@ void kg_kek_free(struct kg_kek *kek)
 	free(kek);
 }
 
-/* The associated data of formats 1 and 2 (kek.h): key id and version. */
-static size_t make_ad_v1(uint8_t *ad, const char *key_id, uint32_t version)
+/* The associated data (kek.h): label (with its NUL), the header bytes,
+ * u16be(len key_id), key_id, u32be(version). */
+static size_t make_ad(uint8_t *ad, const char *label, const uint8_t *head, size_t head_len, const char *key_id,
+		      uint32_t version)
 {
-	static const char label[] = "keygate/v1 key";
-	size_t n = 0, idlen = strnlen(key_id, 64);
+	size_t n = strlen(label) + 1, idlen = strnlen(key_id, 64);
 
-	memcpy(ad, label, sizeof label);
-	n += sizeof label;
+	memcpy(ad, label, n);
+	if (head_len > 0)
+		memcpy(ad + n, head, head_len);
+	n += head_len;
 	ad[n++] = (uint8_t)(idlen >> 8);
 	ad[n++] = (uint8_t)idlen;
 	memcpy(ad + n, key_id, idlen);
@@ -202,24 +205,19 @@ static size_t make_ad_v1(uint8_t *ad, const char *key_id, uint32_t version)
 	return n;
 }
 
+/* Formats 1 and 2: key id and version. */
+static size_t make_ad_v1(uint8_t *ad, const char *key_id, uint32_t version)
+{
+	return make_ad(ad, "keygate/v1 key", NULL, 0, key_id, version);
+}
+
 /* Formats 3 and 4: the format and the kind too.  Another label than v1's,
  * so that no v2 row decrypts as a v1 one with its header rewritten. */
 static size_t make_ad_v2(uint8_t *ad, uint8_t format, enum kg_key_kind kind, const char *key_id, uint32_t version)
 {
-	static const char label[] = "keygate/v2 key";
-	size_t n = 0, idlen = strnlen(key_id, 64);
+	const uint8_t head[2] = {format, (uint8_t)kind};
 
-	memcpy(ad, label, sizeof label);
-	n += sizeof label;
-	ad[n++] = format;
-	ad[n++] = (uint8_t)kind;
-	ad[n++] = (uint8_t)(idlen >> 8);
-	ad[n++] = (uint8_t)idlen;
-	memcpy(ad + n, key_id, idlen);
-	n += idlen;
-	for (int i = 3; i >= 0; i--)
-		ad[n++] = (uint8_t)(version >> (8 * i));
-	return n;
+	return make_ad(ad, "keygate/v2 key", head, sizeof head, key_id, version);
 }
 
 #define KG_AD_MAX (15 + 2 + 2 + 64 + 4)
