@@ -16,21 +16,26 @@
 struct pg_conn;
 struct kg_ledger_skey;
 
-/* The largest tree a sealer signed or found signed (start with zeros). */
+/* What a sealer remembers between sealings (start with zeros): the newest
+ * checkpoint of its key it signed or found, and how far it has looked. */
 struct kg_auditlog_mark {
-	uint64_t size;
+	struct kg_ledger_frontier f; /* that checkpoint's tree (f.size 0: none yet) */
 	uint8_t root[32];
+	int64_t checkpoint_id; /* its row (audit_checkpoints, 0017); 0: none yet */
+	int64_t seen;	       /* checkpoints up to this id have been examined */
 };
 
 /* Appends up to max queued rows to the tree (through kg_audit_append())
- * and stores a checkpoint signed with sk, in one transaction on c.  It
- * continues from the newest checkpoint that is sk's signature over its
- * stored frontier, passing over (and logging) checkpoints that are not,
- * and covers leaves stored after it too.  *sealed = 0 when nothing was
- * queued or another sealer holds the lock.  Refuses (KG_ERR_DB_QUERY,
- * logged) to sign when a checkpoint is larger than the tree, when tree
- * positions are missing, when a returned leaf is not the hash of its
- * entry, or when the tree is smaller than, or differs from, *mark. */
+ * and, unless a checkpoint of sk already covers the whole tree, stores a
+ * checkpoint signed with sk, in one transaction on c.  It continues from
+ * the newest checkpoint that is sk's signature over its stored frontier,
+ * passing over (and logging, once) checkpoints that are not, and covers
+ * leaves stored after it too, recomputing each from its row.  *sealed = 0
+ * when nothing was queued or another sealer holds the lock.  Refuses
+ * (KG_ERR_DB_QUERY, logged) to sign when a checkpoint is larger than the
+ * tree, when tree positions or their rows are missing, when a leaf is not
+ * the hash of its row's entry, or when the tree is smaller than, or
+ * differs from, *mark. */
 KG_MUST_CHECK kg_err kg_auditlog_seal(struct pg_conn *c, const struct kg_ledger_skey *sk, struct kg_auditlog_mark *mark,
 				      const char *replica, size_t max, uint64_t *sealed, uint64_t *size);
 
