@@ -472,6 +472,7 @@ __attribute__((format(printf, 5, 6))) static void problem(struct kg_auditlog_rep
 {
 	va_list ap;
 
+	r->by_kind[p]++;
 	if (r->problems++ > 0)
 		return;
 	r->first = p;
@@ -511,11 +512,12 @@ static kg_err cp_next(struct cp_stream *s, bool *have)
 	return KG_OK;
 }
 
-/* Checks the checkpoint under s against the tree of f's leaves. */
-static void check_checkpoint(struct cp_stream *s, const struct kg_ledger_key *key, const struct kg_ledger_frontier *f,
+/* Checks the checkpoint under s against the tree of f's leaves: true when
+ * it is the audit key's signature over that tree. */
+static bool check_checkpoint(struct cp_stream *s, const struct kg_ledger_key *key, const struct kg_ledger_frontier *f,
 			     struct kg_auditlog_report *r)
 {
-	const char *note = PQgetvalue(s->res, s->row, 3);
+	const char *note = PQgetvalue(s->res, s->row, 3), *id = PQgetvalue(s->res, s->row, 4);
 	uint8_t root[32], stored_root[32], note_root[32], fr[64 * 32];
 	size_t len, frlen;
 	uint64_t size = f->size, note_size;
@@ -524,20 +526,27 @@ static void check_checkpoint(struct cp_stream *s, const struct kg_ledger_key *ke
 	kg_ledger_frontier_root(f, root);
 	if (unhex(PQgetvalue(s->res, s->row, 1), stored_root, 32, &len) != KG_OK || len != 32 ||
 	    unhex(PQgetvalue(s->res, s->row, 2), fr, sizeof fr, &frlen) != KG_OK) {
-		problem(r, KG_AUDIT_TREE, -1, (int64_t)size, "the checkpoint of size %" PRIu64 " is malformed", size);
-		return;
+		problem(r, KG_AUDIT_TREE, -1, (int64_t)size, "the checkpoint of size %" PRIu64 " (checkpoint %s) is malformed",
+			size, id);
+		return false;
 	}
 	if (kg_ledger_checkpoint_open(key, (const uint8_t *)note, strlen(note), &note_size, note_root) != KG_OK ||
 	    note_size != size || memcmp(note_root, stored_root, 32) != 0) {
 		problem(r, KG_AUDIT_SIGNATURE, -1, (int64_t)size,
-			"the checkpoint of size %" PRIu64 " is not signed by the audit key, or its note differs", size);
-		return;
+			"the checkpoint of size %" PRIu64 " (checkpoint %s) is not signed by the audit key, or its "
+			"note differs",
+			size, id);
+		return false;
 	}
-	if (memcmp(root, stored_root, 32) != 0 || frlen != 32 * f->n || memcmp(fr, f->h, frlen) != 0)
+	if (memcmp(root, stored_root, 32) != 0 || frlen != 32 * f->n || memcmp(fr, f->h, frlen) != 0) {
 		problem(r, KG_AUDIT_TREE, -1, (int64_t)size,
-			"the signed checkpoint of size %" PRIu64 " does not match the stored leaves: a row before "
-			"position %" PRIu64 " was rewritten together with its leaf hash, or leaves were removed",
-			size, size);
+			"the signed checkpoint of size %" PRIu64 " (checkpoint %s) does not match the stored leaves: "
+			"a row before position %" PRIu64 " was rewritten together with its leaf hash, or leaves were "
+			"removed",
+			size, id, size);
+		return false;
+	}
+	return true;
 }
 
 /* A changed leaf that equals another position's: the row moved. */
@@ -574,8 +583,10 @@ static kg_err walk_tree(PGconn *c, const struct kg_ledger_key *key, const uint8_
 	kg_err rc = KG_ERR_DB_QUERY;
 
 	memset(&f, 0, sizeof f);
+	/* A size may have several checkpoints (0017): each is checked. */
 	KG_TRY_OUT(run(c, "DECLARE kg_cp NO SCROLL CURSOR FOR SELECT size, pg_catalog.encode(root, 'hex'),"
-			  " pg_catalog.encode(frontier, 'hex'), note FROM public.audit_log_checkpoints ORDER BY size"));
+			  " pg_catalog.encode(frontier, 'hex'), note, checkpoint_id FROM public.audit_log_checkpoints"
+			  " ORDER BY size, checkpoint_id"));
 	KG_TRY_OUT(run(c, "DECLARE kg_tree NO SCROLL CURSOR FOR SELECT t.seq, t.audit_id,"
 			  " pg_catalog.encode(t.leaf_hash, 'hex'), l.audit_id IS NOT NULL, " ENTRY_SQL("l")
 			  " FROM public.audit_log_tree t LEFT JOIN public.audit_log l ON l.audit_id = t.audit_id"
@@ -614,8 +625,9 @@ static kg_err walk_tree(PGconn *c, const struct kg_ledger_key *key, const uint8_
 			kg_ledger_frontier_append(&f, stored);
 			r->sealed++;
 			while (have_cp && strtoull(PQgetvalue(cps.res, cps.row, 0), NULL, 10) <= f.size) {
-				if (strtoull(PQgetvalue(cps.res, cps.row, 0), NULL, 10) == f.size)
-					check_checkpoint(&cps, key, &f, r);
+				if (strtoull(PQgetvalue(cps.res, cps.row, 0), NULL, 10) == f.size &&
+				    check_checkpoint(&cps, key, &f, r))
+					r->signed_size = f.size;
 				KG_TRY_OUT(cp_next(&cps, &have_cp));
 			}
 			if (pin_size == f.size) {
@@ -655,7 +667,7 @@ kg_err kg_auditlog_verify(PGconn *c, const struct kg_ledger_key *key, const uint
 			  struct kg_auditlog_report *r)
 {
 	uint8_t pin_root[32];
-	uint64_t pin_size = 0, last_cp = 0;
+	uint64_t pin_size = 0;
 	PGresult *res = NULL;
 	kg_err rc = KG_ERR_DB_QUERY;
 
@@ -666,21 +678,26 @@ kg_err kg_auditlog_verify(PGconn *c, const struct kg_ledger_key *key, const uint
 	/* One snapshot for the tree, the checkpoints, the rows and the queue. */
 	KG_TRY(run(c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"));
 	KG_TRY_OUT(run(c, settings_sql));
+	/* Every view lists every column of its table (a migration that adds
+	 * one re-creates the view). */
 	res = query(c,
-		    "SELECT (SELECT pg_catalog.array_agg(attname::text ORDER BY attname) FROM pg_catalog.pg_attribute"
-		    "         WHERE attrelid = 'public.audit'::regclass AND attnum > 0 AND NOT attisdropped)"
-		    "       IS NOT DISTINCT FROM"
-		    "       (SELECT pg_catalog.array_agg(attname::text ORDER BY attname) FROM pg_catalog.pg_attribute"
-		    "         WHERE attrelid = 'public.audit_log'::regclass AND attnum > 0 AND NOT attisdropped),"
-		    " (SELECT count(*) FROM public.audit_log), (SELECT count(*) FROM public.audit_log_queue),"
-		    " (SELECT COALESCE(extract(epoch FROM pg_catalog.clock_timestamp() - min(queued_at)), 0)"
-		    "    FROM public.audit_log_queue),"
-		    " (SELECT COALESCE(max(size), 0) FROM public.audit_log_checkpoints)",
+		    "SELECT bool_and((SELECT pg_catalog.array_agg(attname::text ORDER BY attname)"
+		    "                   FROM pg_catalog.pg_attribute"
+		    "                  WHERE attrelid = ('public.' || v.tab)::regclass AND attnum > 0"
+		    "                    AND NOT attisdropped)"
+		    "                 IS NOT DISTINCT FROM"
+		    "                 (SELECT pg_catalog.array_agg(attname::text ORDER BY attname)"
+		    "                   FROM pg_catalog.pg_attribute"
+		    "                  WHERE attrelid = ('public.' || v.name)::regclass AND attnum > 0"
+		    "                    AND NOT attisdropped))"
+		    "  FROM (VALUES ('audit_log', 'audit'), ('audit_log_tree', 'audit_tree'),"
+		    "               ('audit_log_checkpoints', 'audit_checkpoints'), ('audit_log_queue', 'audit_queue'))"
+		    "       AS v(name, tab)",
 		    0, NULL);
 	KG_ENSURE_OUT(res_ok(res) && PQntuples(res) == 1, KG_ERR_DB_QUERY);
 	if (strcmp(PQgetvalue(res, 0, 0), "t") != 0) {
 		kg_log(KG_LOG_ERROR, "audit_log_view_stale", "detail",
-		       "the audit_log view does not list every column of audit; re-create it", NULL);
+		       "an audit_log* view does not list every column of its table; re-create it", NULL);
 		rc = KG_ERR_CONFIG;
 		goto out;
 	}
@@ -706,22 +723,23 @@ kg_err kg_auditlog_verify(PGconn *c, const struct kg_ledger_key *key, const uint
 		    "SELECT (SELECT count(*) FROM public.audit_log), (SELECT count(*) FROM public.audit_log),"
 		    " (SELECT count(*) FROM public.audit_log_queue),"
 		    " (SELECT COALESCE(extract(epoch FROM pg_catalog.clock_timestamp() - min(queued_at)), 0)"
-		    "    FROM public.audit_log_queue),"
-		    " (SELECT COALESCE(max(size), 0) FROM public.audit_log_checkpoints)",
+		    "    FROM public.audit_log_queue)",
 		    0, NULL);
 	KG_ENSURE_OUT(res_ok(res) && PQntuples(res) == 1, KG_ERR_DB_QUERY);
 	r->rows = strtoull(PQgetvalue(res, 0, 1), NULL, 10);
 	r->queued = strtoull(PQgetvalue(res, 0, 2), NULL, 10);
 	r->oldest_queued_s = strtod(PQgetvalue(res, 0, 3), NULL);
-	last_cp = strtoull(PQgetvalue(res, 0, 4), NULL, 10);
 	PQclear(res);
 	res = NULL;
 
 	KG_TRY_OUT(walk_tree(c, key, pin_root, pin_size, r));
-	if (last_cp < r->size)
-		problem(r, KG_AUDIT_UNCOVERED, -1, (int64_t)last_cp,
-			"tree positions %" PRIu64 " to %" PRIu64 " are not covered by a signed checkpoint", last_cp,
-			r->size - 1);
+	/* Covered means by a checkpoint that verified: one that did not is a
+	 * problem of its own, and must not make the rows after the last good
+	 * one look signed. */
+	if (r->signed_size < r->size)
+		problem(r, KG_AUDIT_UNCOVERED, -1, (int64_t)r->signed_size,
+			"tree positions %" PRIu64 " to %" PRIu64 " are not covered by a signed checkpoint",
+			r->signed_size, r->size - 1);
 
 	/* Rows that skipped the queue were written with its trigger off. */
 	res = query(c,

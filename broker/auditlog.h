@@ -56,11 +56,14 @@ enum kg_auditlog_problem {
 	KG_AUDIT_UNCOVERED,  /* sealed rows no signed checkpoint covers */
 	KG_AUDIT_PINNED,     /* the tree does not extend a checkpoint kept elsewhere */
 };
+#define KG_AUDIT_KINDS (KG_AUDIT_PINNED + 1)
 
 struct kg_auditlog_report {
 	uint64_t rows, sealed, queued, checkpoints, size;
+	uint64_t signed_size; /* the largest tree a checkpoint that verifies covers */
 	double oldest_queued_s; /* age of the oldest queued row */
 	uint64_t problems;
+	uint64_t by_kind[KG_AUDIT_KINDS]; /* problems of each kind */
 	/* The first problem in tree order. */
 	enum kg_auditlog_problem first;
 	int64_t first_audit_id; /* -1 when the problem names no row */
@@ -70,7 +73,9 @@ struct kg_auditlog_report {
 
 /* Verifies the table with c (a role that may read the audit_log* views):
  * every leaf from its row, every checkpoint from the leaves and its
- * signature by key, every row sealed or queued.  pinned (may be NULL) is
+ * signature by key (each checkpoint of a size: one the key did not sign is
+ * a KG_AUDIT_SIGNATURE problem), every sealed row covered by one that
+ * verifies, every row sealed or queued.  pinned (may be NULL) is
  * a checkpoint note kept outside the database that the tree must extend.
  * Returns KG_OK when the verification ran (see r->problems), or why it
  * could not. */

@@ -54,6 +54,32 @@ static PGconn *connect_or_die(const char *db, const char *who)
 	return c;
 }
 
+/* The verifier key, VKEY or @FILE: it comes from outside the database it
+ * judges.  0, or 2 (usage) after saying why. */
+static int read_vkey(const char *who, const char *vk, struct kg_ledger_key *key)
+{
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	int ret = 2;
+
+	if (vk[0] == '@') {
+		if (kg_file_read(vk + 1, 4096, &buf, &len) != KG_OK) {
+			fprintf(stderr, "keygate audit %s: cannot read %s\n", who, vk + 1);
+			return 2;
+		}
+		while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == ' '))
+			len--;
+		buf[len] = 0;
+		vk = (const char *)buf;
+	}
+	if (kg_ledger_vkey_parse(vk, key) != KG_OK || key->type != KG_LEDGER_SIG_ED25519)
+		fprintf(stderr, "keygate audit %s: --key is not an Ed25519 verifier key\n", who);
+	else
+		ret = 0;
+	free(buf);
+	return ret;
+}
+
 static int cmd_keygen(int argc, char **argv)
 {
 	static const struct option opts[] = {{"name", required_argument, NULL, 'n'},
@@ -143,8 +169,8 @@ static int cmd_verify(int argc, char **argv)
 	const char *db = getenv("KEYGATE_DB"), *vk = getenv("KEYGATE_AUDIT_KEY"), *pinf = NULL;
 	struct kg_ledger_key key;
 	struct kg_auditlog_report r;
-	uint8_t *buf = NULL, *pin = NULL;
-	size_t len = 0, pin_len = 0;
+	uint8_t *pin = NULL;
+	size_t pin_len = 0;
 	bool json = false;
 	PGconn *conn = NULL;
 	int c, ret = 1;
@@ -164,22 +190,8 @@ static int cmd_verify(int argc, char **argv)
 		fprintf(stderr, "usage: keygate audit verify --key VKEY|@FILE [--checkpoint FILE] [--json] [--db DSN]\n");
 		return 2;
 	}
-	/* The verifier key comes from outside the database it judges. */
-	if (vk[0] == '@') {
-		if (kg_file_read(vk + 1, 4096, &buf, &len) != KG_OK) {
-			fprintf(stderr, "keygate audit verify: cannot read %s\n", vk + 1);
-			return 2;
-		}
-		while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == ' '))
-			len--;
-		buf[len] = 0;
-		vk = (const char *)buf;
-	}
-	if (kg_ledger_vkey_parse(vk, &key) != KG_OK || key.type != KG_LEDGER_SIG_ED25519) {
-		fprintf(stderr, "keygate audit verify: --key is not an Ed25519 verifier key\n");
-		ret = 2;
-		goto out;
-	}
+	if (read_vkey("verify", vk, &key) != 0)
+		return 2;
 	if (pinf && kg_file_read(pinf, KG_LEDGER_MAX_NOTE, &pin, &pin_len) != KG_OK) {
 		fprintf(stderr, "keygate audit verify: cannot read %s\n", pinf);
 		ret = 2;
@@ -199,7 +211,16 @@ static int cmd_verify(int argc, char **argv)
 				      (json_int_t)r.rows, "sealed", (json_int_t)r.sealed, "queued", (json_int_t)r.queued,
 				      "checkpoints", (json_int_t)r.checkpoints, "tree_size", (json_int_t)r.size,
 				      "oldest_queued_seconds", r.oldest_queued_s, "problems", (json_int_t)r.problems);
+		json_t *kinds = json_object();
 		char *s;
+		for (int k = 1; k < KG_AUDIT_KINDS; k++)
+			if (kinds && r.by_kind[k] > 0)
+				json_object_set_new(kinds, kg_auditlog_problem_name((enum kg_auditlog_problem)k),
+						    json_integer((json_int_t)r.by_kind[k]));
+		if (o && kinds)
+			json_object_set_new(o, "problems_by_kind", kinds);
+		else
+			json_decref(kinds);
 		if (o && r.problems > 0)
 			json_object_set_new(o, "first_problem",
 					    json_pack("{s:s,s:I,s:I,s:s}", "kind", kg_auditlog_problem_name(r.first),
@@ -212,9 +233,19 @@ static int cmd_verify(int argc, char **argv)
 		json_decref(o);
 	} else {
 		printf("audit log: %s\n", r.problems == 0 ? "verified" : "NOT VERIFIED");
-		if (r.problems > 0)
-			printf("first problem (%s): %s\nproblems: %llu\n", kg_auditlog_problem_name(r.first), r.first_text,
+		if (r.problems > 0) {
+			/* problems: 3 (signature 2, uncovered 1) */
+			const char *sep = " (";
+			printf("first problem (%s): %s\nproblems: %llu", kg_auditlog_problem_name(r.first), r.first_text,
 			       (unsigned long long)r.problems);
+			for (int k = 1; k < KG_AUDIT_KINDS; k++)
+				if (r.by_kind[k] > 0) {
+					printf("%s%s %llu", sep, kg_auditlog_problem_name((enum kg_auditlog_problem)k),
+					       (unsigned long long)r.by_kind[k]);
+					sep = ", ";
+				}
+			printf(")\n");
+		}
 		printf("rows: %llu  sealed: %llu  queued: %llu (oldest %.1f s)  checkpoints: %llu  tree size: %llu\n",
 		       (unsigned long long)r.rows, (unsigned long long)r.sealed, (unsigned long long)r.queued,
 		       r.oldest_queued_s, (unsigned long long)r.checkpoints, (unsigned long long)r.size);
@@ -222,7 +253,6 @@ static int cmd_verify(int argc, char **argv)
 	ret = r.problems == 0 ? 0 : 1;
 out:
 	PQfinish(conn);
-	free(buf);
 	free(pin);
 	return ret;
 }
