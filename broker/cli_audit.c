@@ -37,7 +37,9 @@ static void usage(FILE *f)
 		   "                                                 seal queued rows now (brokers do it themselves)\n"
 		   "  keygate audit verify --key VKEY|@FILE [--checkpoint FILE] [--json] [--db DSN]\n"
 		   "                                                 check every row, leaf and signed checkpoint\n"
-		   "  keygate audit checkpoint [--db DSN]            print the latest signed checkpoint\n"
+		   "  keygate audit checkpoint [--key VKEY|@FILE] [--db DSN]\n"
+		   "                                                 print the latest checkpoint (with --key: the latest\n"
+		   "                                                 the key signed)\n"
 		   "\nConnect as a role with keygate_auditor.  TIME is anything PostgreSQL reads as a timestamptz.\n"
 		   "Exit codes: 0 success (verify: no problem), 1 failure (verify: a problem found), 2 usage.\n");
 }
@@ -257,30 +259,80 @@ out:
 	return ret;
 }
 
+/* Whether note is key's signature over size and the stored root (hex). */
+static bool signed_by(const struct kg_ledger_key *key, const char *note, const char *size, const char *root_hex)
+{
+	uint8_t root[32];
+	char hex[65];
+	uint64_t n;
+
+	if (kg_ledger_checkpoint_open(key, (const uint8_t *)note, strlen(note), &n, root) != KG_OK ||
+	    n != strtoull(size, NULL, 10))
+		return false;
+	kg_hex(hex, root, 32);
+	return strcmp(hex, root_hex) == 0;
+}
+
+/* The newest checkpoint; with a key, the newest that key signed over its
+ * size and stored root: since 0017 anyone with the broker role can store
+ * a badly signed checkpoint of the current size, the newest included. */
 static int cmd_checkpoint(int argc, char **argv)
 {
-	const char *db = getenv("KEYGATE_DB");
+	static const struct option opts[] = {{"key", required_argument, NULL, 'k'},
+					     {"db", required_argument, NULL, 'd'},
+					     {"help", no_argument, NULL, 'h'},
+					     {NULL, 0, NULL, 0}};
+	const char *db = getenv("KEYGATE_DB"), *vk = NULL;
+	struct kg_ledger_key key;
 	PGconn *conn;
-	PGresult *r;
-	int ret = 1;
+	PGresult *r = NULL;
+	int c, ret = 1;
 
-	if (argc == 3 && strcmp(argv[1], "--db") == 0)
-		db = argv[2];
-	else if (argc != 1) {
-		fprintf(stderr, "usage: keygate audit checkpoint [--db DSN]\n");
+	while ((c = getopt_long(argc, argv, "k:d:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'k': vk = optarg; break;
+		case 'd': db = optarg; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "usage: keygate audit checkpoint [--key VKEY|@FILE] [--db DSN]\n");
 		return 2;
 	}
+	if (vk && read_vkey("checkpoint", vk, &key) != 0)
+		return 2;
 	if (!(conn = connect_or_die(db, "checkpoint")))
 		return 1;
-	r = PQexec(conn, "SELECT note FROM audit_log_checkpoints ORDER BY size DESC LIMIT 1");
-	if (PQresultStatus(r) != PGRES_TUPLES_OK)
-		fprintf(stderr, "keygate audit checkpoint: %s", PQresultErrorMessage(r));
-	else if (PQntuples(r) == 0)
-		fprintf(stderr, "keygate audit checkpoint: nothing sealed yet\n");
-	else {
-		fputs(PQgetvalue(r, 0, 0), stdout);
-		ret = 0;
+	r = PQexec(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; DECLARE kg_cps NO SCROLL CURSOR FOR"
+			 " SELECT note, size, pg_catalog.encode(root, 'hex') FROM public.audit_log_checkpoints"
+			 " ORDER BY size DESC, checkpoint_id DESC");
+	if (PQresultStatus(r) != PGRES_COMMAND_OK)
+		goto out;
+	for (;;) {
+		int rows;
+		PQclear(r);
+		r = PQexec(conn, "FETCH 500 FROM kg_cps");
+		if (PQresultStatus(r) != PGRES_TUPLES_OK)
+			goto out;
+		rows = PQntuples(r);
+		for (int i = 0; i < rows; i++) {
+			const char *note = PQgetvalue(r, i, 0);
+			if (vk && !signed_by(&key, note, PQgetvalue(r, i, 1), PQgetvalue(r, i, 2)))
+				continue;
+			fputs(note, stdout);
+			ret = 0;
+			goto out;
+		}
+		if (rows < 500)
+			break;
 	}
+	fprintf(stderr, "keygate audit checkpoint: %s\n", vk ? "no checkpoint signed by the key" : "nothing sealed yet");
+	PQclear(r);
+	r = NULL;
+out:
+	if (r && ret != 0)
+		fprintf(stderr, "keygate audit checkpoint: %s", PQresultErrorMessage(r));
 	PQclear(r);
 	PQfinish(conn);
 	return ret;
