@@ -7,6 +7,7 @@
  * explicitly so that a function planted in another schema cannot stand in
  * for it, and with the session settings it depends on.
  */
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <poll.h>
@@ -74,141 +75,199 @@ static kg_err unhex(const char *s, uint8_t *out, size_t cap, size_t *len)
 	return KG_OK;
 }
 
-/* One checkpoint row, if it is sk's signature over its own size and root
- * and its stored frontier gives that root: then f holds that frontier and
- * root the signed root. */
+/* One checkpoint row (checkpoint_id, size, root, frontier, note), if it is
+ * sk's signature over its own size and root and its stored frontier gives
+ * that root: then f holds that frontier and root the signed root. */
 static bool checkpoint_own(PGresult *res, int row, const struct kg_ledger_skey *sk, struct kg_ledger_frontier *f,
 			   uint8_t root[static 32])
 {
 	uint8_t buf[64 * 32], stored[32], fr_root[32];
-	const char *note = PQgetvalue(res, row, 3);
-	uint64_t size = strtoull(PQgetvalue(res, row, 0), NULL, 10), signed_size = 0;
+	const char *note = PQgetvalue(res, row, 4);
+	uint64_t size = strtoull(PQgetvalue(res, row, 1), NULL, 10), signed_size = 0;
 	size_t len = 0, rlen = 0;
 
 	if (kg_ledger_checkpoint_open(kg_ledger_skey_pub(sk), (const uint8_t *)note, strlen(note), &signed_size,
 				      root) != KG_OK ||
 	    signed_size != size)
 		return false;
-	if (unhex(PQgetvalue(res, row, 1), stored, 32, &rlen) != KG_OK || rlen != 32 || memcmp(stored, root, 32) != 0)
+	if (unhex(PQgetvalue(res, row, 2), stored, 32, &rlen) != KG_OK || rlen != 32 || memcmp(stored, root, 32) != 0)
 		return false;
-	if (unhex(PQgetvalue(res, row, 2), buf, sizeof buf, &len) != KG_OK ||
+	if (unhex(PQgetvalue(res, row, 3), buf, sizeof buf, &len) != KG_OK ||
 	    kg_ledger_frontier_load(size, buf, len, f) != KG_OK)
 		return false;
 	kg_ledger_frontier_root(f, fr_root);
 	return memcmp(fr_root, root, 32) == 0;
 }
 
-/* The newest checkpoint that is sk's own (checkpoint_own), scanning down
- * past any that are not: the database cannot check signatures, so a
- * broker credential can store a badly signed checkpoint of the current
- * tree (0016), and that must not stop sealing.  *size 0 and an empty f
- * when there is none.  *skipped counts the others passed over. */
-static kg_err newest_own_checkpoint(PGconn *c, const struct kg_ledger_skey *sk, struct kg_ledger_frontier *f,
-				    uint64_t *size, uint8_t root[static 32], uint64_t *skipped)
+/* Moves mark to the newest checkpoint that is sk's own (checkpoint_own),
+ * looking only at those stored since the last look (checkpoint_id above
+ * mark->seen, up to top) and not behind mark, newest first, down to the
+ * first that is sk's own.  So each checkpoint is examined once per
+ * process: junk checkpoints (a broker credential can store any number of
+ * the current size, 0017) cost their signature check once, not on every
+ * sealing.  *skipped counts those passed over.  *why is set when sk
+ * signed a different tree of mark's size. */
+static kg_err newest_own_checkpoint(PGconn *c, const struct kg_ledger_skey *sk, struct kg_auditlog_mark *mark,
+				    int64_t top, uint64_t *skipped, const char **why)
 {
-	char below[24] = "9223372036854775807";
+	char seen[24], upto[24], from[24], below_size[24] = "9223372036854775807", below_id[24] = "9223372036854775807";
 	PGresult *res = NULL;
 	int rows;
 	kg_err rc = KG_ERR_DB_QUERY;
 
-	memset(f, 0, sizeof *f);
-	*size = *skipped = 0;
+	*skipped = 0;
+	snprintf(seen, sizeof seen, "%" PRId64, mark->seen);
+	snprintf(upto, sizeof upto, "%" PRId64, top);
+	snprintf(from, sizeof from, "%" PRIu64, mark->f.size);
 	do {
 		PQclear(res);
 		res = query(c,
-			    "SELECT size, pg_catalog.encode(root, 'hex'), pg_catalog.encode(frontier, 'hex'), note"
-			    "  FROM public.audit_checkpoints WHERE size < $1::bigint ORDER BY size DESC LIMIT 64",
-			    1, (const char *[]){below});
+			    "SELECT checkpoint_id, size, pg_catalog.encode(root, 'hex'),"
+			    "       pg_catalog.encode(frontier, 'hex'), note FROM public.audit_checkpoints"
+			    " WHERE checkpoint_id > $1::bigint AND checkpoint_id <= $2::bigint AND size >= $3::bigint"
+			    "   AND (size, checkpoint_id) < ($4::bigint, $5::bigint)"
+			    " ORDER BY size DESC, checkpoint_id DESC LIMIT 64",
+			    5, (const char *[]){seen, upto, from, below_size, below_id});
 		KG_ENSURE_OUT(res_ok(res), KG_ERR_DB_QUERY);
 		rows = PQntuples(res);
 		for (int i = 0; i < rows; i++) {
-			if (checkpoint_own(res, i, sk, f, root)) {
-				*size = f->size;
+			struct kg_ledger_frontier f;
+			uint8_t root[32];
+
+			if (!checkpoint_own(res, i, sk, &f, root)) {
+				(*skipped)++;
+				snprintf(below_size, sizeof below_size, "%s", PQgetvalue(res, i, 1));
+				snprintf(below_id, sizeof below_id, "%s", PQgetvalue(res, i, 0));
+				continue;
+			}
+			if (f.size == mark->f.size && mark->checkpoint_id != 0 && memcmp(root, mark->root, 32) != 0) {
+				*why = "this key signed two different trees of the same size";
 				rc = KG_OK;
 				goto out;
 			}
-			(*skipped)++;
-			snprintf(below, sizeof below, "%s", PQgetvalue(res, i, 0));
+			mark->f = f;
+			memcpy(mark->root, root, 32);
+			mark->checkpoint_id = strtoll(PQgetvalue(res, i, 0), NULL, 10);
+			goto found;
 		}
 	} while (rows == 64);
-	/* None: start from the empty tree. */
-	memset(f, 0, sizeof *f);
+found:
+	/* Whatever lies below the one found is older than it. */
+	mark->seen = top;
 	rc = KG_OK;
 out:
 	PQclear(res);
 	return rc;
 }
 
-/* The tree state to continue from: the newest checkpoint this key signed
- * (newest_own_checkpoint), extended by the leaves stored after it, which
- * only kg_audit_append() (0016) writes, from the rows themselves.  Refuses
+/* Appends the leaves in res (seq, leaf hash, entry) to f, each recomputed
+ * from its entry: NULL when they all continue f and are the hashes of
+ * their entries, or why not. */
+static const char *extend(PGresult *res, struct kg_ledger_frontier *f)
+{
+	for (int i = 0; i < PQntuples(res); i++) {
+		uint8_t leaf[32], stored[32];
+		size_t len = 0;
+
+		if (strtoull(PQgetvalue(res, i, 0), NULL, 10) != f->size)
+			return "tree positions after the last checkpoint are missing or malformed";
+		if (PQgetisnull(res, i, 2))
+			return "a row stored in the tree after the last checkpoint is gone";
+		kg_ledger_leaf_hash((const uint8_t *)PQgetvalue(res, i, 2), (size_t)PQgetlength(res, i, 2), leaf);
+		if (unhex(PQgetvalue(res, i, 1), stored, 32, &len) != KG_OK || len != 32 || memcmp(leaf, stored, 32) != 0)
+			return "a stored leaf is not the hash of its row's entry as this sealer computes it";
+		kg_ledger_frontier_append(f, leaf);
+	}
+	return NULL;
+}
+
+#define ENTRIES_BATCH 2000
+
+/* The tree state to continue from, in f: the newest checkpoint this key
+ * signed (newest_own_checkpoint, kept in *mark), extended by the leaves
+ * stored after it, each recomputed from its row (kg_audit_entries(),
+ * 0017): kg_audit_append() may have been called by someone else.  Refuses
  * (the sealer never signs on top of a history someone rewrote or cut
  * short) when a checkpoint covers more leaves than the tree holds, when
- * positions are missing, or when that checkpoint is smaller than, or
- * differs from, what this sealer signed or saw before (*mark).
- * *newest is the size of the newest checkpoint of any kind: a sealing
- * must go past it. */
+ * positions or rows are missing, when a leaf is not its row's, or when the
+ * tree is smaller than, or differs from, what this sealer signed or saw
+ * before (*mark, whose checkpoint must still be stored as it was). */
 static kg_err load_frontier(PGconn *c, const struct kg_ledger_skey *sk, struct kg_auditlog_mark *mark,
-			    struct kg_ledger_frontier *f, uint64_t *newest)
+			    struct kg_ledger_frontier *f)
 {
 	PGresult *res = query(c,
 			      "SELECT (SELECT COALESCE(max(seq) + 1, 0) FROM public.audit_tree),"
-			      "       (SELECT COALESCE(max(size), 0) FROM public.audit_checkpoints)",
+			      "       (SELECT COALESCE(max(size), 0) FROM public.audit_checkpoints),"
+			      "       (SELECT COALESCE(max(checkpoint_id), 0) FROM public.audit_checkpoints)",
 			      0, NULL);
-	uint8_t signed_root[32];
-	uint64_t leaves, size = 0, skipped = 0;
+	uint64_t leaves, newest, skipped = 0;
+	int64_t top;
 	const char *why = NULL;
 	kg_err rc = KG_ERR_DB_QUERY;
 
 	memset(f, 0, sizeof *f);
-	*newest = 0;
 	if (!res_ok(res) || PQntuples(res) != 1)
 		goto out;
 	leaves = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
-	*newest = strtoull(PQgetvalue(res, 0, 1), NULL, 10);
+	newest = strtoull(PQgetvalue(res, 0, 1), NULL, 10);
+	top = strtoll(PQgetvalue(res, 0, 2), NULL, 10);
 	PQclear(res);
 	res = NULL;
-	if (*newest > leaves)
+	if (newest > leaves)
 		why = "a checkpoint covers more leaves than the tree holds";
-	if (!why)
-		KG_TRY_OUT(newest_own_checkpoint(c, sk, f, &size, signed_root, &skipped));
-	if (!why && (size < mark->size || (size == mark->size && size > 0 && memcmp(signed_root, mark->root, 32) != 0)))
+	else if (leaves < mark->f.size)
 		why = "the tree is smaller than, or differs from, one this sealer signed or saw";
+	if (!why && mark->checkpoint_id != 0) {
+		/* The checkpoint the mark came from, as it was read or stored. */
+		char id[24], size[24], root[65], fr[2 * 64 * 32 + 1];
+		snprintf(id, sizeof id, "%" PRId64, mark->checkpoint_id);
+		snprintf(size, sizeof size, "%" PRIu64, mark->f.size);
+		kg_hex(root, mark->root, 32);
+		kg_hex(fr, (const uint8_t *)mark->f.h, 32 * mark->f.n);
+		res = query(c,
+			    "SELECT count(*) FROM public.audit_checkpoints WHERE checkpoint_id = $1::bigint"
+			    " AND size = $2::bigint AND root = pg_catalog.decode($3, 'hex')"
+			    " AND frontier = pg_catalog.decode($4, 'hex')",
+			    4, (const char *[]){id, size, root, fr});
+		KG_ENSURE_OUT(res_ok(res) && PQntuples(res) == 1, KG_ERR_DB_QUERY);
+		if (strcmp(PQgetvalue(res, 0, 0), "1") != 0)
+			why = "the tree is smaller than, or differs from, one this sealer signed or saw";
+		PQclear(res);
+		res = NULL;
+	}
+	if (!why)
+		KG_TRY_OUT(newest_own_checkpoint(c, sk, mark, top, &skipped, &why));
 	if (!why && skipped > 0) {
 		char n[24];
 		snprintf(n, sizeof n, "%" PRIu64, skipped);
 		kg_log(KG_LOG_WARN, "audit_checkpoint_not_own", "skipped", n, "detail",
 		       "checkpoints not signed by this key were passed over; audit verify names them", NULL);
 	}
-	if (!why && leaves > size) {
-		char from[24];
-		snprintf(from, sizeof from, "%" PRIu64, size);
+	*f = mark->f;
+	while (!why && f->size < leaves) {
+		char from[24], n[24];
+		snprintf(from, sizeof from, "%" PRIu64, f->size);
+		snprintf(n, sizeof n, "%d", ENTRIES_BATCH);
 		res = query(c,
-			    "SELECT seq, pg_catalog.encode(leaf_hash, 'hex') FROM public.audit_tree"
-			    " WHERE seq >= $1::bigint ORDER BY seq",
-			    1, (const char *[]){from});
+			    "SELECT seq, pg_catalog.encode(leaf_hash, 'hex'), entry"
+			    "  FROM public.kg_audit_entries($1::bigint, $2::bigint)",
+			    2, (const char *[]){from, n});
 		KG_ENSURE_OUT(res_ok(res), KG_ERR_DB_QUERY);
-		for (int i = 0; !why && i < PQntuples(res); i++) {
-			uint8_t leaf[32];
-			size_t len = 0;
-			if (strtoull(PQgetvalue(res, i, 0), NULL, 10) != f->size ||
-			    unhex(PQgetvalue(res, i, 1), leaf, 32, &len) != KG_OK || len != 32)
-				why = "tree positions after the last checkpoint are missing or malformed";
-			else
-				kg_ledger_frontier_append(f, leaf);
-		}
-		if (!why && f->size != leaves)
+		if (PQntuples(res) == 0)
 			why = "tree positions after the last checkpoint are missing or malformed";
+		else
+			why = extend(res, f);
+		PQclear(res);
+		res = NULL;
 	}
+	if (!why && f->size != leaves)
+		why = "tree positions after the last checkpoint are missing or malformed";
 	if (why) {
 		/* `keygate audit verify` names the rows; sealing stops here. */
 		kg_log(KG_LOG_ERROR, "audit_log_inconsistent", "detail", why, NULL);
 		rc = KG_ERR_DB_QUERY;
 		goto out;
 	}
-	mark->size = size;
-	if (size > 0)
-		memcpy(mark->root, signed_root, 32);
 	rc = KG_OK;
 out:
 	PQclear(res);
@@ -221,16 +280,20 @@ kg_err kg_auditlog_seal(PGconn *c, const struct kg_ledger_skey *sk, struct kg_au
 	struct kg_ledger_frontier f;
 	PGresult *res = NULL;
 	char maxs[24], hex[2 * 64 * 32 + 1], root_hex[65], note[1024], size_s[24];
+	const char *why;
 	uint8_t root[32];
-	uint64_t newest = 0;
 	size_t note_len;
+	int64_t id;
 	int rows = 0;
 	bool committed = false;
 	kg_err rc = KG_ERR_DB_QUERY;
 
 	*sealed = *size = 0;
 	KG_ENSURE(max > 0, KG_ERR_INVALID_ARG);
-	KG_TRY(run(c, "BEGIN"));
+	/* READ COMMITTED whatever the database's default: the tree's size and
+	 * checkpoints are read after the lock is granted (0017 refuses the
+	 * other levels). */
+	KG_TRY(run(c, "BEGIN ISOLATION LEVEL READ COMMITTED"));
 	KG_TRY_OUT(run(c, settings_sql));
 	res = query(c, "SELECT " SEAL_LOCK, 0, NULL);
 	KG_ENSURE_OUT(res_ok(res) && PQntuples(res) == 1, KG_ERR_DB_QUERY);
@@ -240,7 +303,7 @@ kg_err kg_auditlog_seal(PGconn *c, const struct kg_ledger_skey *sk, struct kg_au
 	}
 	PQclear(res);
 	res = NULL;
-	KG_TRY_OUT(load_frontier(c, sk, mark, &f, &newest));
+	KG_TRY_OUT(load_frontier(c, sk, mark, &f));
 
 	/* The database appends the rows and computes their leaves (0016); the
 	 * sealer signs only leaves it computes the same from the same entries,
@@ -251,23 +314,16 @@ kg_err kg_auditlog_seal(PGconn *c, const struct kg_ledger_skey *sk, struct kg_au
 		    1, (const char *[]){maxs});
 	KG_ENSURE_OUT(res_ok(res), KG_ERR_DB_QUERY);
 	rows = PQntuples(res);
-	for (int i = 0; i < rows; i++) {
-		uint8_t leaf[32], stored[32];
-		size_t len = 0;
-		const char *entry = PQgetvalue(res, i, 2);
-
-		kg_ledger_leaf_hash((const uint8_t *)entry, (size_t)PQgetlength(res, i, 2), leaf);
-		if (strtoull(PQgetvalue(res, i, 0), NULL, 10) != f.size ||
-		    unhex(PQgetvalue(res, i, 1), stored, 32, &len) != KG_OK || len != 32 || memcmp(leaf, stored, 32) != 0) {
-			kg_log(KG_LOG_ERROR, "audit_log_inconsistent", "detail",
-			       "kg_audit_append() returned a position or leaf this sealer does not compute", NULL);
-			goto out;
-		}
-		kg_ledger_frontier_append(&f, leaf);
+	if ((why = extend(res, &f)) != NULL) {
+		kg_log(KG_LOG_ERROR, "audit_log_inconsistent", "detail", why, "by", "kg_audit_append()", NULL);
+		goto out;
 	}
 	PQclear(res);
 	res = NULL;
-	if (f.size <= newest) {
+	/* Sign whenever no checkpoint of this key covers the tree: checkpoints
+	 * of other keys (or none) at this size do not count. */
+	assert(f.size >= mark->f.size);
+	if (f.size == mark->f.size) {
 		rc = KG_OK; /* nothing new to sign */
 		goto out;
 	}
@@ -281,15 +337,20 @@ kg_err kg_auditlog_seal(PGconn *c, const struct kg_ledger_skey *sk, struct kg_au
 		    "SELECT public.kg_audit_checkpoint($1::bigint, pg_catalog.decode($2, 'hex'),"
 		    " pg_catalog.decode($3, 'hex'), $4, $5)",
 		    5, (const char *[]){size_s, root_hex, hex, note, replica});
-	KG_ENSURE_OUT(res_ok(res), KG_ERR_DB_QUERY);
+	KG_ENSURE_OUT(res_ok(res) && PQntuples(res) == 1 && !PQgetisnull(res, 0, 0), KG_ERR_DB_QUERY);
+	id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
 	PQclear(res);
 	res = NULL;
 	KG_TRY_OUT(run(c, "COMMIT"));
 	committed = true;
 	*sealed = (uint64_t)rows;
 	*size = f.size;
-	mark->size = f.size;
+	mark->f = f;
 	memcpy(mark->root, root, 32);
+	mark->checkpoint_id = id;
+	/* Under the lock nobody stored a checkpoint since the last look. */
+	if (id > mark->seen)
+		mark->seen = id;
 	rc = KG_OK;
 out:
 	PQclear(res);
@@ -411,6 +472,7 @@ __attribute__((format(printf, 5, 6))) static void problem(struct kg_auditlog_rep
 {
 	va_list ap;
 
+	r->by_kind[p]++;
 	if (r->problems++ > 0)
 		return;
 	r->first = p;
@@ -450,11 +512,12 @@ static kg_err cp_next(struct cp_stream *s, bool *have)
 	return KG_OK;
 }
 
-/* Checks the checkpoint under s against the tree of f's leaves. */
-static void check_checkpoint(struct cp_stream *s, const struct kg_ledger_key *key, const struct kg_ledger_frontier *f,
+/* Checks the checkpoint under s against the tree of f's leaves: true when
+ * it is the audit key's signature over that tree. */
+static bool check_checkpoint(struct cp_stream *s, const struct kg_ledger_key *key, const struct kg_ledger_frontier *f,
 			     struct kg_auditlog_report *r)
 {
-	const char *note = PQgetvalue(s->res, s->row, 3);
+	const char *note = PQgetvalue(s->res, s->row, 3), *id = PQgetvalue(s->res, s->row, 4);
 	uint8_t root[32], stored_root[32], note_root[32], fr[64 * 32];
 	size_t len, frlen;
 	uint64_t size = f->size, note_size;
@@ -463,20 +526,27 @@ static void check_checkpoint(struct cp_stream *s, const struct kg_ledger_key *ke
 	kg_ledger_frontier_root(f, root);
 	if (unhex(PQgetvalue(s->res, s->row, 1), stored_root, 32, &len) != KG_OK || len != 32 ||
 	    unhex(PQgetvalue(s->res, s->row, 2), fr, sizeof fr, &frlen) != KG_OK) {
-		problem(r, KG_AUDIT_TREE, -1, (int64_t)size, "the checkpoint of size %" PRIu64 " is malformed", size);
-		return;
+		problem(r, KG_AUDIT_TREE, -1, (int64_t)size, "the checkpoint of size %" PRIu64 " (checkpoint %s) is malformed",
+			size, id);
+		return false;
 	}
 	if (kg_ledger_checkpoint_open(key, (const uint8_t *)note, strlen(note), &note_size, note_root) != KG_OK ||
 	    note_size != size || memcmp(note_root, stored_root, 32) != 0) {
 		problem(r, KG_AUDIT_SIGNATURE, -1, (int64_t)size,
-			"the checkpoint of size %" PRIu64 " is not signed by the audit key, or its note differs", size);
-		return;
+			"the checkpoint of size %" PRIu64 " (checkpoint %s) is not signed by the audit key, or its "
+			"note differs",
+			size, id);
+		return false;
 	}
-	if (memcmp(root, stored_root, 32) != 0 || frlen != 32 * f->n || memcmp(fr, f->h, frlen) != 0)
+	if (memcmp(root, stored_root, 32) != 0 || frlen != 32 * f->n || memcmp(fr, f->h, frlen) != 0) {
 		problem(r, KG_AUDIT_TREE, -1, (int64_t)size,
-			"the signed checkpoint of size %" PRIu64 " does not match the stored leaves: a row before "
-			"position %" PRIu64 " was rewritten together with its leaf hash, or leaves were removed",
-			size, size);
+			"the signed checkpoint of size %" PRIu64 " (checkpoint %s) does not match the stored leaves: "
+			"a row before position %" PRIu64 " was rewritten together with its leaf hash, or leaves were "
+			"removed",
+			size, id, size);
+		return false;
+	}
+	return true;
 }
 
 /* A changed leaf that equals another position's: the row moved. */
@@ -513,8 +583,10 @@ static kg_err walk_tree(PGconn *c, const struct kg_ledger_key *key, const uint8_
 	kg_err rc = KG_ERR_DB_QUERY;
 
 	memset(&f, 0, sizeof f);
+	/* A size may have several checkpoints (0017): each is checked. */
 	KG_TRY_OUT(run(c, "DECLARE kg_cp NO SCROLL CURSOR FOR SELECT size, pg_catalog.encode(root, 'hex'),"
-			  " pg_catalog.encode(frontier, 'hex'), note FROM public.audit_log_checkpoints ORDER BY size"));
+			  " pg_catalog.encode(frontier, 'hex'), note, checkpoint_id FROM public.audit_log_checkpoints"
+			  " ORDER BY size, checkpoint_id"));
 	KG_TRY_OUT(run(c, "DECLARE kg_tree NO SCROLL CURSOR FOR SELECT t.seq, t.audit_id,"
 			  " pg_catalog.encode(t.leaf_hash, 'hex'), l.audit_id IS NOT NULL, " ENTRY_SQL("l")
 			  " FROM public.audit_log_tree t LEFT JOIN public.audit_log l ON l.audit_id = t.audit_id"
@@ -553,8 +625,9 @@ static kg_err walk_tree(PGconn *c, const struct kg_ledger_key *key, const uint8_
 			kg_ledger_frontier_append(&f, stored);
 			r->sealed++;
 			while (have_cp && strtoull(PQgetvalue(cps.res, cps.row, 0), NULL, 10) <= f.size) {
-				if (strtoull(PQgetvalue(cps.res, cps.row, 0), NULL, 10) == f.size)
-					check_checkpoint(&cps, key, &f, r);
+				if (strtoull(PQgetvalue(cps.res, cps.row, 0), NULL, 10) == f.size &&
+				    check_checkpoint(&cps, key, &f, r))
+					r->signed_size = f.size;
 				KG_TRY_OUT(cp_next(&cps, &have_cp));
 			}
 			if (pin_size == f.size) {
@@ -594,7 +667,7 @@ kg_err kg_auditlog_verify(PGconn *c, const struct kg_ledger_key *key, const uint
 			  struct kg_auditlog_report *r)
 {
 	uint8_t pin_root[32];
-	uint64_t pin_size = 0, last_cp = 0;
+	uint64_t pin_size = 0;
 	PGresult *res = NULL;
 	kg_err rc = KG_ERR_DB_QUERY;
 
@@ -605,21 +678,26 @@ kg_err kg_auditlog_verify(PGconn *c, const struct kg_ledger_key *key, const uint
 	/* One snapshot for the tree, the checkpoints, the rows and the queue. */
 	KG_TRY(run(c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"));
 	KG_TRY_OUT(run(c, settings_sql));
+	/* Every view lists every column of its table (a migration that adds
+	 * one re-creates the view). */
 	res = query(c,
-		    "SELECT (SELECT pg_catalog.array_agg(attname::text ORDER BY attname) FROM pg_catalog.pg_attribute"
-		    "         WHERE attrelid = 'public.audit'::regclass AND attnum > 0 AND NOT attisdropped)"
-		    "       IS NOT DISTINCT FROM"
-		    "       (SELECT pg_catalog.array_agg(attname::text ORDER BY attname) FROM pg_catalog.pg_attribute"
-		    "         WHERE attrelid = 'public.audit_log'::regclass AND attnum > 0 AND NOT attisdropped),"
-		    " (SELECT count(*) FROM public.audit_log), (SELECT count(*) FROM public.audit_log_queue),"
-		    " (SELECT COALESCE(extract(epoch FROM pg_catalog.clock_timestamp() - min(queued_at)), 0)"
-		    "    FROM public.audit_log_queue),"
-		    " (SELECT COALESCE(max(size), 0) FROM public.audit_log_checkpoints)",
+		    "SELECT bool_and((SELECT pg_catalog.array_agg(attname::text ORDER BY attname)"
+		    "                   FROM pg_catalog.pg_attribute"
+		    "                  WHERE attrelid = ('public.' || v.tab)::regclass AND attnum > 0"
+		    "                    AND NOT attisdropped)"
+		    "                 IS NOT DISTINCT FROM"
+		    "                 (SELECT pg_catalog.array_agg(attname::text ORDER BY attname)"
+		    "                   FROM pg_catalog.pg_attribute"
+		    "                  WHERE attrelid = ('public.' || v.name)::regclass AND attnum > 0"
+		    "                    AND NOT attisdropped))"
+		    "  FROM (VALUES ('audit_log', 'audit'), ('audit_log_tree', 'audit_tree'),"
+		    "               ('audit_log_checkpoints', 'audit_checkpoints'), ('audit_log_queue', 'audit_queue'))"
+		    "       AS v(name, tab)",
 		    0, NULL);
 	KG_ENSURE_OUT(res_ok(res) && PQntuples(res) == 1, KG_ERR_DB_QUERY);
 	if (strcmp(PQgetvalue(res, 0, 0), "t") != 0) {
 		kg_log(KG_LOG_ERROR, "audit_log_view_stale", "detail",
-		       "the audit_log view does not list every column of audit; re-create it", NULL);
+		       "an audit_log* view does not list every column of its table; re-create it", NULL);
 		rc = KG_ERR_CONFIG;
 		goto out;
 	}
@@ -645,22 +723,23 @@ kg_err kg_auditlog_verify(PGconn *c, const struct kg_ledger_key *key, const uint
 		    "SELECT (SELECT count(*) FROM public.audit_log), (SELECT count(*) FROM public.audit_log),"
 		    " (SELECT count(*) FROM public.audit_log_queue),"
 		    " (SELECT COALESCE(extract(epoch FROM pg_catalog.clock_timestamp() - min(queued_at)), 0)"
-		    "    FROM public.audit_log_queue),"
-		    " (SELECT COALESCE(max(size), 0) FROM public.audit_log_checkpoints)",
+		    "    FROM public.audit_log_queue)",
 		    0, NULL);
 	KG_ENSURE_OUT(res_ok(res) && PQntuples(res) == 1, KG_ERR_DB_QUERY);
 	r->rows = strtoull(PQgetvalue(res, 0, 1), NULL, 10);
 	r->queued = strtoull(PQgetvalue(res, 0, 2), NULL, 10);
 	r->oldest_queued_s = strtod(PQgetvalue(res, 0, 3), NULL);
-	last_cp = strtoull(PQgetvalue(res, 0, 4), NULL, 10);
 	PQclear(res);
 	res = NULL;
 
 	KG_TRY_OUT(walk_tree(c, key, pin_root, pin_size, r));
-	if (last_cp < r->size)
-		problem(r, KG_AUDIT_UNCOVERED, -1, (int64_t)last_cp,
-			"tree positions %" PRIu64 " to %" PRIu64 " are not covered by a signed checkpoint", last_cp,
-			r->size - 1);
+	/* Covered means by a checkpoint that verified: one that did not is a
+	 * problem of its own, and must not make the rows after the last good
+	 * one look signed. */
+	if (r->signed_size < r->size)
+		problem(r, KG_AUDIT_UNCOVERED, -1, (int64_t)r->signed_size,
+			"tree positions %" PRIu64 " to %" PRIu64 " are not covered by a signed checkpoint",
+			r->signed_size, r->size - 1);
 
 	/* Rows that skipped the queue were written with its trigger off. */
 	res = query(c,

@@ -37,7 +37,9 @@ static void usage(FILE *f)
 		   "                                                 seal queued rows now (brokers do it themselves)\n"
 		   "  keygate audit verify --key VKEY|@FILE [--checkpoint FILE] [--json] [--db DSN]\n"
 		   "                                                 check every row, leaf and signed checkpoint\n"
-		   "  keygate audit checkpoint [--db DSN]            print the latest signed checkpoint\n"
+		   "  keygate audit checkpoint [--key VKEY|@FILE] [--db DSN]\n"
+		   "                                                 print the latest checkpoint (with --key: the latest\n"
+		   "                                                 the key signed)\n"
 		   "\nConnect as a role with keygate_auditor.  TIME is anything PostgreSQL reads as a timestamptz.\n"
 		   "Exit codes: 0 success (verify: no problem), 1 failure (verify: a problem found), 2 usage.\n");
 }
@@ -52,6 +54,32 @@ static PGconn *connect_or_die(const char *db, const char *who)
 		return NULL;
 	}
 	return c;
+}
+
+/* The verifier key, VKEY or @FILE: it comes from outside the database it
+ * judges.  0, or 2 (usage) after saying why. */
+static int read_vkey(const char *who, const char *vk, struct kg_ledger_key *key)
+{
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	int ret = 2;
+
+	if (vk[0] == '@') {
+		if (kg_file_read(vk + 1, 4096, &buf, &len) != KG_OK) {
+			fprintf(stderr, "keygate audit %s: cannot read %s\n", who, vk + 1);
+			return 2;
+		}
+		while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == ' '))
+			len--;
+		buf[len] = 0;
+		vk = (const char *)buf;
+	}
+	if (kg_ledger_vkey_parse(vk, key) != KG_OK || key->type != KG_LEDGER_SIG_ED25519)
+		fprintf(stderr, "keygate audit %s: --key is not an Ed25519 verifier key\n", who);
+	else
+		ret = 0;
+	free(buf);
+	return ret;
 }
 
 static int cmd_keygen(int argc, char **argv)
@@ -143,8 +171,8 @@ static int cmd_verify(int argc, char **argv)
 	const char *db = getenv("KEYGATE_DB"), *vk = getenv("KEYGATE_AUDIT_KEY"), *pinf = NULL;
 	struct kg_ledger_key key;
 	struct kg_auditlog_report r;
-	uint8_t *buf = NULL, *pin = NULL;
-	size_t len = 0, pin_len = 0;
+	uint8_t *pin = NULL;
+	size_t pin_len = 0;
 	bool json = false;
 	PGconn *conn = NULL;
 	int c, ret = 1;
@@ -164,22 +192,8 @@ static int cmd_verify(int argc, char **argv)
 		fprintf(stderr, "usage: keygate audit verify --key VKEY|@FILE [--checkpoint FILE] [--json] [--db DSN]\n");
 		return 2;
 	}
-	/* The verifier key comes from outside the database it judges. */
-	if (vk[0] == '@') {
-		if (kg_file_read(vk + 1, 4096, &buf, &len) != KG_OK) {
-			fprintf(stderr, "keygate audit verify: cannot read %s\n", vk + 1);
-			return 2;
-		}
-		while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == ' '))
-			len--;
-		buf[len] = 0;
-		vk = (const char *)buf;
-	}
-	if (kg_ledger_vkey_parse(vk, &key) != KG_OK || key.type != KG_LEDGER_SIG_ED25519) {
-		fprintf(stderr, "keygate audit verify: --key is not an Ed25519 verifier key\n");
-		ret = 2;
-		goto out;
-	}
+	if (read_vkey("verify", vk, &key) != 0)
+		return 2;
 	if (pinf && kg_file_read(pinf, KG_LEDGER_MAX_NOTE, &pin, &pin_len) != KG_OK) {
 		fprintf(stderr, "keygate audit verify: cannot read %s\n", pinf);
 		ret = 2;
@@ -199,7 +213,16 @@ static int cmd_verify(int argc, char **argv)
 				      (json_int_t)r.rows, "sealed", (json_int_t)r.sealed, "queued", (json_int_t)r.queued,
 				      "checkpoints", (json_int_t)r.checkpoints, "tree_size", (json_int_t)r.size,
 				      "oldest_queued_seconds", r.oldest_queued_s, "problems", (json_int_t)r.problems);
+		json_t *kinds = json_object();
 		char *s;
+		for (int k = 1; k < KG_AUDIT_KINDS; k++)
+			if (kinds && r.by_kind[k] > 0)
+				json_object_set_new(kinds, kg_auditlog_problem_name((enum kg_auditlog_problem)k),
+						    json_integer((json_int_t)r.by_kind[k]));
+		if (o && kinds)
+			json_object_set_new(o, "problems_by_kind", kinds);
+		else
+			json_decref(kinds);
 		if (o && r.problems > 0)
 			json_object_set_new(o, "first_problem",
 					    json_pack("{s:s,s:I,s:I,s:s}", "kind", kg_auditlog_problem_name(r.first),
@@ -212,9 +235,19 @@ static int cmd_verify(int argc, char **argv)
 		json_decref(o);
 	} else {
 		printf("audit log: %s\n", r.problems == 0 ? "verified" : "NOT VERIFIED");
-		if (r.problems > 0)
-			printf("first problem (%s): %s\nproblems: %llu\n", kg_auditlog_problem_name(r.first), r.first_text,
+		if (r.problems > 0) {
+			/* problems: 3 (signature 2, uncovered 1) */
+			const char *sep = " (";
+			printf("first problem (%s): %s\nproblems: %llu", kg_auditlog_problem_name(r.first), r.first_text,
 			       (unsigned long long)r.problems);
+			for (int k = 1; k < KG_AUDIT_KINDS; k++)
+				if (r.by_kind[k] > 0) {
+					printf("%s%s %llu", sep, kg_auditlog_problem_name((enum kg_auditlog_problem)k),
+					       (unsigned long long)r.by_kind[k]);
+					sep = ", ";
+				}
+			printf(")\n");
+		}
 		printf("rows: %llu  sealed: %llu  queued: %llu (oldest %.1f s)  checkpoints: %llu  tree size: %llu\n",
 		       (unsigned long long)r.rows, (unsigned long long)r.sealed, (unsigned long long)r.queued,
 		       r.oldest_queued_s, (unsigned long long)r.checkpoints, (unsigned long long)r.size);
@@ -222,35 +255,84 @@ static int cmd_verify(int argc, char **argv)
 	ret = r.problems == 0 ? 0 : 1;
 out:
 	PQfinish(conn);
-	free(buf);
 	free(pin);
 	return ret;
 }
 
+/* Whether note is key's signature over size and the stored root (hex). */
+static bool signed_by(const struct kg_ledger_key *key, const char *note, const char *size, const char *root_hex)
+{
+	uint8_t root[32];
+	char hex[65];
+	uint64_t n;
+
+	if (kg_ledger_checkpoint_open(key, (const uint8_t *)note, strlen(note), &n, root) != KG_OK ||
+	    n != strtoull(size, NULL, 10))
+		return false;
+	kg_hex(hex, root, 32);
+	return strcmp(hex, root_hex) == 0;
+}
+
+/* The newest checkpoint; with a key, the newest that key signed over its
+ * size and stored root: since 0017 anyone with the broker role can store
+ * a badly signed checkpoint of the current size, the newest included. */
 static int cmd_checkpoint(int argc, char **argv)
 {
-	const char *db = getenv("KEYGATE_DB");
+	static const struct option opts[] = {{"key", required_argument, NULL, 'k'},
+					     {"db", required_argument, NULL, 'd'},
+					     {"help", no_argument, NULL, 'h'},
+					     {NULL, 0, NULL, 0}};
+	const char *db = getenv("KEYGATE_DB"), *vk = NULL;
+	struct kg_ledger_key key;
 	PGconn *conn;
-	PGresult *r;
-	int ret = 1;
+	PGresult *r = NULL;
+	int c, ret = 1;
 
-	if (argc == 3 && strcmp(argv[1], "--db") == 0)
-		db = argv[2];
-	else if (argc != 1) {
-		fprintf(stderr, "usage: keygate audit checkpoint [--db DSN]\n");
+	while ((c = getopt_long(argc, argv, "k:d:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'k': vk = optarg; break;
+		case 'd': db = optarg; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "usage: keygate audit checkpoint [--key VKEY|@FILE] [--db DSN]\n");
 		return 2;
 	}
+	if (vk && read_vkey("checkpoint", vk, &key) != 0)
+		return 2;
 	if (!(conn = connect_or_die(db, "checkpoint")))
 		return 1;
-	r = PQexec(conn, "SELECT note FROM audit_log_checkpoints ORDER BY size DESC LIMIT 1");
-	if (PQresultStatus(r) != PGRES_TUPLES_OK)
-		fprintf(stderr, "keygate audit checkpoint: %s", PQresultErrorMessage(r));
-	else if (PQntuples(r) == 0)
-		fprintf(stderr, "keygate audit checkpoint: nothing sealed yet\n");
-	else {
-		fputs(PQgetvalue(r, 0, 0), stdout);
-		ret = 0;
+	r = PQexec(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; DECLARE kg_cps NO SCROLL CURSOR FOR"
+			 " SELECT note, size, pg_catalog.encode(root, 'hex') FROM public.audit_log_checkpoints"
+			 " ORDER BY size DESC, checkpoint_id DESC");
+	if (PQresultStatus(r) != PGRES_COMMAND_OK)
+		goto out;
+	for (;;) {
+		int rows;
+		PQclear(r);
+		r = PQexec(conn, "FETCH 500 FROM kg_cps");
+		if (PQresultStatus(r) != PGRES_TUPLES_OK)
+			goto out;
+		rows = PQntuples(r);
+		for (int i = 0; i < rows; i++) {
+			const char *note = PQgetvalue(r, i, 0);
+			if (vk && !signed_by(&key, note, PQgetvalue(r, i, 1), PQgetvalue(r, i, 2)))
+				continue;
+			fputs(note, stdout);
+			ret = 0;
+			goto out;
+		}
+		if (rows < 500)
+			break;
 	}
+	fprintf(stderr, "keygate audit checkpoint: %s\n", vk ? "no checkpoint signed by the key" : "nothing sealed yet");
+	PQclear(r);
+	r = NULL;
+out:
+	if (r && ret != 0)
+		fprintf(stderr, "keygate audit checkpoint: %s", PQresultErrorMessage(r));
 	PQclear(r);
 	PQfinish(conn);
 	return ret;

@@ -298,5 +298,125 @@ psql_kg2 -c "BEGIN; ALTER TABLE audit_checkpoints DISABLE TRIGGER USER; DELETE F
 out=$(verify2); rc=$?
 check "without it, everything the brokers and the broker role appended verifies" test "$rc" -eq 0 -a -n "$(grep "rows: 38  sealed: 38" <<<"$out")"
 
+# --- forged checkpoints at every size (0017) --------------------------------
+# The attack that 0016 left open: the broker role polls the queue and,
+# whenever a row appears, appends it and stores a junk checkpoint of the
+# new size in the same transaction.  With size as the checkpoints' key the
+# sealers could then never store theirs and signed nothing while the queue
+# stayed empty.  Now a size takes several checkpoints and the sealers sign
+# whenever none of their key covers the tree.
+forge="SELECT count(*) FROM kg_audit_append(1000);
+	SELECT kg_audit_checkpoint((SELECT COALESCE(max(seq) + 1, 0) FROM audit_tree), sha256(''), '', 'junk', 'rogue')"
+attacker() {
+	while :; do
+		if [ "$(as_broker2 "SELECT count(*) FROM audit_queue")" != 0 ]; then
+			as_broker2 "BEGIN; $forge; COMMIT" >/dev/null
+		fi
+		sleep 0.02
+	done
+}
+signed_size() { "$kg" audit checkpoint --db "$(kg_pg_dsn keygate2 kgauditor)" --key "@$tmp/audit.vkey" 2>/dev/null | sed -n 2p; }
+signed_all() {
+	for _ in $(seq 1 50); do
+		[ "$(signed_size)" = "$(psql_kg2 -c "SELECT count(*) FROM audit")" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+attacker & apid=$!
+pids+=("$apid")
+for round in 1 2 3 4; do
+	burst 6
+	as_broker2 "BEGIN; $rogue_row; $forge; COMMIT" >/dev/null
+	sleep 0.3
+done
+kill "$apid"; wait "$apid" 2>/dev/null
+pids=("${pids[@]/$apid}")
+drained
+# One more at the size the sealers already signed: the newest checkpoint is a forged one.
+as_broker2 "BEGIN; $forge; COMMIT" >/dev/null
+forged=$(psql_kg2 -c "SELECT count(*) FROM audit_checkpoints WHERE replica = 'rogue'")
+rows=$(psql_kg2 -c "SELECT count(*) FROM audit")
+check "(the attacker stored forged checkpoints at several sizes: $forged at $(psql_kg2 -c "SELECT count(DISTINCT size) FROM audit_checkpoints WHERE replica = 'rogue'") sizes)" \
+	test "$(psql_kg2 -c "SELECT count(DISTINCT size) FROM audit_checkpoints WHERE replica = 'rogue'")" -ge 4
+check "the sealers still signed a checkpoint of their key covering every row ($rows)" signed_all
+check "... and after every forged checkpoint, stored one of their own of that size or larger" test "$(psql_kg2 -c "SELECT count(*)
+	FROM audit_checkpoints f WHERE f.replica = 'rogue' AND NOT EXISTS (SELECT 1 FROM audit_checkpoints c
+	WHERE c.replica LIKE 'audit-_' AND c.checkpoint_id < f.checkpoint_id AND c.size = f.size
+	   OR c.replica LIKE 'audit-_' AND c.checkpoint_id > f.checkpoint_id AND c.size >= f.size)")" = 0
+"$kg" audit checkpoint --db "$(kg_pg_dsn keygate2 kgauditor)" --key "@$tmp/audit.vkey" > "$tmp/pinned2.note"
+check "audit checkpoint --key prints the newest signed one, not the newer forged one" \
+	test "$(sed -n 2p "$tmp/pinned2.note")" = "$rows" -a "$(psql_kg2 -c "SELECT replica FROM audit_checkpoints ORDER BY checkpoint_id DESC LIMIT 1")" = rogue
+# The expected verdict: not verified, and every problem is one forged
+# checkpoint named as a `signature` problem (an unsigned row would add an
+# `uncovered` one, a wrong leaf `tree` or `changed`):
+#   audit log: NOT VERIFIED
+#   first problem (signature): the checkpoint of size S (checkpoint I) is not signed by the audit key, or its note differs
+#   problems: F (signature F)
+#   rows: R  sealed: R  queued: 0 (oldest 0.0 s)  checkpoints: C  tree size: R
+out=$(verify2 --checkpoint "$tmp/pinned2.note"); rc=$?
+first=$(psql_kg2 -c "SELECT size || ' (checkpoint ' || checkpoint_id || ')' FROM audit_checkpoints WHERE replica = 'rogue' ORDER BY size, checkpoint_id LIMIT 1")
+check "audit verify (pinned to the newest signed checkpoint): exit 1" test "$rc" -eq 1
+check "... the first problem is the first forged checkpoint, as a signature problem" \
+	grep -qx "first problem (signature): the checkpoint of size $first is not signed by the audit key, or its note differs" <<<"$out"
+check "... every problem is a forged checkpoint ($forged), nothing else" grep -qx "problems: $forged (signature $forged)" <<<"$out"
+check "... every row sealed, none queued" grep -q "^rows: $rows  sealed: $rows  queued: 0 " <<<"$out"
+out=$(verify2 --json)
+check "... audit verify --json: problems_by_kind is {signature: $forged}" python3 -c 'import json,sys; d=json.loads(sys.argv[1]); assert not d["ok"] and d["problems_by_kind"] == {"signature": int(sys.argv[2])} and d["first_problem"]["kind"] == "signature" and d["tree_size"] == d["rows"], d' "$out" "$forged"
+
+# A pile of junk checkpoints at one size costs each sealer one look, not
+# one per sealing.
+as_broker2 "BEGIN; SELECT count(kg_audit_checkpoint((SELECT max(seq) + 1 FROM audit_tree), sha256(''), '', 'junk', 'rogue'))
+	FROM generate_series(1, 3000); COMMIT" >/dev/null
+looked() { grep audit_checkpoint_not_own "$1" | grep -q '"skipped":"3000"'; }
+for _ in $(seq 1 50); do looked "$tmp/broker1-2.log" && looked "$tmp/broker2-2.log" && break; sleep 0.1; done
+check "3000 junk checkpoints at one size: each sealer passed over them (logged: 3000 skipped)" \
+	eval 'looked "$tmp/broker1-2.log" && looked "$tmp/broker2-2.log"'
+looks=$(cat "$tmp"/broker[12]-2.log | grep -c audit_checkpoint_not_own)
+burst 6
+drained
+check "... still signs every row after them" signed_all
+sleep 1
+check "... and looked at them once: no sealing since passed over any (no new audit_checkpoint_not_own)" \
+	test "$(cat "$tmp"/broker[12]-2.log | grep -c audit_checkpoint_not_own)" = "$looks"
+
+# The size check must see the tree as it is once the lock is granted: a
+# REPEATABLE READ snapshot taken before would show an older size.
+stale=$(psql_kg2 -c "SELECT max(seq) + 1 FROM audit_tree")
+(echo "BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT max(seq) + 1 FROM audit_tree;"
+	while [ "$(psql_kg2 -c "SELECT max(seq) + 1 FROM audit_tree")" = "$stale" ]; do sleep 0.1; done
+	echo "SELECT kg_audit_checkpoint($stale, sha256(''), '', 'stale', 'rogue'); COMMIT;") |
+	psql -X -q -At -v ON_ERROR_STOP=1 -h "$KG_PGHOST" -p "$KG_PGPORT" -U kgbroker -d keygate2 >"$tmp/stale.out" 2>&1 &
+spid=$!
+pids+=("$spid")
+sleep 0.3
+burst 3
+drained
+wait "$spid"; rc=$?
+pids=("${pids[@]/$spid}")
+check "(the tree grew past $stale meanwhile)" test "$(psql_kg2 -c "SELECT max(seq) + 1 FROM audit_tree")" -gt "$stale"
+check "kg_audit_checkpoint() in a REPEATABLE READ snapshot from before the sealing: refused" \
+	test "$rc" -ne 0 -a "$(psql_kg2 -c "SELECT count(*) FROM audit_checkpoints WHERE note = 'stale'")" = 0
+out=$(as_broker2 "BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT kg_audit_checkpoint((SELECT max(seq) + 1 FROM audit_tree), sha256(''), '', 'rr', 'rogue'); COMMIT"); rc=$?
+check "... even at the current size, and says why" test "$rc" -ne 0 -a -n "$(grep "only in READ COMMITTED transactions, not repeatable read" <<<"$out")"
+out=$(as_broker2 "BEGIN ISOLATION LEVEL SERIALIZABLE; SELECT count(*) FROM kg_audit_append(10); COMMIT"); rc=$?
+check "kg_audit_append() outside READ COMMITTED: refused" test "$rc" -ne 0 -a -n "$(grep "only in READ COMMITTED" <<<"$out")"
+psql_kg2 -c "ALTER DATABASE keygate2 SET default_transaction_isolation = 'repeatable read'" >/dev/null
+for p in "${pids[@]}"; do [ -n "$p" ] && kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
+pids=()
+psql_kg2 -c "INSERT INTO audit (request_id, replica, key_id, decision, reason)
+            VALUES (gen_random_uuid(), 'cli', 'k1', 'deny', 'no_policy')" >/dev/null
+out=$("$kg" audit seal --db "$(kg_pg_dsn keygate2 kgbroker)" --signing-key "$tmp/audit.key" 2>&1)
+check "a database whose default is REPEATABLE READ: the sealer asks for READ COMMITTED and seals" grep -q '"sealed":1' <<<"$out"
+check "... covering every row" signed_all
+
+# Leaves someone else appended are signed only as their rows give them.
+as_broker2 "BEGIN ISOLATION LEVEL READ COMMITTED; $rogue_row; SELECT count(*) FROM kg_audit_append(1000); COMMIT" >/dev/null
+psql_kg2 -c "BEGIN; ALTER TABLE audit DISABLE TRIGGER USER; UPDATE audit SET peer = '192.0.2.9' WHERE audit_id = (SELECT max(audit_id) FROM audit);
+	ALTER TABLE audit ENABLE TRIGGER USER; COMMIT" >/dev/null
+out=$("$kg" audit seal --db "$(kg_pg_dsn keygate2 kgbroker)" --signing-key "$tmp/audit.key" 2>&1); rc=$?
+check "a leaf appended without a checkpoint whose row changed since: audit seal refuses to sign it" \
+	test "$rc" -ne 0 -a -n "$(grep "a stored leaf is not the hash of its row's entry" <<<"$out")"
+
 echo "1..$n"
 [ "$failed" -eq 0 ]
