@@ -20,6 +20,7 @@
 
 struct kg_config {
 	char *listen;		  /* "ADDR:PORT" */
+	char *metrics_listen;	  /* plain HTTP for /metrics and /healthz only; NULL: /metrics on listen */
 	char *db;		  /* libpq connection string */
 	char *tls_cert, *tls_key; /* server certificate chain and key, PEM */
 	char *challenge_key_file; /* 32 bytes (raw or hex), shared by all replicas */

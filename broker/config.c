@@ -24,6 +24,7 @@ static const struct {
 	F(challenge_ttl, UINT), F(threads, UINT),     F(log_level, STR),     F(policy_cache_ttl, UINT),
 	F(max_connections, UINT), F(per_ip_connections, UINT), F(snp_require_crl, UINT),
 	F(deny_rate, UINT), F(deny_burst, UINT), F(deny_rate_total, UINT), F(kek_legacy_formats, UINT),
+	F(metrics_listen, STR),
 	F(audit_signing_key, STR), F(audit_seal_interval, UINT), F(gpu_roots, STR), F(gpu_rim_roots, STR),
 	F(kek_pkcs11_module, STR), F(kek_pkcs11_token, STR), F(kek_pkcs11_key, STR), F(kek_pkcs11_pin_file, STR),
 	F(kek_previous_file, STR), F(kek_previous_pkcs11_module, STR), F(kek_previous_pkcs11_token, STR),

@@ -61,6 +61,7 @@ static void serve_usage(FILE *f)
 		   "      more are answered rate_limited, the first audited; deny_rate 0: no limit)\n"
 		   "      deny_rate_total (denials audited per second from all addresses; default 1000; 0: no limit)\n"
 		   "      kek_legacy_formats (1: also serve keys wrapped before 0015, without their kind; default 0)\n"
+		   "      metrics_listen (ADDR:PORT: /metrics and /healthz over plain HTTP there, and no longer on listen)\n"
 		   "      snp_require_crl (1: refuse SEV-SNP evidence without a current AMD CRL; default 1)\n"
 		   "      audit_signing_key (seal the audit log with this key; see keygate audit keygen)\n"
 		   "      audit_seal_interval (milliseconds between sealings; default 1000)\n"

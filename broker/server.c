@@ -259,7 +259,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 			return send_error(conn, KG_ERR_METHOD);
 		return handle_challenge(b, conn);
 	}
-	if (strcmp(url, "/metrics") == 0 && strcmp(method, "GET") == 0)
+	if (strcmp(url, "/metrics") == 0 && strcmp(method, "GET") == 0 && !b->cfg->metrics_listen)
 		return handle_metrics(b, conn);
 	if (strcmp(url, "/healthz") == 0 && strcmp(method, "GET") == 0)
 		return send_json(conn, 200, strdup("{\"status\":\"ok\"}"));
@@ -277,6 +277,34 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		return handle_release(b, conn, key_id, ctx);
 	}
 	atomic_fetch_add(&b->metrics.http_errors, 1);
+	return send_error(conn, KG_ERR_NOT_FOUND);
+}
+
+/* The metrics listener (metrics_listen): plain HTTP, for a scraper on
+ * the operator's network; GET /metrics and /healthz, nothing else, and
+ * never a body. */
+static enum MHD_Result on_metrics_request(void *cls, struct MHD_Connection *conn, const char *url,
+					  const char *method, const char *version, const char *upload_data,
+					  size_t *upload_data_size, void **con_cls)
+{
+	struct kg_broker *b = cls;
+
+	(void)version;
+	(void)upload_data;
+	if (*con_cls == NULL) {
+		*con_cls = conn; /* headers seen; answer on the next call */
+		return MHD_YES;
+	}
+	if (*upload_data_size) {
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	if (strcmp(method, "GET") != 0)
+		return send_error(conn, KG_ERR_METHOD);
+	if (strcmp(url, "/metrics") == 0)
+		return handle_metrics(b, conn);
+	if (strcmp(url, "/healthz") == 0)
+		return send_json(conn, 200, strdup("{\"status\":\"ok\"}"));
 	return send_error(conn, KG_ERR_NOT_FOUND);
 }
 
@@ -341,11 +369,11 @@ static kg_err parse_listen(const char *listen, struct sockaddr_storage *ss, bool
 
 kg_err kg_server_run(struct kg_broker *b)
 {
-	struct sockaddr_storage ss;
+	struct sockaddr_storage ss, ms;
 	uint8_t *cert = NULL, *key = NULL;
 	size_t cert_len, key_len;
-	struct MHD_Daemon *d = NULL;
-	bool v6 = false;
+	struct MHD_Daemon *d = NULL, *md = NULL;
+	bool v6 = false, mv6 = false;
 	sigset_t set;
 	int sig = 0;
 	kg_err rc = KG_ERR_CONFIG;
@@ -388,11 +416,29 @@ kg_err kg_server_run(struct kg_broker *b)
 			     on_completed, b, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, b, MHD_OPTION_END);
 	KG_ENSURE_OUT(d != NULL, KG_ERR_CONFIG);
 	kg_log(KG_LOG_INFO, "listening", "address", b->cfg->listen, "replica", b->cfg->replica, NULL);
+	if (b->cfg->metrics_listen) {
+		KG_TRY_OUT(parse_listen(b->cfg->metrics_listen, &ms, &mv6));
+		md = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
+					      (mv6 ? MHD_USE_IPv6 : 0),
+				      0, NULL, NULL, on_metrics_request, b, MHD_OPTION_SOCK_ADDR,
+				      (struct sockaddr *)&ms, MHD_OPTION_CONNECTION_TIMEOUT, 10u,
+				      MHD_OPTION_CONNECTION_LIMIT, 16u, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+				      (size_t)16 * 1024, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, b, MHD_OPTION_END);
+		if (md == NULL) {
+			kg_log(KG_LOG_ERROR, "cannot_listen", "address", b->cfg->metrics_listen, "serves", "metrics",
+			       NULL);
+			goto out;
+		}
+		kg_log(KG_LOG_INFO, "listening", "address", b->cfg->metrics_listen, "serves", "metrics", NULL);
+	}
 	sigwait(&set, &sig);
 	kg_log(KG_LOG_INFO, "stopping", "signal", sig == SIGINT ? "SIGINT" : "SIGTERM", NULL);
-	MHD_stop_daemon(d);
 	rc = KG_OK;
 out:
+	if (md)
+		MHD_stop_daemon(md);
+	if (d)
+		MHD_stop_daemon(d);
 	if (key)
 		kg_wipe(key, key_len);
 	free(key);

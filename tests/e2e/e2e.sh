@@ -589,7 +589,8 @@ check "... naming the file" grep -q "0100_e2e_policy.sql changed after it was ap
 # --- denials are audited up to a rate per address --------------------------
 rl_port=$(kg_free_port)
 sed -e "s/^listen = .*/listen = 127.0.0.1:$rl_port/" -e "s/^replica = .*/replica = e2e-rl/" "$tmp/keygate.conf" > "$tmp/rl.conf"
-printf 'deny_rate = 1\ndeny_burst = 3\n' >> "$tmp/rl.conf"
+rl_mport=$(kg_free_port)
+printf 'deny_rate = 1\ndeny_burst = 3\nmetrics_listen = 127.0.0.1:%s\n' "$rl_mport" >> "$tmp/rl.conf"
 "$kg" serve --config "$tmp/rl.conf" 2>"$tmp/broker-rl.log" &
 rl_pid=$!
 if kg_wait_http "https://127.0.0.1:$rl_port/healthz" "$tmp/tls/ca.pem" 100; then
@@ -610,8 +611,11 @@ if kg_wait_http "https://127.0.0.1:$rl_port/healthz" "$tmp/tls/ca.pem" 100; then
 	check "... the burst audited with its reason" test "$(rl_rows vmpl_not_allowed)" = 3
 	check "... the first over it audited as rate_limited" test "$(rl_rows rate_limited)" = 1
 	check "... the later ones without audit rows" test "$(psql_kg -c "SELECT count(*) FROM audit WHERE replica = 'e2e-rl'")" = 4
-	m=$(curl -fsS --cacert "$tmp/tls/ca.pem" "https://127.0.0.1:$rl_port/metrics")
-	check "... and counted in keygate_denials_unrecorded_total" test "$(awk '/^keygate_denials_unrecorded_total/ {print $2}' <<<"$m")" = 2
+	m=$(curl -fsS "http://127.0.0.1:$rl_mport/metrics")
+	check "... and counted in keygate_denials_unrecorded_total (served on metrics_listen)" test "$(awk '/^keygate_denials_unrecorded_total/ {print $2}' <<<"$m")" = 2
+	check "with metrics_listen, the TLS port no longer serves /metrics" test "$(curl -sS --cacert "$tmp/tls/ca.pem" -o /dev/null -w '%{http_code}' "https://127.0.0.1:$rl_port/metrics")" = 404
+	check "... the metrics port serves /healthz" test "$(curl -fsS "http://127.0.0.1:$rl_mport/healthz")" = '{"status":"ok"}'
+	check "... and nothing else" test "$(curl -sS -o /dev/null -w '%{http_code}' -X POST "http://127.0.0.1:$rl_mport/metrics")" = 405
 	check "a grant from the same address is never limited" rl_client --sim-measurement "$meas" --sim-vmpl 1 --key vmpl1-key
 	sleep 1.2
 	check "a second later a denial is audited with its reason again" rl_deny vmpl_not_allowed --sim-measurement "$meas" --key vmpl1-key
