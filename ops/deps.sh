@@ -12,9 +12,10 @@ if [ "${1:-}" = "--test" ]; then
 	# jose, cryptsetup: the Clevis pin's test; keyutils: keyctl; strace:
 	# "no key in argv"; softhsm2: a PKCS#11 token for the KEK tests;
 	# opensc: pkcs11-tool; clevis-initramfs: the stock boot hook the
-	# initramfs test builds on; xmlsec1: re-signs NVIDIA's RIMs for tests.
+	# initramfs test builds on; xmlsec1: re-signs NVIDIA's RIMs for tests;
+	# python3-cryptography: keys.sh writes a pre-0015 wrapped key itself.
 	pkgs+=(clang libclang-rt-14-dev nodejs npm fuse3 libfuse3-dev clevis clevis-luks jose cryptsetup-bin keyutils strace
-	       softhsm2 opensc clevis-initramfs xmlsec1)
+	       softhsm2 opensc clevis-initramfs xmlsec1 python3-cryptography)
 fi
 
 missing=()
