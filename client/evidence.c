@@ -87,10 +87,8 @@ kg_err kg_sev_guest_report(const uint8_t *resp, size_t len, const uint8_t **repo
  * optional. */
 static kg_err read_attr(int dir, const char *name, size_t max, uint8_t **buf, size_t *len, bool *missing)
 {
-	uint8_t *b = NULL;
-	size_t n = 0;
 	int fd;
-	kg_err rc = KG_ERR_IO;
+	kg_err rc;
 
 	*buf = NULL;
 	*len = 0;
@@ -103,25 +101,7 @@ static kg_err read_attr(int dir, const char *name, size_t max, uint8_t **buf, si
 		}
 		return KG_ERR_IO;
 	}
-	/* One byte more than the limit tells "too large" from "exactly max". */
-	KG_ENSURE_OUT((b = malloc(max + 2)) != NULL, KG_ERR_NOMEM);
-	for (;;) {
-		ssize_t r = read(fd, b + n, max + 1 - n);
-		if (r < 0 && errno == EINTR)
-			continue;
-		KG_ENSURE_OUT(r >= 0, KG_ERR_IO);
-		if (r == 0)
-			break;
-		n += (size_t)r;
-		KG_ENSURE_OUT(n <= max, KG_ERR_TOO_LARGE);
-	}
-	b[n] = 0;
-	*buf = b;
-	*len = n;
-	b = NULL;
-	rc = KG_OK;
-out:
-	free(b);
+	rc = kg_fd_read(fd, max, buf, len);
 	close(fd);
 	return rc;
 }

@@ -13,22 +13,15 @@
 
 #include <sodium.h>
 
-kg_err kg_file_read(const char *path, size_t max, uint8_t **buf, size_t *len)
+kg_err kg_fd_read(int fd, size_t max, uint8_t **buf, size_t *len)
 {
-	kg_err rc = KG_ERR_IO;
+	kg_err rc;
 	uint8_t *b = NULL;
-	struct stat st;
 	size_t got = 0;
-	int fd;
 
 	*buf = NULL;
 	*len = 0;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return KG_ERR_IO;
-	KG_ENSURE_OUT(fstat(fd, &st) == 0, KG_ERR_IO);
-	/* Pipes and character devices report size 0: read them up to max. */
-	KG_ENSURE_OUT(!S_ISREG(st.st_mode) || (uint64_t)st.st_size <= max, KG_ERR_TOO_LARGE);
-	KG_ENSURE_OUT((b = malloc(max + 1)) != NULL, KG_ERR_NOMEM);
+	KG_ENSURE((b = malloc(max + 1)) != NULL, KG_ERR_NOMEM);
 	for (;;) {
 		ssize_t r = read(fd, b + got, max + 1 - got);
 		if (r < 0 && errno == EINTR)
@@ -42,10 +35,27 @@ kg_err kg_file_read(const char *path, size_t max, uint8_t **buf, size_t *len)
 	b[got] = 0;
 	*buf = b;
 	*len = got;
-	b = NULL;
-	rc = KG_OK;
+	return KG_OK;
 out:
 	free(b);
+	return rc;
+}
+
+kg_err kg_file_read(const char *path, size_t max, uint8_t **buf, size_t *len)
+{
+	kg_err rc = KG_ERR_IO;
+	struct stat st;
+	int fd;
+
+	*buf = NULL;
+	*len = 0;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return KG_ERR_IO;
+	KG_ENSURE_OUT(fstat(fd, &st) == 0, KG_ERR_IO);
+	/* Pipes and character devices report size 0: read them up to max. */
+	KG_ENSURE_OUT(!S_ISREG(st.st_mode) || (uint64_t)st.st_size <= max, KG_ERR_TOO_LARGE);
+	rc = kg_fd_read(fd, max, buf, len);
+out:
 	close(fd);
 	return rc;
 }

@@ -12,6 +12,8 @@
  * appended, not counted in *len).  Larger files fail with KG_ERR_TOO_LARGE
  * before anything is allocated for them. */
 KG_MUST_CHECK kg_err kg_file_read(const char *path, size_t max, uint8_t **buf, size_t *len);
+/* The same from an open descriptor, to its end (it stays open). */
+KG_MUST_CHECK kg_err kg_fd_read(int fd, size_t max, uint8_t **buf, size_t *len);
 /* Writes a file atomically (temp + rename) with the given mode. */
 KG_MUST_CHECK kg_err kg_file_write(const char *path, const void *buf, size_t len, unsigned mode);
 
